@@ -1,0 +1,177 @@
+"""The raw data contract in code: one place that says what lands and how it is typed.
+
+Everything that touches raw data reads this module: the generator writes these columns,
+the loader checks and parses them, the quality catalogue refers to them, and
+`ygt contract --dbt-sources` renders `models/staging/_sources.yml` from it.
+See ../shared/spec/raw-contract.md for the prose version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Column kinds. `code` stays text (leading zeros matter); `pii_hash` is replaced by a keyed
+# hash under `hash_as`; `pii_drop` (names) never enters the warehouse.
+KINDS = ("code", "text", "int", "flag", "date", "timestamp", "money", "pii_hash", "pii_drop")
+
+# DuckDB type of each kind after landing.
+DUCKDB_TYPE = {
+    "code": "VARCHAR",
+    "text": "VARCHAR",
+    "int": "BIGINT",
+    "flag": "SMALLINT",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "money": "DECIMAL(18,2)",
+    "pii_hash": "VARCHAR",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str = "code"
+    required: bool = True  # the column must be present in the file header
+    enum: tuple[str, ...] | None = None  # allowed values; anything else is quarantined
+    hash_as: str | None = None  # for pii_hash: name of the hashed column in raw.*
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # folder name under <landing>/ and table name in schema raw
+    frequency: str  # "annual" -> period YYYY, "quarterly" -> period YYYYQn
+    system: str  # the sending system, used in staging model names stg_<system>__<entity>
+    entity: str
+    columns: tuple[Column, ...]
+    doc: str = ""
+    # columns that together identify a row within one delivery (documentation + quality checks)
+    natural_key: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def staging_model(self) -> str:
+        return f"stg_{self.system}__{self.entity}"
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+FLAG = ("0", "1")
+SEX = ("1", "2")
+FACILITY_CATEGORIES = (
+    "A1", "A2", "A3", "A4", "A5", "B1", "B2", "C1", "C21", "C22",
+    "D1", "D2", "D3", "D5", "G1", "J1", "P1",
+)  # fmt: skip
+PRACTICE_TYPES = ("11", "12", "21", "31", "41", "51", "61", "69")
+TITLE_POSTS = ("1", "2", "3", "4", "5", "9")
+AGE_GROUPS = ("0", "1-4") + tuple(f"{a}-{a + 4}" for a in range(5, 85, 5)) + ("85+",)
+
+
+def C(name, kind="code", **kw) -> Column:  # noqa: N802 - short constructor for the table below
+    return Column(name, kind, **kw)
+
+
+def ID(name, hash_as="person_key") -> Column:  # noqa: N802
+    return Column(name, "pii_hash", hash_as=hash_as, doc="personal identifier, keyed hash only")
+
+
+def NAME(name) -> Column:  # noqa: N802
+    return Column(name, "pii_drop", required=False, doc="personal name, dropped at landing")
+
+
+SOURCES: tuple[Source, ...] = (
+    Source("facilities", "annual", "registry", "facilities", (
+        C("org_code"), C("fixmedins_code"), C("org_name", "text"), C("county_code"),
+        C("category_code", enum=FACILITY_CATEGORIES), C("is_tcm_class", "flag"),
+        C("hospital_level", enum=("1", "2", "3")), C("ownership", enum=("public", "private")),
+        C("consortium_code"), C("is_lead_hospital", "flag"), C("has_ecg_device", "flag"),
+        C("ecg_linked_to_center", "flag"), C("is_imaging_center", "flag"),
+        C("is_ecg_center", "flag"), C("active", "flag"),
+    ), "facility register 机构名录", ("org_code",)),
+    Source("population", "annual", "registry", "population", (
+        C("county_code"), C("year", "int"), C("sex", enum=SEX), C("age_group", enum=AGE_GROUPS),
+        C("population", "int"),
+    ), "resident population 常住人口", ("county_code", "year", "sex", "age_group")),
+    Source("personnel", "annual", "hr", "staff", (
+        C("org_code"), C("staff_id"), NAME("name"), ID("id_no"), C("sex", enum=SEX),
+        C("birth_date", "date"), C("practice_type", enum=PRACTICE_TYPES),
+        C("title_post", enum=TITLE_POSTS), C("on_post", "flag"), C("annual_income", "money"),
+    ), "health personnel roster 卫生人力基本信息", ("org_code", "staff_id")),
+    Source("dispatches", "annual", "registry", "dispatches", (
+        C("dispatch_id"), ID("physician_id_no"), NAME("physician_name"), C("home_org_code"),
+        C("home_org_level", enum=("1", "2", "3")), C("home_county_code"),
+        C("title_post", enum=TITLE_POSTS), C("practice_type", enum=PRACTICE_TYPES),
+        C("host_org_code"), C("start_date", "date"), C("end_date", "date"),
+        C("dispatch_type", enum=("long_term", "rotation")),
+    ), "dispatch ledger 派驻登记", ("dispatch_id",)),
+    Source("outpatient_visits", "quarterly", "his", "outpatient_visits", (
+        C("visit_id"), C("org_code"), C("dept_code"), C("visit_time", "timestamp"),
+        C("visit_type", enum=("outpatient", "emergency", "home_visit", "health_check")),
+        C("cancel_flag", "flag"), ID("id_no"), NAME("patient_name"), C("sex", enum=SEX),
+        C("birth_date", "date"), C("dx_code"), C("total_fee", "money"),
+        C("insutype", required=False),
+    ), "HIS outpatient and emergency records 门急诊", ("org_code", "visit_id")),
+    Source("inpatient_discharges", "quarterly", "his", "inpatient_discharges", (
+        C("admission_id"), C("org_code"), ID("mr_no", hash_as="mr_key"), ID("id_no"),
+        NAME("patient_name"), C("sex", enum=SEX), C("birth_date", "date"),
+        C("admit_time", "timestamp"), C("discharge_time", "timestamp"), C("admit_dept"),
+        C("main_dx_code"), C("discharge_way", enum=("1", "2", "3", "4", "5", "9")),
+        C("pay_method", enum=tuple("123456789")), C("total_cost", "money"),
+    ), "front page of the medical record 病案首页", ("org_code", "admission_id")),
+    Source("insurance_settlements", "quarterly", "insurance", "settlements", (
+        C("setl_id"), C("mdtrt_id"), ID("psn_no", hash_as="psn_key"), ID("certno"),
+        C("gend", enum=SEX), C("brdy", "date"), C("insutype"), C("med_type"),
+        C("insu_admdvs"), C("mdtrtarea_admdvs"), C("fixmedins_code"),
+        C("fixmedins_name", "text", required=False), C("fixmedins_type", enum=("1", "2")),
+        C("begndate", "date"), C("enddate", "date"), C("setl_time", "timestamp"),
+        C("dise_codg"), C("medfee_sumamt", "money"), C("hifp_pay", "money"),
+        C("fund_pay_sumamt", "money"), C("acct_pay", "money"), C("psn_cash_pay", "money"),
+        C("refd_setl_flag", "flag"), C("init_setl_id"),
+    ), "insurance settlement extract 医保结算", ("setl_id",)),
+    Source("chronic_disease_roster", "annual", "phis", "chronic_disease_roster", (
+        C("county_code"), C("year", "int"), ID("id_no"), C("disease", enum=("HTN", "T2DM")),
+        C("managing_org_code"), C("managed_at_year_end", "flag"), C("standard_managed", "flag"),
+    ), "managed hypertension and diabetes patients 慢病管理", ("county_code", "year", "person_key", "disease")),
+    Source("deaths", "annual", "dsp", "deaths", (
+        C("death_id"), ID("id_no"), C("sex", enum=SEX), C("birth_date", "date"),
+        C("death_date", "date"), C("residence_county_code"), C("underlying_cause"),
+    ), "death-cause surveillance 死因监测", ("death_id",)),
+    Source("remote_diagnoses", "quarterly", "telemed", "remote_diagnoses", (
+        C("request_id"), C("requesting_org_code"), C("center_org_code"),
+        C("modality", enum=("ECG", "IMAGING")), C("requested_at", "timestamp"),
+        C("reported_at", "timestamp"),
+    ), "remote imaging / ECG platform log", ("request_id",)),
+    Source("qualitative_assessments", "annual", "assessment", "qualitative_assessments", (
+        C("county_code"), C("year", "int"), C("indicator_code", enum=("I01", "I02", "I03")),
+        C("item_code"), C("has_policy", "flag"), C("implemented", "flag"),
+        C("evidence", "text"), C("assessor_level", enum=("county", "city", "province")),
+        C("assessed_at", "date"),
+    ), "evidence for the qualitative indicators I01-I03", ("county_code", "year", "indicator_code", "item_code", "assessor_level")),
+)  # fmt: skip
+
+SOURCE_BY_NAME = {s.name: s for s in SOURCES}
+
+# Columns the loader adds to every raw.* table.
+LINEAGE_COLUMNS = {
+    "_period": "VARCHAR",  # delivery period (folder name): YYYY or YYYYQn
+    "_file": "VARCHAR",  # file path relative to the landing folder
+    "_line": "BIGINT",  # 1-based line in the file, header = line 1 (row number + 1 for xlsx/parquet)
+    "_loaded_at": "TIMESTAMP",
+}
+# Added for every pii_hash column that holds a 身份证号: GB 11643 check-digit validity.
+ID_VALID_SUFFIX = "_valid"  # e.g. person_key_valid
+
+
+def raw_columns(source: Source) -> list[tuple[str, str]]:
+    """(name, duckdb type) of raw.<source> after landing, in order."""
+    cols: list[tuple[str, str]] = []
+    for c in source.columns:
+        if c.kind == "pii_drop":
+            continue
+        if c.kind == "pii_hash":
+            cols.append((c.hash_as, "VARCHAR"))
+            if c.hash_as == "person_key":  # a 身份证号: its check digit can be verified
+                cols.append((c.hash_as + ID_VALID_SUFFIX, "BOOLEAN"))
+            continue
+        cols.append((c.name, DUCKDB_TYPE[c.kind]))
+    return cols + list(LINEAGE_COLUMNS.items())

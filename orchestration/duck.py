@@ -1,0 +1,30 @@
+"""DuckDB connections with the offline extensions (GB18030 CSV, .xlsx) available."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+
+def extension_directory() -> str:
+    import duckdb_ext  # namespace package installed by duckdb-ext-encodings / duckdb-ext-excel
+
+    return os.path.join(list(duckdb_ext.__path__)[0], "extensions")
+
+
+def connect(path: str | Path = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB database; never downloads anything."""
+    con = duckdb.connect(
+        str(path),
+        read_only=read_only,
+        config={"extension_directory": extension_directory(), "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False},
+    )
+    return con
+
+
+def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("LOAD encodings")
+    con.execute("LOAD excel")
