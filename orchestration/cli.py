@@ -1,0 +1,161 @@
+"""`ygt` — build the county medical community monitoring warehouse from landing files.
+
+Examples:
+  ygt demo                                   generate demo data, build, check, publish, show
+  ygt generate --out demo/landing            write a synthetic landing folder + ground truth
+  ygt run --landing demo/landing --warehouse demo/warehouse.duckdb
+  ygt run --landing /data/landing --warehouse /srv/ygt/warehouse.duckdb --period 2024Q2
+  ygt show --warehouse demo/warehouse.duckdb
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
+
+
+def _progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def cmd_generate(args) -> int:
+    from orchestration.generate import generate
+
+    summary = generate(
+        Path(args.out), counties=args.counties, years=tuple(args.years), scale=args.scale,
+        seed=args.seed, progress=_progress,
+    )
+    _progress(f"generated {summary.get('files', '?')} files in {summary.get('seconds', 0):.1f}s "
+              f"→ landing {args.out}, ground truth {summary.get('truth_dir', '')}")
+    return 0
+
+
+def cmd_land(args) -> int:
+    from orchestration import pipeline, settings
+
+    work_db = settings.work_db_for(Path(args.warehouse))
+    report = pipeline.land_step(Path(args.landing), work_db, pipeline.periods_for(args.period),
+                                _progress, force=args.force)
+    print(report.summary())
+    print(f"working database: {work_db}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from orchestration import pipeline
+
+    t0 = time.perf_counter()
+    try:
+        result = pipeline.run(Path(args.landing), Path(args.warehouse), period=args.period,
+                              progress=_progress, force=args.force)
+    except pipeline.PipelineError as exc:
+        print(f"ygt run: {exc}", file=sys.stderr)
+        return 2
+    print(_run_summary(result, time.perf_counter() - t0))
+    return 0
+
+
+def _run_summary(result, seconds: float) -> str:
+    pub = result.published
+    steps = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
+    lines = [
+        f"published {pub.warehouse} ({pub.bytes / 1e6:.1f} MB, "
+        f"{sum(pub.tables.values())} rows in {len(pub.tables)} tables) in {seconds:.1f}s",
+        f"steps: {steps}",
+        f"working database (raw, staging, intermediate): {result.work_db}",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_show(args) -> int:
+    from orchestration.show import show
+
+    print(show(Path(args.warehouse), period=args.period))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from orchestration import pipeline
+    from orchestration.generate import generate
+    from orchestration.show import show
+
+    demo = Path(args.dir)
+    landing = demo / "landing"
+    warehouse = demo / "warehouse.duckdb"
+    t0 = time.perf_counter()
+    if args.regenerate or not landing.exists():
+        generate(landing, counties=args.counties, years=(2023, 2024), scale=args.scale, seed=7,
+                 progress=_progress)
+    try:
+        result = pipeline.run(landing, warehouse, progress=_progress)
+    except pipeline.PipelineError as exc:
+        print(f"ygt demo: {exc}", file=sys.stderr)
+        return 2
+    print(_run_summary(result, time.perf_counter() - t0))
+    print()
+    print(show(warehouse))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ygt", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser("generate", help="write a synthetic landing folder and its ground truth",
+                       description="Write a deterministic synthetic province (landing files exactly "
+                       "as the raw contract says, with planted defects) and, next to it, "
+                       "ground_truth/ with every indicator's numerator and denominator.")
+    g.add_argument("--out", required=True, help="landing folder to write (ground truth goes to its sibling ground_truth/)")
+    g.add_argument("--counties", type=int, default=6, help="number of counties (default 6)")
+    g.add_argument("--years", type=int, nargs="+", default=[2023, 2024], help="years to generate (default 2023 2024)")
+    g.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1.0 = demo size)")
+    g.add_argument("--seed", type=int, default=7, help="random seed (default 7); same seed, same files")
+    g.set_defaults(func=cmd_generate)
+
+    def add_run_args(sp):
+        sp.add_argument("--landing", required=True, help="landing folder: <landing>/<source>/<period>/<files>")
+        sp.add_argument("--warehouse", required=True, help="published DuckDB file (the working database lives in .ygt-work/ beside it)")
+        sp.add_argument("--period", help="only this period: YYYY (year and its quarters) or YYYYQn; default every period found")
+        sp.add_argument("--force", action="store_true", help="re-land deliveries even if their files are unchanged")
+
+    la = sub.add_parser("land", help="land files into the working database only (no build, no publish)")
+    add_run_args(la)
+    la.set_defaults(func=cmd_land)
+
+    r = sub.add_parser("run", help="land, check, build and publish the warehouse atomically",
+                       description="Land the landing folder, run the raw quality gates, build the dbt "
+                       "models, run the mart gates and publish the warehouse file atomically. "
+                       "Exit 0 on success; 2 when a blocking quality check or an error stops "
+                       "publication (the previous warehouse is then untouched).")
+    add_run_args(r)
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("show", help="print the headline indicators of a published warehouse")
+    s.add_argument("--warehouse", required=True)
+    s.add_argument("--period", help="period to show (default: the latest year)")
+    s.set_defaults(func=cmd_show)
+
+    d = sub.add_parser("demo", help="generate demo data, run the whole pipeline, show the result")
+    d.add_argument("--dir", default="demo", help="folder for landing data, warehouse and reports (default demo/)")
+    d.add_argument("--counties", type=int, default=6, help="counties to generate (default 6)")
+    d.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1.0)")
+    d.add_argument("--regenerate", action="store_true", help="regenerate the landing folder even if it exists")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

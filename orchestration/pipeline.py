@@ -1,0 +1,131 @@
+"""The steps of a run: land -> raw gates -> dbt build -> mart gates -> publish.
+
+`ygt run` calls `run()`; the Dagster assets call the same step functions one by one, so
+there is one way a run works.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from orchestration import dbt, duck, quality, settings
+from orchestration.land import land
+from orchestration.publish import PublishResult, publish
+
+Progress = Callable[[str], None]
+PERIOD_RE = re.compile(r"^(\d{4})(Q[1-4])?$")
+
+
+class PipelineError(RuntimeError):
+    """A run stopped; the message says what happened and what to do next."""
+
+
+class PublicationRefused(PipelineError):
+    """A blocking quality check failed: the previous warehouse stays in place."""
+
+
+def periods_for(period: str | None) -> set[str] | None:
+    """Which delivery folders a `--period` selects (None = every period found).
+
+    `2024` selects the year's annual deliveries and its four quarters; `2024Q2` selects that
+    quarter's deliveries and the year's annual registers (skipped if unchanged).
+    """
+    if period is None:
+        return None
+    m = PERIOD_RE.match(period)
+    if not m:
+        raise PipelineError(f"--period {period!r} is not YYYY or YYYYQn (for example 2024 or 2024Q2)")
+    year = m.group(1)
+    if m.group(2):
+        return {period, year}
+    return {year} | {f"{year}Q{q}" for q in range(1, 5)}
+
+
+@dataclass
+class RunResult:
+    warehouse: Path
+    work_db: Path
+    landing: object = None
+    raw_gates: object = None
+    mart_gates: object = None
+    published: PublishResult | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def land_step(landing: Path, work_db: Path, periods: set[str] | None, progress: Progress, force: bool = False):
+    if not Path(landing).is_dir():
+        raise PipelineError(f"landing folder {landing} does not exist; create it or run `ygt generate --out {landing}`")
+    work_db.parent.mkdir(parents=True, exist_ok=True)
+    con = duck.connect(work_db)
+    try:
+        return land(con, Path(landing), periods=periods, progress=progress, force=force)
+    finally:
+        con.close()
+
+
+def raw_gate_step(work_db: Path, periods: set[str] | None):
+    con = duck.connect(work_db)
+    try:
+        return quality.run_raw_gates(con, periods=periods)
+    finally:
+        con.close()
+
+
+def dbt_step(work_db: Path, progress: Progress):
+    return dbt.build(work_db, progress=progress)
+
+
+def mart_gate_step(work_db: Path):
+    con = duck.connect(work_db)
+    try:
+        return quality.run_mart_gates(con)
+    finally:
+        con.close()
+
+
+def publish_step(work_db: Path, warehouse: Path, gates: list) -> PublishResult:
+    blocking = [row for g in gates if g is not None for row in g.blocking_failures]
+    if blocking:
+        names = ", ".join(sorted({f"{r['check_id']} ({r['source']} {r['period']})" for r in blocking}))
+        raise PublicationRefused(
+            f"not published: {len(blocking)} blocking quality check(s) failed: {names}. "
+            f"The previous warehouse {warehouse} is untouched. Details: table raw.dq_results in "
+            f"{work_db} and the Data Docs; fix or re-deliver the files, then run again."
+        )
+    return publish(work_db, warehouse)
+
+
+def run(
+    landing: Path,
+    warehouse: Path,
+    period: str | None = None,
+    progress: Progress = print,
+    force: bool = False,
+) -> RunResult:
+    warehouse = Path(warehouse).resolve()
+    work_db = settings.work_db_for(warehouse)
+    periods = periods_for(period)
+    result = RunResult(warehouse=warehouse, work_db=work_db)
+
+    def timed(name, fn, *args, **kw):
+        t0 = time.perf_counter()
+        progress(f"── {name}")
+        out = fn(*args, **kw)
+        result.seconds[name] = time.perf_counter() - t0
+        return out
+
+    result.landing = timed("land", land_step, Path(landing), work_db, periods, progress, force)
+    progress(result.landing.summary())
+    result.raw_gates = timed("raw quality gates", raw_gate_step, work_db, periods)
+    progress(result.raw_gates.summary())
+    timed("dbt build", dbt_step, work_db, progress)
+    result.mart_gates = timed("mart quality gates", mart_gate_step, work_db)
+    progress(result.mart_gates.summary())
+    result.published = timed(
+        "publish", publish_step, work_db, warehouse, [result.raw_gates, result.mart_gates]
+    )
+    return result

@@ -1,0 +1,95 @@
+"""Atomic publication of the warehouse file that analysts and BI tools read.
+
+The public schema is copied from the working database into a new file beside the target,
+then `os.replace` swaps it in. On POSIX a reader that already has the old file open keeps
+reading the old inode; a new connection sees the new file; nobody ever sees a half-built one.
+A failure at any point leaves the previous warehouse untouched (the temp file is removed).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestration import duck
+
+PUBLIC_SCHEMAS = ("marts",)
+
+
+@dataclass
+class PublishResult:
+    warehouse: Path
+    tables: dict[str, int]  # "schema.table" -> rows
+    bytes: int
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def publish(work_db: Path, warehouse: Path, schemas: tuple[str, ...] = PUBLIC_SCHEMAS) -> PublishResult:
+    warehouse = Path(warehouse).resolve()
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    tmp = warehouse.with_name(f".{warehouse.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    tables: dict[str, int] = {}
+    try:
+        con = duck.connect(tmp)
+        try:
+            con.execute(f"ATTACH {_sql_str(str(work_db))} AS work (READ_ONLY)")
+            for schema in schemas:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
+                rels = con.execute(
+                    "SELECT table_name, table_type FROM information_schema.tables "
+                    "WHERE table_catalog = 'work' AND table_schema = ? ORDER BY table_name",
+                    [schema],
+                ).fetchall()
+                for name, _ in rels:
+                    target = f"{_quote(schema)}.{_quote(name)}"
+                    con.execute(f"CREATE TABLE {target} AS SELECT * FROM work.{_quote(schema)}.{_quote(name)}")
+                    tables[f"{schema}.{name}"] = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+                _copy_comments(con, schema)
+            con.execute("DETACH work")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, warehouse)
+        _fsync_dir(warehouse.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+        raise
+    return PublishResult(warehouse, tables, warehouse.stat().st_size)
+
+
+def _copy_comments(con, schema: str) -> None:
+    """Carry table and column comments (from dbt's persist_docs) so SQL clients show them."""
+    for table, comment in con.execute(
+        "SELECT table_name, comment FROM duckdb_tables() WHERE database_name = 'work' "
+        "AND schema_name = ? AND comment IS NOT NULL",
+        [schema],
+    ).fetchall():
+        con.execute(f"COMMENT ON TABLE {_quote(schema)}.{_quote(table)} IS {_sql_str(comment)}")
+    for table, column, comment in con.execute(
+        "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = 'work' "
+        "AND schema_name = ? AND comment IS NOT NULL",
+        [schema],
+    ).fetchall():
+        con.execute(
+            f"COMMENT ON COLUMN {_quote(schema)}.{_quote(table)}.{_quote(column)} IS {_sql_str(comment)}"
+        )
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,42 @@
+"""A short text view of a published warehouse: what an analyst sees first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestration import duck
+
+HEADLINE = ("I07", "I08", "I11", "I12", "I10a", "I13", "I14")
+
+
+def show(warehouse: Path, period: str | None = None) -> str:
+    con = duck.connect(warehouse, read_only=True)
+    try:
+        if period is None:
+            period = con.execute(
+                "select max(period) from marts.indicator_values where quarter is null"
+            ).fetchone()[0]
+        rows = con.execute(
+            f"""
+            select area_level, area_code, area_name, indicator_code, value
+            from marts.indicator_values
+            where period = ? and indicator_code in ({",".join("?" * len(HEADLINE))})
+            """,
+            [period, *HEADLINE],
+        ).fetchall()
+    finally:
+        con.close()
+    table: dict[tuple, dict[str, float]] = {}
+    for level, code, name, ind, value in rows:
+        table.setdefault((level, code, name), {})[ind] = value
+    order = {"national": 0, "province": 1, "city": 2, "county": 3}
+    header = f"{'area':<28}" + "".join(f"{c:>9}" for c in HEADLINE)
+    out = [f"Headline indicators, {period} (ratios as %, I10a in yuan)", header, "-" * len(header)]
+    for (level, code, name), vals in sorted(table.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
+        cells = []
+        for c in HEADLINE:
+            v = vals.get(c)
+            cells.append(f"{'—':>9}" if v is None else (f"{v:>9.0f}" if c == "I10a" else f"{100 * v:>8.1f}%"))
+        label = f"{name or code} [{level}]"
+        out.append(f"{label:<28}" + "".join(cells))
+    return "\n".join(out)
