@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo
 
-.PHONY: install demo test clean
+.PHONY: install browser demo test clean
 
 $(BIN)/ygt: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,13 @@ install: $(BIN)/ygt
 demo: install
 	$(BIN)/ygt demo --dir $(DEMO)
 
-test: install
+# Headless Chromium renders the HTML report in the tests (Debian package; fonts for the screenshot).
+BROWSER_PKGS ?= chromium fonts-noto-cjk
+browser:
+	@command -v chromium >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BROWSER_PKGS) >/dev/null; }
+
+test: install browser
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 clean:

@@ -70,6 +70,8 @@ def _run_summary(result, seconds: float) -> str:
         f"steps: {steps}",
         f"working database (raw, staging, intermediate): {result.work_db}",
     ]
+    for name, path in result.outputs.items():
+        lines.append(f"{name}: {path}")
     return "\n".join(lines)
 
 
@@ -77,6 +79,25 @@ def cmd_show(args) -> int:
     from orchestration.show import show
 
     print(show(Path(args.warehouse), period=args.period))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from orchestration.report import write_report
+
+    wh = Path(args.warehouse)
+    out = Path(args.out) if args.out else wh.with_name(f"{wh.stem}_report.html")
+    print(f"report: {write_report(wh, out)}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from orchestration.export import export_parquet
+
+    wh = Path(args.warehouse)
+    dest = Path(args.dest) if args.dest else wh.with_name(f"{wh.stem}_parquet")
+    tables = export_parquet(wh, dest)
+    print(f"exported {len(tables)} tables ({sum(tables.values())} rows) to {dest}")
     return 0
 
 
@@ -142,6 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--warehouse", required=True)
     s.add_argument("--period", help="period to show (default: the latest year)")
     s.set_defaults(func=cmd_show)
+
+    rp = sub.add_parser("report", help="write the static HTML report of a published warehouse")
+    rp.add_argument("--warehouse", required=True)
+    rp.add_argument("--out", help="HTML file (default <warehouse stem>_report.html beside it)")
+    rp.set_defaults(func=cmd_report)
+
+    ex = sub.add_parser("export", help="export the public marts tables to Parquet")
+    ex.add_argument("--warehouse", required=True)
+    ex.add_argument("--dest", help="folder (default <warehouse stem>_parquet beside it)")
+    ex.set_defaults(func=cmd_export)
 
     d = sub.add_parser("demo", help="generate demo data, run the whole pipeline, show the result")
     d.add_argument("--dir", default="demo", help="folder for landing data, warehouse and reports (default demo/)")

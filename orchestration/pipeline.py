@@ -14,7 +14,9 @@ from typing import Callable
 
 from orchestration import dbt, duck, quality, settings
 from orchestration.land import land
+from orchestration.export import export_parquet
 from orchestration.publish import PublishResult, publish
+from orchestration.report import write_report
 
 Progress = Callable[[str], None]
 PERIOD_RE = re.compile(r"^(\d{4})(Q[1-4])?$")
@@ -53,16 +55,26 @@ class RunResult:
     raw_gates: object = None
     mart_gates: object = None
     published: PublishResult | None = None
+    outputs: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def land_step(landing: Path, work_db: Path, periods: set[str] | None, progress: Progress, force: bool = False):
+def land_step(
+    landing: Path,
+    work_db: Path,
+    periods: set[str] | None,
+    progress: Progress,
+    force: bool = False,
+    sources: set[str] | None = None,
+):
+    """Land the deliveries of `periods` (None = all) for `sources` (None = all; Dagster lands
+    one source per asset)."""
     if not Path(landing).is_dir():
         raise PipelineError(f"landing folder {landing} does not exist; create it or run `ygt generate --out {landing}`")
     work_db.parent.mkdir(parents=True, exist_ok=True)
     con = duck.connect(work_db)
     try:
-        return land(con, Path(landing), periods=periods, progress=progress, force=force)
+        return land(con, Path(landing), periods=periods, sources=sources, progress=progress, force=force)
     finally:
         con.close()
 
@@ -99,6 +111,15 @@ def publish_step(work_db: Path, warehouse: Path, gates: list) -> PublishResult:
     return publish(work_db, warehouse)
 
 
+def outputs_step(warehouse: Path) -> dict[str, Path]:
+    """What is written next to a freshly published warehouse for people and tools without SQL."""
+    warehouse = Path(warehouse)
+    parquet_dir = warehouse.with_name(f"{warehouse.stem}_parquet")
+    export_parquet(warehouse, parquet_dir)
+    report = write_report(warehouse, warehouse.with_name(f"{warehouse.stem}_report.html"))
+    return {"parquet": parquet_dir, "report": report}
+
+
 def run(
     landing: Path,
     warehouse: Path,
@@ -128,4 +149,5 @@ def run(
     result.published = timed(
         "publish", publish_step, work_db, warehouse, [result.raw_gates, result.mart_gates]
     )
+    result.outputs = timed("parquet and report", outputs_step, warehouse)
     return result

@@ -31,6 +31,7 @@ def _quote(name: str) -> str:
 def publish(work_db: Path, warehouse: Path, schemas: tuple[str, ...] = PUBLIC_SCHEMAS) -> PublishResult:
     warehouse = Path(warehouse).resolve()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(warehouse)
     tmp = warehouse.with_name(f".{warehouse.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
     tables: dict[str, int] = {}
@@ -63,6 +64,26 @@ def publish(work_db: Path, warehouse: Path, schemas: tuple[str, ...] = PUBLIC_SC
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
         raise
     return PublishResult(warehouse, tables, warehouse.stat().st_size)
+
+
+def _remove_stale_temps(warehouse: Path) -> None:
+    """Remove temp files left by publishes that were killed (SIGKILL, power loss): their
+    process no longer exists. A temp file of a publish still running is left alone."""
+    prefix = f".{warehouse.name}.tmp-"
+    for path in warehouse.parent.glob(prefix + "*"):
+        pid = path.name[len(prefix):].split(".")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _copy_comments(con, schema: str) -> None:
