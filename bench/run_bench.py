@@ -1,0 +1,168 @@
+"""Benchmark: a province-year on one machine.
+
+    .venv/bin/python bench/run_bench.py [--counties 100] [--scale 40] [--keep]
+
+Generates a synthetic province-year with the generator's --scale (default ≈ 50 million
+outpatient visits), runs every pipeline step in its own process and prints per step the wall
+time, rows per second and peak resident memory; then the two ratios of the issue:
+
+- pipeline ÷ bare scan: land-to-publish time over one plain DuckDB aggregate pass over the
+  same landing files;
+- quarter ÷ year: refreshing one new quarter on top of the year's first three quarters, over
+  the full build time.
+
+Results are appended to bench/results/results.csv with the machine's cores and memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+TARGETS = {"land_to_publish_s": 600, "peak_rss_gb": 8, "pipeline_over_scan": 4, "quarter_over_year": 0.35}
+
+
+def timed(cmd: list[str], env=None) -> dict:
+    """Run cmd under GNU time: wall seconds, peak RSS (largest process of the tree), JSON out."""
+    t0 = time.perf_counter()
+    out = subprocess.run(["/usr/bin/time", "-f", "MAXRSS_KB=%M", *cmd], capture_output=True, text=True,
+                         env=env, cwd=ROOT)
+    seconds = time.perf_counter() - t0
+    if out.returncode != 0:
+        sys.exit(f"step failed: {' '.join(cmd)}\n{out.stderr[-4000:]}")
+    rss_kb = max(int(line.split("=")[1]) for line in out.stderr.splitlines() if line.startswith("MAXRSS_KB="))
+    payload = {}
+    for line in reversed(out.stdout.strip().splitlines()):
+        if line.startswith("{"):
+            payload = json.loads(line)
+            break
+    return {"seconds": seconds, "peak_rss_mb": rss_kb / 1024, **payload}
+
+
+def step(name: str, landing: Path, warehouse: Path, period: str | None = None) -> dict:
+    args = [PY, str(ROOT / "bench" / "step.py"), name, str(landing), str(warehouse)]
+    return timed(args + ([period] if period else []))
+
+
+def machine() -> dict:
+    mem_kb = int(next(line for line in open("/proc/meminfo") if line.startswith("MemTotal")).split()[1])
+    return {"cores": os.cpu_count(), "mem_gb": round(mem_kb / 1024 / 1024, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--counties", type=int, default=100, help="counties in the province (default 100)")
+    ap.add_argument("--scale", type=float, default=40.0,
+                    help="generator volume multiplier (default 40 ≈ 50M visits with 100 counties)")
+    ap.add_argument("--year", type=int, default=2024)
+    ap.add_argument("--work", default=str(ROOT / "bench" / "work"), help="scratch folder (deleted unless --keep)")
+    ap.add_argument("--keep", action="store_true", help="keep the generated data and databases")
+    ap.add_argument("--reuse", action="store_true", help="reuse an existing landing folder in --work")
+    args = ap.parse_args()
+
+    work = Path(args.work)
+    landing = work / "landing"
+    figures: list[dict] = []
+
+    def record(name, res, rows=None):
+        rows = rows if rows is not None else res.get("rows")
+        rps = (rows / res["seconds"]) if rows else None
+        figures.append({"step": name, "seconds": round(res["seconds"], 2), "rows": rows,
+                        "rows_per_s": round(rps) if rps else None, "peak_rss_mb": round(res["peak_rss_mb"])})
+        print(f"  {name:<22} {res['seconds']:>8.1f} s  {rows or '':>12}  "
+              f"{(f'{rps:,.0f} rows/s' if rps else ''):>18}  peak {res['peak_rss_mb'] / 1024:.2f} GiB", flush=True)
+
+    if not args.reuse:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        print(f"generating {args.counties} counties, year {args.year}, scale {args.scale} …", flush=True)
+        res = timed([PY, "-m", "orchestration.cli", "generate", "--out", str(landing), "--counties",
+                     str(args.counties), "--years", str(args.year), "--scale", str(args.scale)])
+        record("generate", res)
+    summary = json.loads((work / "ground_truth" / "summary.json").read_text())
+    visits = summary.get("rows", {}).get("outpatient_visits") or summary.get("outpatient_visits")
+    print(f"outpatient visits generated: {visits}")
+
+    # Full build of the year, step by step.
+    full_wh = work / "full" / "warehouse.duckdb"
+    shutil.rmtree(full_wh.parent, ignore_errors=True)
+    full_wh.parent.mkdir(parents=True)
+    print("full build:")
+    total = 0.0
+    for name in ("land", "raw_gates", "dbt", "mart_gates", "publish"):
+        res = step(name, landing, full_wh)
+        record(name, res)
+        total += res["seconds"]
+    peak = max(f["peak_rss_mb"] for f in figures if f["step"] != "generate")
+    scan = step("scan", landing, full_wh)
+    record("bare scan", scan)
+
+    # Quarter on top of the first three quarters.
+    partial = work / "partial_landing"
+    shutil.rmtree(partial, ignore_errors=True)
+    q4 = f"{args.year}Q4"
+    for source_dir in landing.iterdir():
+        for period_dir in source_dir.iterdir():
+            if period_dir.name != q4:
+                (partial / source_dir.name).mkdir(parents=True, exist_ok=True)
+                (partial / source_dir.name / period_dir.name).symlink_to(period_dir.resolve())
+    inc_wh = work / "incremental" / "warehouse.duckdb"
+    shutil.rmtree(inc_wh.parent, ignore_errors=True)
+    inc_wh.parent.mkdir(parents=True)
+    print("three quarters (not timed), then the fourth as a quarterly refresh:")
+    for name in ("land", "dbt", "publish"):
+        step(name, partial, inc_wh)
+    for source_dir in landing.iterdir():
+        if (source_dir / q4).exists():
+            (partial / source_dir.name / q4).symlink_to((source_dir / q4).resolve())
+    quarter = 0.0
+    for name in ("land", "raw_gates", "dbt", "mart_gates", "publish"):
+        res = step(name, partial, inc_wh, q4)
+        record(f"quarter {name}", res)
+        quarter += res["seconds"]
+
+    ratios = {
+        "land_to_publish_s": total,
+        "peak_rss_gb": peak / 1024,
+        "pipeline_over_scan": total / scan["seconds"],
+        "quarter_over_year": quarter / total,
+    }
+    print("\nfigures (target in brackets):")
+    for k, v in ratios.items():
+        target = TARGETS[k]
+        verdict = "met" if v <= target else f"MISSED by {v / target - 1:.0%}"
+        print(f"  {k:<20} {v:>10.2f}   [≤ {target}]  {verdict}")
+
+    results = ROOT / "bench" / "results" / "results.csv"
+    new = not results.exists()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    with results.open("a", newline="") as fh:
+        w = csv.writer(fh)
+        if new:
+            w.writerow(["run_at", "commit", "cores", "mem_gb", "counties", "scale", "visits", "step",
+                        "seconds", "rows", "rows_per_s", "peak_rss_mb"])
+        m = machine()
+        stamp = dt.datetime.now().isoformat(timespec="seconds")
+        for f in figures:
+            w.writerow([stamp, commit, m["cores"], m["mem_gb"], args.counties, args.scale, visits, f["step"],
+                        f["seconds"], f["rows"], f["rows_per_s"], f["peak_rss_mb"]])
+        for k, v in ratios.items():
+            w.writerow([stamp, commit, m["cores"], m["mem_gb"], args.counties, args.scale, visits, k,
+                        round(v, 3), "", "", ""])
+    print(f"appended to {results}")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

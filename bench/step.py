@@ -1,0 +1,66 @@
+"""One pipeline step in its own process, so the benchmark can measure its peak memory.
+
+    python bench/step.py land|raw_gates|dbt|mart_gates|publish|scan LANDING WAREHOUSE [PERIOD]
+
+Prints one JSON line with the step's row count.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from orchestration import duck, pipeline, settings
+from orchestration.land import discover, sniff_encoding
+
+
+def bare_scan(landing: Path) -> int:
+    """One plain aggregate pass over the landing files: count rows and sum a column's length.
+
+    The floor the pipeline is compared with: reading every byte once, no parsing or writing.
+    """
+    con = duck.connect()
+    duck.load_extensions(con)
+    rows = 0
+    for delivery in discover(landing):
+        for path in delivery.files:
+            suffix = path.suffix.lower()
+            if suffix == ".parquet":
+                rel = f"read_parquet('{path}')"
+            elif suffix == ".xlsx":
+                rel = f"read_xlsx('{path}', all_varchar=true)"
+            else:
+                enc = sniff_encoding(path)
+                enc = "utf-8" if enc.lower().startswith("utf") else "GB18030"
+                rel = f"read_csv('{path}', all_varchar=true, encoding='{enc}', strict_mode=false)"
+            rows += con.execute(f"select count(*) from {rel}").fetchone()[0]
+    return rows
+
+
+def main() -> None:
+    step, landing, warehouse = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]).resolve()
+    period = sys.argv[4] if len(sys.argv) > 4 else None
+    work_db = settings.work_db_for(warehouse)
+    periods = pipeline.periods_for(period)
+    rows = None
+    if step == "land":
+        report = pipeline.land_step(landing, work_db, periods, progress=lambda m: None)
+        rows = sum(f.rows_read for f in report.files)
+    elif step == "raw_gates":
+        pipeline.raw_gate_step(work_db, periods)
+    elif step == "dbt":
+        pipeline.dbt_step(work_db, progress=lambda m: None)
+    elif step == "mart_gates":
+        pipeline.mart_gate_step(work_db)
+    elif step == "publish":
+        rows = sum(pipeline.publish_step(work_db, warehouse, []).tables.values())
+    elif step == "scan":
+        rows = bare_scan(landing)
+    else:
+        raise SystemExit(f"unknown step {step}")
+    print(json.dumps({"rows": rows}))
+
+
+if __name__ == "__main__":
+    main()

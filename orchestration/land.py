@@ -1,0 +1,800 @@
+"""Landing: `<landing>/<source>/<period>/<any name>.<csv|xlsx|parquet>` -> schema `raw`.
+
+The layout of what this writes is fixed in docs/architecture.md ("Raw schema"); the columns come
+from `contract.raw_columns`. Everything row-level happens inside DuckDB, set-based:
+
+1. each file is read as text (every column VARCHAR) into a temporary table whose rowid follows
+   the file order, and its physical line numbers are computed there (see `_line_expr`);
+2. the files of one delivery (source x period) are stacked into one table, exact duplicates are
+   found with one GROUP BY over every contract column (first file, line wins);
+3. one SELECT parses every column (try_strptime / TRY_CAST / IN-list), hashes identifiers with
+   HMAC-SHA-256 written in SQL, checks the GB 11643 check digit and builds the quarantine reason;
+4. the old delivery is deleted and the new one inserted in one transaction, with one
+   raw.load_audit row per file and the delivery's fingerprint in raw.deliveries.
+
+GB18030/GBK CSV files are transcoded to UTF-8 in Python (streamed, 8 MB chunks) before DuckDB
+reads them: DuckDB 1.4.4's `read_csv(encoding='GB18030')` silently corrupts a multi-byte
+character that straddles its internal buffer boundary (duckdb/duckdb-encodings#19, fixed
+upstream by duckdb/duckdb#25100) -- reproduced here on a 1M-row file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from orchestration import contract, duck, settings
+
+Progress = Callable[[str], None]
+
+# Bump when the loader's output for the same files changes: every delivery is then re-landed.
+LOADER_VERSION = "land-1"
+FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
+PERIOD_RE = {"annual": re.compile(r"^\d{4}$"), "quarterly": re.compile(r"^\d{4}Q[1-4]$")}
+PERIOD_HELP = {"annual": "YYYY (e.g. 2024)", "quarterly": "YYYYQn (e.g. 2024Q2)"}
+CHUNK = 8 << 20
+SNIFF_BYTES = 1 << 20
+_WS = " \t\r\n\u3000\u00a0"  # trimmed around every value (incl. full-width and no-break spaces)
+
+DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S")
+TIMESTAMP_FORMATS = (
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%d",
+    "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M:%S.%f", "%Y/%m/%d %H:%M", "%Y/%m/%d",
+    "%Y%m%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y%m%d",
+)  # fmt: skip
+
+AUDIT_COLUMNS = [
+    ("source", "VARCHAR"), ("period", "VARCHAR"), ("file", "VARCHAR"), ("rows_read", "BIGINT"),
+    ("rows_loaded", "BIGINT"), ("rows_quarantined", "BIGINT"), ("rows_duplicate", "BIGINT"),
+    ("loaded_at", "TIMESTAMP"), ("status", "VARCHAR"), ("message", "VARCHAR"),
+]  # fmt: skip
+QUARANTINE_COLUMNS = [
+    ("source", "VARCHAR"), ("period", "VARCHAR"), ("file", "VARCHAR"), ("line", "BIGINT"),
+    ("reason", "VARCHAR"), ("record", "JSON"),
+]  # fmt: skip
+DELIVERY_COLUMNS = [("source", "VARCHAR"), ("period", "VARCHAR"), ("fingerprint", "VARCHAR"),
+                    ("landed_at", "TIMESTAMP")]
+BOOKKEEPING = {"quarantine": QUARANTINE_COLUMNS, "load_audit": AUDIT_COLUMNS, "deliveries": DELIVERY_COLUMNS}
+
+
+class LandingError(RuntimeError):
+    """Landing could not finish; the message says what happened and what to do next."""
+
+    def __init__(self, message: str, report: "LandingReport | None" = None):
+        super().__init__(message)
+        self.report = report
+
+
+class FileRejected(Exception):
+    """This file is rejected whole; nothing from it is loaded."""
+
+    def __init__(self, message: str, rows_read: int = 0):
+        super().__init__(message)
+        self.rows_read = rows_read
+
+
+# ── report ─────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass
+class FileResult:
+    source: str
+    period: str
+    file: str  # path relative to the landing folder, '/' separated
+    format: str
+    encoding: str | None = None
+    status: str = "loaded"  # loaded | rejected
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    message: str = ""
+    seconds: float = 0.0
+
+    @property
+    def conserved(self) -> bool:
+        return self.rows_read == self.rows_loaded + self.rows_quarantined + self.rows_duplicate
+
+
+@dataclass
+class DeliveryResult:
+    source: str
+    period: str
+    status: str  # landed | skipped | failed
+    fingerprint: str
+    files: list[FileResult] = field(default_factory=list)
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class LandingReport:
+    landing: Path
+    deliveries: list[DeliveryResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # folder-level messages (names, stray files)
+    demo_key: bool = False
+    seconds: float = 0.0
+
+    @property
+    def files(self) -> list[FileResult]:
+        return [f for d in self.deliveries for f in d.files]
+
+    @property
+    def landed(self) -> list[DeliveryResult]:
+        return [d for d in self.deliveries if d.status == "landed"]
+
+    @property
+    def skipped(self) -> list[DeliveryResult]:
+        return [d for d in self.deliveries if d.status == "skipped"]
+
+    @property
+    def failed(self) -> list[DeliveryResult]:
+        return [d for d in self.deliveries if d.status == "failed"]
+
+    @property
+    def rejected_files(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "rejected"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def totals(self) -> dict[str, int]:
+        fs = self.files
+        return {
+            "deliveries_landed": len(self.landed), "deliveries_skipped": len(self.skipped),
+            "deliveries_failed": len(self.failed), "files": len(fs),
+            "files_rejected": len(self.rejected_files),
+            "rows_read": sum(f.rows_read for f in fs), "rows_loaded": sum(f.rows_loaded for f in fs),
+            "rows_quarantined": sum(f.rows_quarantined for f in fs),
+            "rows_duplicate": sum(f.rows_duplicate for f in fs),
+        }  # fmt: skip
+
+    def summary(self) -> str:
+        t = self.totals
+        lines = [
+            f"landing {self.landing}: {t['deliveries_landed']} deliveries landed, "
+            f"{t['deliveries_skipped']} unchanged (skipped), {t['deliveries_failed']} failed; "
+            f"{t['files']} files ({t['files_rejected']} rejected) in {self.seconds:.1f}s",
+            f"rows: read {t['rows_read']:,} = loaded {t['rows_loaded']:,} + quarantined "
+            f"{t['rows_quarantined']:,} + duplicate {t['rows_duplicate']:,}"
+            + ("" if all(f.conserved for f in self.files if f.status == "loaded") else "  (NOT CONSERVED)"),
+        ]
+        if self.demo_key:
+            lines.append("NOTE: identifiers hashed with the labelled DEMO key; set YGT_HASH_KEY or "
+                         "YGT_HASH_KEY_FILE for real data.")
+        for d in self.deliveries:
+            if d.status == "skipped":
+                continue
+            head = f"  {d.source}/{d.period}: {d.status}"
+            if d.message:
+                head += f" -- {d.message}"
+            lines.append(head)
+            for f in d.files:
+                if f.status == "rejected":
+                    lines.append(f"    REJECTED {f.file}: {f.message}")
+                else:
+                    lines.append(
+                        f"    {f.file}: read {f.rows_read:,}, loaded {f.rows_loaded:,}, quarantined "
+                        f"{f.rows_quarantined:,}, duplicate {f.rows_duplicate:,}"
+                        + (f" [{f.encoding}]" if f.encoding else ""))
+        if self.skipped:
+            names = ", ".join(f"{d.source}/{d.period}" for d in self.skipped)
+            lines.append(f"  unchanged since last landing (use --force to re-land): {names}")
+        for p in self.problems:
+            lines.append(f"  PROBLEM: {p}")
+        if self.rejected_files or any(f.rows_quarantined for f in self.files):
+            lines.append("  details: raw.load_audit (per file) and raw.quarantine (file, line, reason); "
+                         "fix the files in the landing folder and land again.")
+        return "\n".join(lines)
+
+
+# ── schema ─────────────────────────────────────────────────────────────────────────────────
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _table_columns(con, schema: str, table: str) -> list[tuple[str, str]] | None:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()
+    return [(r[0], r[1]) for r in rows] or None
+
+
+def _same_layout(have: list[tuple[str, str]], want: list[tuple[str, str]]) -> bool:
+    norm = lambda t: t.upper().replace(" ", "")  # noqa: E731
+    return [(n, norm(t)) for n, t in have] == [(n, norm(t)) for n, t in want]
+
+
+def create_raw_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create schema raw and every raw table (from contract.raw_columns) that does not exist.
+
+    A raw.<source> table whose columns differ from the contract (the contract changed) is
+    rebuilt empty and its deliveries forgotten, so the next landing re-lands them. Returns a
+    message per rebuilt table."""
+    notes: list[str] = []
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    for name, cols in BOOKKEEPING.items():
+        have = _table_columns(con, "raw", name)
+        if have is not None and not _same_layout(have, cols):
+            raise LandingError(f"raw.{name} has columns {have}, expected {cols}: this working database "
+                               f"was made by another loader version; delete it and land again")
+        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{name} ({', '.join(f'{q(n)} {t}' for n, t in cols)})")
+    for src in contract.SOURCES:
+        want = contract.raw_columns(src)
+        have = _table_columns(con, "raw", src.name)
+        if have is not None and not _same_layout(have, want):
+            con.execute(f"DROP TABLE raw.{q(src.name)}")
+            for t in BOOKKEEPING:
+                con.execute(f"DELETE FROM raw.{t} WHERE source = ?", [src.name])
+            notes.append(f"raw.{src.name}: columns changed in the contract; table rebuilt, all its "
+                         f"deliveries will be re-landed")
+        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{q(src.name)} "
+                    f"({', '.join(f'{q(n)} {t}' for n, t in want)})")
+    return notes
+
+
+# ── discovery ──────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass
+class Delivery:
+    source: contract.Source
+    period: str
+    folder: Path
+    files: list[Path]
+
+
+def _ignorable(p: Path) -> bool:
+    return p.name.startswith((".", "~$", "_")) or p.name in ("Thumbs.db", "desktop.ini")
+
+
+def discover(landing: Path, periods: set[str] | None = None, sources: set[str] | None = None
+             ) -> tuple[list[Delivery], list[str]]:
+    """The deliveries under `landing` (filtered), and a message for every misplaced thing."""
+    landing = Path(landing)
+    problems: list[str] = []
+    if not landing.is_dir():
+        raise LandingError(f"landing folder {landing} does not exist or is not a folder")
+    known = ", ".join(s.name for s in contract.SOURCES)
+    for s in sorted(sources or ()):
+        if s not in contract.SOURCE_BY_NAME:
+            problems.append(f"unknown source {s!r} requested; known sources: {known}")
+    deliveries: list[Delivery] = []
+    for sdir in sorted(landing.iterdir()):
+        if _ignorable(sdir):
+            continue
+        if not sdir.is_dir():
+            problems.append(f"{sdir.name}: a file directly in the landing folder is ignored; files go "
+                            f"in <landing>/<source>/<period>/")
+            continue
+        src = contract.SOURCE_BY_NAME.get(sdir.name)
+        if src is None:
+            problems.append(f"{sdir.name}/: unknown source folder, ignored; known sources: {known}. "
+                            f"Rename it to one of these or move it out of the landing folder")
+            continue
+        if sources is not None and src.name not in sources:
+            continue
+        for pdir in sorted(sdir.iterdir()):
+            if _ignorable(pdir):
+                continue
+            rel = f"{src.name}/{pdir.name}"
+            if not pdir.is_dir():
+                problems.append(f"{rel}: file outside a period folder, ignored; move it to "
+                                f"{src.name}/<period>/ with period {PERIOD_HELP[src.frequency]}")
+                continue
+            if not PERIOD_RE[src.frequency].match(pdir.name):
+                problems.append(f"{rel}/: period folder does not match {src.name}'s {src.frequency} "
+                                f"frequency, ignored; expected {PERIOD_HELP[src.frequency]}")
+                continue
+            if periods is not None and pdir.name not in periods:
+                continue
+            files = []
+            for f in sorted(pdir.iterdir()):
+                if _ignorable(f):
+                    continue
+                if f.is_dir():
+                    problems.append(f"{rel}/{f.name}/: sub-folder ignored; put files directly in {rel}/")
+                elif f.suffix.lower() not in FORMATS:
+                    problems.append(f"{rel}/{f.name}: not .csv, .xlsx or .parquet, ignored")
+                else:
+                    files.append(f)
+            if not files:
+                problems.append(f"{rel}/: no .csv/.xlsx/.parquet files, nothing landed for this period")
+                continue
+            deliveries.append(Delivery(src, pdir.name, pdir, files))
+    return deliveries, problems
+
+
+def fingerprint(delivery: Delivery, landing: Path, key_id: str) -> str:
+    """Names, sizes and modification times of the delivery's files, the loader version, the
+    source's contract and the hash key's id: any change re-lands the delivery."""
+    h = hashlib.sha256()
+    h.update(f"{LOADER_VERSION}|{key_id}|{contract.raw_columns(delivery.source)}|"
+             f"{[(c.name, c.kind, c.required, c.enum) for c in delivery.source.columns]}".encode())
+    for f in delivery.files:
+        st = f.stat()
+        h.update(f"|{f.relative_to(landing).as_posix()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+# ── SQL building blocks ────────────────────────────────────────────────────────────────────
+
+
+def hmac_sql(expr: str, key: bytes) -> str:
+    """HMAC-SHA-256 hex of `expr` (VARCHAR, UTF-8) under `key`, in DuckDB SQL (RFC 2104)."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    k = key.ljust(64, b"\0")
+    ipad = bytes(b ^ 0x36 for b in k).hex()
+    opad = bytes(b ^ 0x5C for b in k).hex()
+    return f"sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode({expr}))))"
+
+
+GB11643_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def gb11643_sql(expr: str) -> str:
+    """TRUE if `expr` (already trimmed, upper-cased) is an 18-character 身份证号 whose check
+    character is right (GB 11643-1999); FALSE otherwise (also when NULL)."""
+    total = " + ".join(f"(ascii(substr({expr}, {i + 1}, 1)) - 48) * {w}" for i, w in enumerate(GB11643_WEIGHTS))
+    return (f"coalesce(CASE WHEN regexp_full_match({expr}, '[0-9]{{17}}[0-9X]') "
+            f"THEN substr('10X98765432', (({total}) % 11)::INTEGER + 1, 1) = substr({expr}, 18, 1) "
+            f"END, false)")
+
+
+def _fmt_list(formats) -> str:
+    return "[" + ", ".join(lit(f) for f in formats) + "]"
+
+
+def _show(v: str) -> str:
+    """A value quoted for a reason text, cut to 40 characters."""
+    return f"'''' || left({v}, 40) || ''''"
+
+
+def _parse_exprs(src: contract.Source, key: bytes) -> tuple[list[str], list[str], list[str]]:
+    """For raw.<src>: (typed select expressions in raw_columns order without lineage,
+    reason parts, record JSON key/value parts). Values are referenced as v_<i>, already trimmed
+    and NULL when empty (see _land_delivery)."""
+    typed: list[str] = []
+    reasons: list[str] = []
+    record: list[str] = []
+    for i, c in enumerate(src.columns):
+        v = f"v_{i}"
+        name = c.name
+        if c.kind == "pii_drop":
+            continue
+        if c.kind == "pii_hash":
+            norm = f"upper({v})"
+            typed.append(f"{hmac_sql(norm, key)} AS {q(c.hash_as)}")
+            record.append(f"{lit(c.hash_as)}, {hmac_sql(norm, key)}")
+            if c.hash_as == "person_key":
+                typed.append(f"{gb11643_sql(norm)} AS {q(c.hash_as + contract.ID_VALID_SUFFIX)}")
+            continue
+        record.append(f"{lit(name)}, {v}")
+        if c.kind == "date":
+            parsed = f"try_strptime({v}, {_fmt_list(DATE_FORMATS)})::DATE"
+            what = "bad date"
+        elif c.kind == "timestamp":
+            parsed = f"try_strptime(replace({v}, 'T', ' '), {_fmt_list(TIMESTAMP_FORMATS)})"
+            what = "bad date-time"
+        elif c.kind == "money":
+            parsed = f"TRY_CAST({v} AS DECIMAL(18,2))"
+            what = "bad amount"
+        elif c.kind == "int":
+            parsed = (f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+(\\.0*)?') "
+                      f"THEN TRY_CAST(split_part({v}, '.', 1) AS BIGINT) END")
+            what = "bad integer"
+        elif c.kind == "flag":
+            parsed = f"CASE WHEN {v} IN ('0', '1') THEN CAST({v} AS SMALLINT) END"
+            what = "bad flag (must be 0 or 1)"
+        elif c.enum:
+            parsed = f"CASE WHEN {v} IN ({', '.join(lit(e) for e in c.enum)}) THEN {v} END"
+            what = "unknown code"
+        else:  # code / text: any text
+            typed.append(f"{v} AS {q(name)}")
+            continue
+        typed.append(f"{parsed} AS {q(name)}")
+        reasons.append(f"CASE WHEN {v} IS NOT NULL AND ({parsed}) IS NULL "
+                       f"THEN '{what} in {name}: ' || {_show(v)} END")
+    return typed, reasons, record
+
+
+# ── reading one file ───────────────────────────────────────────────────────────────────────
+
+
+def sniff_encoding(path: Path) -> str:
+    """'utf-8' or 'gb18030' from the first MB: a BOM or a strict UTF-8 decode decides."""
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    try:
+        codecs.getincrementaldecoder("utf-8")("strict").decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "gb18030"
+
+
+def transcode_to_utf8(path: Path, out: Path, encoding: str = "gb18030") -> None:
+    """Stream `path` from `encoding` to UTF-8; FileRejected names the byte offset if it is not."""
+    dec = codecs.getincrementaldecoder(encoding)("strict")
+    offset = 0
+    with open(path, "rb") as fi, open(out, "wb") as fo:
+        while True:
+            chunk = fi.read(CHUNK)
+            try:
+                fo.write(dec.decode(chunk, final=not chunk).encode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise FileRejected(
+                    f"unreadable encoding: neither UTF-8 nor GB18030/GBK (invalid byte at offset "
+                    f"{offset + max(exc.start, 0):,}); re-export the file as UTF-8 or GB18030") from None
+            if not chunk:
+                return
+            offset += len(chunk)
+
+
+def blank_lines(path: Path) -> list[int]:
+    """Line numbers, as DuckDB's CSV reader counts them (newlines inside quoted values not
+    counted), of the empty lines of a UTF-8 CSV outside quoted values: the reader skips them, so
+    later rows' line numbers must be shifted. Fast path (no empty line at all): one C-speed scan."""
+    count, tail = 0, b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            buf = tail + chunk
+            count += buf.count(b"\n\n") + buf.count(b"\n\r\n")
+            tail = buf[-2:]
+            count -= tail.count(b"\n\n") + tail.count(b"\n\r\n")
+    if count == 0:
+        return []
+    out, embedded, in_quotes = [], 0, False
+    with open(path, "rb") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not in_quotes and not line.strip(b"\r\n"):
+                out.append(n - embedded)
+            if line.count(b'"') % 2:
+                in_quotes = not in_quotes
+            if in_quotes:
+                embedded += 1  # this line's newline is inside a quoted value
+    return out
+
+
+def _clean_duckdb_error(exc: Exception) -> str:
+    """DuckDB's CSV error without the 'Original Line' (it may hold identifiers in clear)."""
+    text = str(exc)
+    m = re.search(r"CSV Error on Line: (\d+)", text)
+    first = text.split("\n")[0]
+    detail = [ln for ln in text.split("\n")[1:] if ln.strip() and not ln.startswith(("Original Line", "  ", "Possible", "*", "LINE"))]
+    msg = first if not m else f"line {m.group(1)}: " + "; ".join(detail[:2])
+    return msg[:300]
+
+
+def _read_csv(con, path: Path, tmp: Path) -> tuple[str, list[int]]:
+    """Read a CSV into temp table _f (all VARCHAR, file order = rowid) plus _rej (malformed
+    rows). Returns (encoding, skipped physical lines)."""
+    encoding = sniff_encoding(path)
+    for attempt in range(2):
+        readable = path
+        if encoding == "gb18030":
+            readable = tmp / "transcoded.csv"
+            transcode_to_utf8(path, readable)
+        con.execute("DROP TABLE IF EXISTS _f; DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rejscan")
+        try:
+            con.execute(
+                f"CREATE TEMP TABLE _f AS SELECT * FROM read_csv({lit(str(readable))}, header = true, "
+                f"all_varchar = true, store_rejects = true, rejects_table = '_rej', "
+                f"rejects_scan = '_rejscan', rejects_limit = 0)")
+        except duckdb.Error as exc:
+            raise FileRejected(f"not a readable CSV table: {_clean_duckdb_error(exc)}") from None
+        bad_enc = con.execute("SELECT count(*) FROM _rej WHERE error_type = 'INVALID ENCODING'").fetchone()[0]
+        if bad_enc and encoding == "utf-8" and attempt == 0:
+            encoding = "gb18030"  # valid UTF-8 in the first MB only; read again as GB18030
+            continue
+        if bad_enc:
+            raise FileRejected("unreadable encoding: neither UTF-8 nor GB18030/GBK; re-export the file as UTF-8")
+        try:
+            skipped = blank_lines(readable)
+        finally:
+            if readable != path:
+                readable.unlink(missing_ok=True)
+        return ("UTF-8" if encoding == "utf-8" else "GB18030"), skipped
+    raise AssertionError("unreachable")
+
+
+def _read_file(con, path: Path, fmt: str, tmp: Path) -> tuple[str | None, list[int]]:
+    """Read any supported file into temp table _f (VARCHAR columns; rowid = row order) and
+    temp table _rej (line, error_type, error_message) of malformed rows."""
+    if fmt == "csv":
+        return _read_csv(con, path, tmp)
+    con.execute("DROP TABLE IF EXISTS _f; DROP TABLE IF EXISTS _rej")
+    con.execute("CREATE TEMP TABLE _rej (line BIGINT, error_type VARCHAR, error_message VARCHAR)")
+    try:
+        if fmt == "xlsx":
+            con.execute(f"CREATE TEMP TABLE _f AS SELECT * FROM read_xlsx({lit(str(path))}, header = true, "
+                        f"all_varchar = true, stop_at_empty = false)")
+        else:
+            con.execute(f"CREATE TEMP TABLE _f AS SELECT * FROM read_parquet({lit(str(path))})")
+    except duckdb.Error as exc:
+        raise FileRejected(f"not a readable {fmt} table: {str(exc).splitlines()[0][:300]}") from None
+    return None, []
+
+
+def _line_expr(con, fmt: str, all_cols: list[str], skipped: list[int]) -> tuple[str, str, str]:
+    """SQL for the 1-based physical line of each row of _f (header = line 1): (expression, JOIN
+    clause for it, expression for the line of a malformed row in _rej).
+
+    xlsx / parquet: row index + 1 (header row = 1), i.e. rowid + 2. CSV: rowid + 2, plus the
+    blank and malformed lines DuckDB skipped before the row, plus the newlines embedded in quoted
+    values of earlier rows (a running sum, computed only when the file has any)."""
+    if fmt != "csv":
+        return "_f.rowid + 2", "", "line"
+    nl = " + ".join(f"coalesce(length({q(c)}) - length(replace({q(c)}, chr(10), '')), 0)" for c in all_cols)
+    any_nl = " OR ".join(f"contains({q(c)}, chr(10))" for c in all_cols)
+    has_nl = con.execute(f"SELECT EXISTS (SELECT 1 FROM _f WHERE {any_nl})").fetchone()[0]
+    gaps = sorted(set(skipped) | {r[0] for r in con.execute("SELECT line FROM _rej").fetchall()})
+    if not gaps and not has_nl:
+        return "_f.rowid + 2", "", "line"
+    # Lines as DuckDB counts them (no embedded newlines): a skipped line s_j (j = 0, 1, ... in
+    # order) lies before a row whose line counted without any gaps is L0 iff s_j - j <= L0.
+    con.execute("DROP TABLE IF EXISTS _gaps; CREATE TEMP TABLE _gaps (c BIGINT)")
+    if gaps:
+        con.executemany("INSERT INTO _gaps VALUES (?)", [[s - j] for j, s in enumerate(gaps)])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _fl AS SELECT rowid AS _r, rowid + 2 AS _l0, {nl} AS _nl FROM _f")
+    con.execute("CREATE OR REPLACE TEMP TABLE _fl AS SELECT _r, _nl, _l0 + (SELECT count(*) FROM _gaps "
+                "WHERE _gaps.c <= _fl._l0) AS _dl FROM _fl")
+    con.execute("CREATE OR REPLACE TEMP TABLE _fl AS SELECT _r, _dl, _dl + coalesce(sum(_nl) OVER (ORDER BY _r "
+                "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS _l, _nl FROM _fl")
+    rej_line = ("line + (SELECT coalesce(sum(_nl), 0) FROM _fl WHERE _fl._dl < _rej.line)" if has_nl else "line")
+    return "_fl._l", "JOIN _fl ON _fl._r = _f.rowid", rej_line
+
+
+def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, tmp: Path,
+                fr: FileResult) -> None:
+    """Read one file and append its rows to temp table _d (contract columns as text)."""
+    src = delivery.source
+    encoding, skipped = _read_file(con, path, fr.format, tmp)
+    fr.encoding = encoding
+    header = [r[0] for r in con.execute("DESCRIBE _f").fetchall()]
+    if not header:
+        raise FileRejected("no columns found (empty file?)")
+    by_norm: dict[str, str] = {}
+    for h in header:
+        by_norm.setdefault(h.strip().lower(), h)
+    all_nulls = " AND ".join(f"{q(h)} IS NULL" for h in header)
+    n_rows = con.execute(f"SELECT count(*) FROM _f WHERE NOT ({all_nulls})").fetchone()[0]
+    n_rej = con.execute("SELECT count(DISTINCT line) FROM _rej").fetchone()[0]
+    missing = [c.name for c in src.columns if c.required and c.name.lower() not in by_norm]
+    if missing:
+        raise FileRejected(
+            f"missing required column(s) {', '.join(missing)} in {fr.file}; the header has: "
+            f"{', '.join(header[:40])}. Re-export the file with these columns (names are matched "
+            f"case-insensitively) and land again", rows_read=n_rows + n_rej)
+    types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE _f)").fetchall())
+    line_sql, join, rej_line = _line_expr(con, fr.format, header, skipped)
+    cols = []
+    for c in src.columns:
+        h = by_norm.get(c.name.lower())
+        if h is None:
+            cols.append("NULL")
+            continue
+        e = f"CAST(_f.{q(h)} AS VARCHAR)"
+        t = (types.get(h) or "").upper()
+        if fr.format == "parquet" and t.startswith("TIMESTAMP") and c.kind == "date":
+            e = f"CAST(CAST(_f.{q(h)} AS DATE) AS VARCHAR)"
+        if fr.format == "xlsx" and c.kind in ("date", "timestamp"):
+            # Excel date cells arrive as serial day numbers (1900 system) under all_varchar
+            serial = f"regexp_full_match(trim({e}), '[0-9]{{1,5}}(\\.[0-9]+)?')"
+            conv = (f"strftime(DATE '1899-12-30' + floor(TRY_CAST(trim({e}) AS DOUBLE))::INTEGER, '%Y-%m-%d')"
+                    if c.kind == "date" else
+                    f"strftime(TIMESTAMP '1899-12-30' + to_seconds(round(TRY_CAST(trim({e}) AS DOUBLE) * 86400)), "
+                    f"'%Y-%m-%d %H:%M:%S')")
+            e = f"CASE WHEN {serial} THEN {conv} ELSE {e} END"
+        cols.append(e)
+    con.execute(
+        f"INSERT INTO _d SELECT {fidx}, {line_sql}, {', '.join(cols)} FROM _f {join} "
+        f"WHERE NOT ({' AND '.join('_f.' + q(h) + ' IS NULL' for h in header)})")
+    if n_rej:
+        con.execute(
+            f"INSERT INTO _bad SELECT {fidx}, {rej_line}, 'malformed CSV row: ' || lower(error_type) || ' ('"
+            f" || error_message || ')' FROM (SELECT line, min(error_type) AS error_type, "
+            f"min(error_message) AS error_message FROM _rej GROUP BY line) AS _rej")
+    fr.rows_read = n_rows + n_rej
+    notes = []
+    if n_rej:
+        notes.append(f"{n_rej} malformed row(s) quarantined")
+    blank = con.execute(f"SELECT count(*) FROM _f WHERE {all_nulls}").fetchone()[0] + len(skipped)
+    if blank:
+        notes.append(f"{blank} blank line(s) skipped")
+    extra = [h for h in header if h.strip().lower() not in {c.name.lower() for c in src.columns}]
+    if extra:
+        notes.append(f"extra column(s) ignored: {', '.join(extra[:10])}")
+    absent = [c.name for c in src.columns if not c.required and c.name.lower() not in by_norm]
+    if absent:
+        notes.append(f"optional column(s) absent, loaded as NULL: {', '.join(absent)}")
+    fr.message = "; ".join(notes)
+
+
+def _in_transaction(con) -> bool:
+    try:
+        con.execute("BEGIN TRANSACTION")
+    except duckdb.TransactionException:
+        return True
+    con.execute("ROLLBACK")
+    return False
+
+
+# ── one delivery ───────────────────────────────────────────────────────────────────────────
+
+
+def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Path,
+                   progress: Progress, loaded_at: datetime) -> DeliveryResult:
+    src = d.source
+    res = DeliveryResult(src.name, d.period, "landed", fp)
+    t0 = time.perf_counter()
+    ncol = len(src.columns)
+    vcols = [f"c_{i}" for i in range(ncol)]
+    # Staging runs in auto-commit mode: row ids of a table filled inside an open transaction are
+    # transaction-local (huge), and the file order is read from committed row ids.
+    try:
+        con.execute("DROP TABLE IF EXISTS _d; DROP TABLE IF EXISTS _bad; DROP TABLE IF EXISTS _files")
+        con.execute(f"CREATE TEMP TABLE _d (_fidx INTEGER, _line BIGINT, {', '.join(c + ' VARCHAR' for c in vcols)})")
+        con.execute("CREATE TEMP TABLE _bad (_fidx INTEGER, _line BIGINT, reason VARCHAR)")
+        con.execute("CREATE TEMP TABLE _files (_fidx INTEGER, file VARCHAR)")
+        for fidx, path in enumerate(d.files):
+            rel = path.relative_to(landing).as_posix()
+            fr = FileResult(src.name, d.period, rel, FORMATS[path.suffix.lower()])
+            tf = time.perf_counter()
+            try:
+                _stage_file(con, d, path, fidx, landing, tmp, fr)
+                con.execute("INSERT INTO _files VALUES (?, ?)", [fidx, rel])
+            except FileRejected as exc:
+                fr.status, fr.rows_read, fr.message = "rejected", exc.rows_read, f"{rel}: {exc}"
+            fr.seconds = time.perf_counter() - tf
+            res.files.append(fr)
+            progress(f"  {rel}: " + (f"REJECTED -- {fr.message}" if fr.status == "rejected" else
+                                     f"read {fr.rows_read:,} rows" + (f" ({fr.encoding})" if fr.encoding else "")
+                                     + f" in {fr.seconds:.1f}s"))
+        # exact duplicates across the delivery: one row per distinct record, the first (file, line) kept
+        group = ", ".join(vcols)
+        con.execute(f"CREATE TEMP TABLE _u AS SELECT {group}, min(_fidx::BIGINT * 4294967296 * 16 + _line) AS _rid "
+                    f"FROM _d GROUP BY ALL")
+        con.execute("DROP TABLE _d")
+        typed, reasons, record = _parse_exprs(src, key)
+        keep = [f"v_{i}" for i, c in enumerate(src.columns) if c.kind != "pii_drop"]
+        trimmed = ", ".join(f"NULLIF(trim(c_{i}, {lit(_WS)}), '') AS v_{i}" for i, c in enumerate(src.columns)
+                            if c.kind != "pii_drop")
+        reason = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
+        # one pass finds every row's reason; values are typed and identifiers hashed only where
+        # they are written (good rows -> raw.<source>, bad rows -> JSON record in raw.quarantine)
+        con.execute(
+            f"CREATE TEMP TABLE _p AS SELECT _rid // 68719476736 AS _fidx, _rid % 68719476736 AS _line, "
+            f"{', '.join(keep)}, NULLIF({reason}, '') AS _reason FROM (SELECT _rid, {trimmed} FROM _u)")
+        con.execute("DROP TABLE _u")
+        # replace the delivery atomically
+        con.execute("BEGIN TRANSACTION")
+        for t in [src.name, "quarantine", "load_audit"]:
+            col_s, col_p = ("_period", None) if t == src.name else ("period", "source")
+            where = f"{col_s} = ?" + (f" AND {col_p} = ?" if col_p else "")
+            con.execute(f"DELETE FROM raw.{q(t)} WHERE {where}", [d.period] + ([src.name] if col_p else []))
+        con.execute(
+            f"INSERT INTO raw.{q(src.name)} SELECT {', '.join(typed)}, ?, _files.file, _line, ? "
+            f"FROM _p JOIN _files USING (_fidx) WHERE _reason IS NULL", [d.period, loaded_at])
+        con.execute(
+            f"INSERT INTO raw.quarantine SELECT ?, ?, _files.file, _line, _reason, json_object({', '.join(record)}) "
+            f"FROM _p JOIN _files USING (_fidx) WHERE _reason IS NOT NULL ORDER BY _fidx, _line", [src.name, d.period])
+        con.execute(
+            "INSERT INTO raw.quarantine SELECT ?, ?, _files.file, _line, reason, NULL FROM _bad "
+            "JOIN _files USING (_fidx) ORDER BY _fidx, _line", [src.name, d.period])
+        counts = {r[0]: r[1:] for r in con.execute(
+            "SELECT _fidx, count(*) FILTER (WHERE _reason IS NULL), count(*) FILTER (WHERE _reason IS NOT NULL) "
+            "FROM _p GROUP BY _fidx").fetchall()}
+        bad = dict(con.execute("SELECT _fidx, count(*) FROM _bad GROUP BY _fidx").fetchall())
+        fidx_of = {f.relative_to(landing).as_posix(): i for i, f in enumerate(d.files)}
+        for fr in res.files:
+            if fr.status != "loaded":
+                continue
+            i = fidx_of[fr.file]
+            fr.rows_loaded, fr.rows_quarantined = counts.get(i, (0, 0))
+            fr.rows_quarantined += bad.get(i, 0)
+            fr.rows_duplicate = fr.rows_read - fr.rows_loaded - fr.rows_quarantined
+            extra = []
+            if fr.rows_quarantined:
+                extra.append(f"{fr.rows_quarantined} row(s) quarantined, see raw.quarantine")
+            if fr.rows_duplicate:
+                extra.append(f"{fr.rows_duplicate} exact duplicate row(s) counted once")
+            fr.message = "; ".join(x for x in [fr.encoding or fr.format] + extra + [fr.message] if x)
+        con.executemany(
+            "INSERT INTO raw.load_audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[f.source, f.period, f.file, f.rows_read, f.rows_loaded, f.rows_quarantined, f.rows_duplicate,
+              loaded_at, f.status, f.message] for f in res.files])
+        con.execute("DELETE FROM raw.deliveries WHERE source = ? AND period = ?", [src.name, d.period])
+        con.execute("INSERT INTO raw.deliveries VALUES (?, ?, ?, ?)", [src.name, d.period, fp, loaded_at])
+        con.execute("COMMIT")
+    except BaseException:
+        if _in_transaction(con):
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        for t in ("_d", "_u", "_p", "_bad", "_files", "_f", "_rej", "_rejscan", "_fl", "_gaps"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+# ── entry point ────────────────────────────────────────────────────────────────────────────
+
+
+def land(con_or_path: duckdb.DuckDBPyConnection | str | Path, landing: Path,
+         periods: set[str] | None = None, sources: set[str] | None = None,
+         progress: Progress = print, force: bool = False,
+         tmp_dir: str | Path | None = None) -> LandingReport:
+    """Land every delivery `<landing>/<source>/<period>/` (filtered by `periods` / `sources`)
+    into schema raw. A delivery whose files are unchanged since it was landed is skipped unless
+    `force`; a changed one replaces the old one atomically. Bad files and rows never stop the
+    run: they are rejected / quarantined and reported. Raises LandingError (with `.report`) at
+    the end if a delivery failed unexpectedly; that delivery keeps its previous contents."""
+    t0 = time.perf_counter()
+    landing = Path(landing).resolve()
+    own = not isinstance(con_or_path, duckdb.DuckDBPyConnection)
+    con = duck.connect(con_or_path) if own else con_or_path
+    con.execute("SET enable_progress_bar = false")  # progress goes through progress(), per file
+    key, demo = settings.hash_key()
+    report = LandingReport(landing, demo_key=demo)
+    tmp = Path(tempfile.mkdtemp(prefix="ygt-land-", dir=tmp_dir))
+    try:
+        try:  # GB18030 is transcoded in Python (see module doc), so only the excel extension is needed
+            con.execute("LOAD excel")
+        except duckdb.Error as exc:  # only .xlsx needs it; such files are then rejected
+            report.problems.append(f"DuckDB excel extension not loadable ({exc}); .xlsx files cannot be read")
+        report.problems += create_raw_schema(con)
+        deliveries, problems = discover(landing, periods, sources)
+        report.problems += problems
+        key_id = hashlib.sha256(b"ygt-key-id|" + hashlib.sha256(key).digest()).hexdigest()[:16]
+        known = dict(((s, p), f) for s, p, f in con.execute("SELECT source, period, fingerprint FROM raw.deliveries").fetchall())
+        if demo:
+            progress("note: hashing identifiers with the labelled DEMO key (set YGT_HASH_KEY for real data)")
+        for d in deliveries:
+            fp = fingerprint(d, landing, key_id)
+            if not force and known.get((d.source.name, d.period)) == fp:
+                report.deliveries.append(DeliveryResult(d.source.name, d.period, "skipped", fp,
+                                                        message="unchanged since last landing"))
+                progress(f"{d.source.name}/{d.period}: unchanged, skipped")
+                continue
+            progress(f"{d.source.name}/{d.period}: landing {len(d.files)} file(s)")
+            try:
+                r = _land_delivery(con, d, landing, key, fp, tmp, progress, datetime.now())
+            except (duckdb.Error, OSError, MemoryError) as exc:
+                r = DeliveryResult(d.source.name, d.period, "failed", fp,
+                                   message=f"not landed, previous delivery kept: {str(exc).splitlines()[0][:300]}")
+            report.deliveries.append(r)
+            t = sum(f.rows_read for f in r.files)
+            progress(f"{d.source.name}/{d.period}: {r.status}" + (f" {t:,} rows in {r.seconds:.1f}s" if r.status == "landed" else f" -- {r.message}"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        report.seconds = time.perf_counter() - t0
+        if own:
+            con.close()
+    if report.failed:
+        raise LandingError(report.summary(), report)
+    return report
+
+
+__all__ = ["land", "create_raw_schema", "discover", "LandingReport", "DeliveryResult", "FileResult",
+           "LandingError", "hmac_sql", "gb11643_sql", "sniff_encoding"]

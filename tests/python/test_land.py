@@ -1,0 +1,361 @@
+"""Landing: encodings, formats, typed parse, quarantine, rejection, duplicates, re-landing,
+keyed hashing. Small fixture files built here; runs in seconds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from orchestration import contract, duck, settings
+from orchestration.land import create_raw_schema, land, sniff_encoding
+
+KEY = b"test-key-for-landing"
+# valid 身份证号 (GB 11643 check digit right) and one with a wrong check digit
+ID_A = "11010519491231002X"
+ID_B = "440524188001010014"
+ID_BAD = "110105194912310021"
+NAMES = ["张三丰", "李四光", "王五"]
+OUT_COLS = [c.name for c in contract.SOURCE_BY_NAME["outpatient_visits"].columns]
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch):
+    monkeypatch.setenv("YGT_HASH_KEY", KEY.decode())
+    monkeypatch.delenv("YGT_HASH_KEY_FILE", raising=False)
+
+
+def visit(visit_id, visit_time="2024-04-02 08:30:00", id_no=ID_A, name=NAMES[0], fee="12.50",
+          visit_type="outpatient", birth="1949-12-31", **kw) -> dict:
+    row = dict(visit_id=visit_id, org_code="01001", dept_code="03", visit_time=visit_time,
+               visit_type=visit_type, cancel_flag="0", id_no=id_no, patient_name=name, sex="1",
+               birth_date=birth, dx_code="J06.9", total_fee=fee, insutype="390")
+    row.update(kw)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict], encoding="utf-8", cols=None, bom=False, extra=None):
+    cols = cols or OUT_COLS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(cols + ([extra] if extra else []))]
+    for r in rows:
+        lines.append(",".join([r.get(c, "") for c in cols] + (["junk"] if extra else [])))
+    data = ("\n".join(lines) + "\n").encode(encoding)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    return path
+
+
+def open_db(db: Path):
+    return duck.connect(db)
+
+
+def rows(db, sql, params=None):
+    con = open_db(db)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def audit(db, file_suffix):
+    r = rows(db, "SELECT rows_read, rows_loaded, rows_quarantined, rows_duplicate, status, message "
+                 "FROM raw.load_audit WHERE file LIKE ?", ["%" + file_suffix])
+    assert len(r) == 1, r
+    return r[0]
+
+
+def quiet(_msg):
+    pass
+
+
+def expected_hmac(identifier: str) -> str:
+    return hmac.new(KEY, identifier.encode(), hashlib.sha256).hexdigest()
+
+
+# ── encodings and formats ──────────────────────────────────────────────────────────────────
+
+
+def test_encodings_and_formats_load_the_same_rows(tmp_path):
+    landing = tmp_path / "landing"
+    base = landing / "outpatient_visits" / "2024Q2"
+    write_csv(base / "a_utf8.csv", [visit("A1", name=NAMES[0])])
+    write_csv(base / "b_bom.csv", [visit("B1", name=NAMES[1])], bom=True)
+    write_csv(base / "c_gbk.csv", [visit("C1", name=NAMES[2], org_code="0人民医院")], encoding="gbk")
+    # a GBK file whose first MB is pure ASCII: the sniff says UTF-8, the reader must recover
+    big = [visit(f"D{i:06d}") for i in range(9000)] + [visit("D_last", org_code="中医院")]
+    write_csv(base / "d_late_gbk.csv", big, encoding="gb18030")
+    assert sniff_encoding(base / "c_gbk.csv") == "gb18030"
+    assert sniff_encoding(base / "b_bom.csv") == "utf-8"
+
+    import openpyxl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(OUT_COLS)
+    ws.append([visit("E1")[c] for c in OUT_COLS])
+    r = visit("E2")
+    r["visit_time"] = dt.datetime(2024, 5, 6, 7, 8, 9)  # real Excel date cells
+    r["birth_date"] = dt.date(1949, 12, 31)
+    ws.append([r[c] for c in OUT_COLS])
+    wb.save(base / "e.xlsx")
+    pq.write_table(pa.table({c: [visit("F1")[c]] for c in OUT_COLS}), base / "f.parquet")
+
+    db = tmp_path / "w.duckdb"
+    rep = land(db, landing, progress=quiet)
+    assert rep.ok and not rep.rejected_files, rep.summary()
+    got = dict(rows(db, "SELECT visit_id, org_code FROM raw.outpatient_visits"))
+    assert got["C1"] == "0人民医院" and got["D_last"] == "中医院" and got["A1"] == "01001"
+    assert len(got) == 9000 + 1 + 5 + 1
+    enc = {f.file.split("/")[-1]: f.encoding for f in rep.files}
+    assert enc["c_gbk.csv"] == "GB18030" and enc["d_late_gbk.csv"] == "GB18030" and enc["a_utf8.csv"] == "UTF-8"
+    e2 = rows(db, "SELECT visit_time, birth_date, _line FROM raw.outpatient_visits WHERE visit_id = 'E2'")[0]
+    assert e2 == (dt.datetime(2024, 5, 6, 7, 8, 9), dt.date(1949, 12, 31), 3)
+    assert rows(db, "SELECT _line FROM raw.outpatient_visits WHERE visit_id = 'F1'") == [(2,)]
+    assert rows(db, "SELECT _line FROM raw.outpatient_visits WHERE visit_id = 'D_last'") == [(9002,)]
+
+
+def test_mixed_date_formats_parse_to_the_same_dates(tmp_path):
+    landing = tmp_path / "landing"
+    f = landing / "outpatient_visits" / "2024Q2" / "v.csv"
+    write_csv(f, [
+        visit("1", visit_time="2024-04-02 08:30:00", birth="1949-12-31"),
+        visit("2", visit_time="2024-04-02T08:30:00", birth="19491231"),
+        visit("3", visit_time="2024/04/02 08:30:00", birth="1949/12/31"),
+        visit("4", visit_time="2024-04-02", birth=" 1949-12-31 "),
+    ])
+    db = tmp_path / "w.duckdb"
+    land(db, landing, progress=quiet)
+    got = rows(db, "SELECT visit_id, visit_time, birth_date FROM raw.outpatient_visits ORDER BY visit_id")
+    assert [g[2] for g in got] == [dt.date(1949, 12, 31)] * 4
+    assert [g[1] for g in got] == [dt.datetime(2024, 4, 2, 8, 30)] * 3 + [dt.datetime(2024, 4, 2)]
+
+
+# ── quarantine, rejection, duplicates, conservation ────────────────────────────────────────
+
+
+def test_bad_rows_quarantined_with_file_line_and_reason(tmp_path):
+    landing = tmp_path / "landing"
+    f = landing / "outpatient_visits" / "2024Q2" / "v.csv"
+    write_csv(f, [
+        visit("1"),                                    # line 2
+        visit("2", visit_time="2024-13-45 10:00:00"),  # line 3: bad date-time
+        visit("3", fee="12.5x"),                       # line 4: bad amount
+        visit("4", visit_type="telepathy", id_no=ID_B, name=NAMES[1]),  # line 5: unknown code
+        visit("5", fee="", insutype=""),               # line 6: empty = NULL, fine
+        visit("6", visit_time="bad", fee="abc", cancel_flag="2"),  # line 7: three reasons
+    ])
+    db = tmp_path / "w.duckdb"
+    land(db, landing, progress=quiet)
+    q = rows(db, "SELECT file, line, reason, record FROM raw.quarantine ORDER BY line")
+    assert [(r[0], r[1]) for r in q] == [("outpatient_visits/2024Q2/v.csv", n) for n in (3, 4, 5, 7)]
+    assert q[0][2] == "bad date-time in visit_time: '2024-13-45 10:00:00'"
+    assert q[1][2] == "bad amount in total_fee: '12.5x'"
+    assert q[2][2] == "unknown code in visit_type: 'telepathy'"
+    assert "bad date-time in visit_time: 'bad'" in q[3][2] and "bad amount in total_fee: 'abc'" in q[3][2]
+    assert "bad flag (must be 0 or 1) in cancel_flag: '2'" in q[3][2]
+    rec = json.loads(q[2][3])
+    assert rec["visit_id"] == "4" and rec["person_key"] == expected_hmac(ID_B)
+    assert "patient_name" not in rec and "id_no" not in rec
+    assert rows(db, "SELECT total_fee, insutype FROM raw.outpatient_visits WHERE visit_id = '5'") == [(None, None)]
+    assert audit(db, "v.csv")[:4] == (6, 2, 4, 0)
+
+
+def test_line_numbers_with_quoted_newlines_blank_and_malformed_lines(tmp_path):
+    landing = tmp_path / "landing"
+    f = landing / "outpatient_visits" / "2024Q2" / "v.csv"
+    f.parent.mkdir(parents=True)
+    good = lambda vid, dx="J06.9": ",".join(visit(vid, dx_code=dx)[c] for c in OUT_COLS)  # noqa: E731
+    lines = [",".join(OUT_COLS), good("1"), good("2", dx='"J06\n.9"'), "", good("3"),
+             "too,few,columns", good("4", dx="bad").replace("J06.9", "J06.9").replace("outpatient", "nope")]
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # physical lines: 1 header, 2 row1, 3-4 row2, 5 blank, 6 row3, 7 malformed, 8 row4
+    db = tmp_path / "w.duckdb"
+    land(db, landing, progress=quiet)
+    got = rows(db, "SELECT visit_id, _line FROM raw.outpatient_visits ORDER BY _line")
+    assert got == [("1", 2), ("2", 3), ("3", 6)]
+    q = rows(db, "SELECT line, reason FROM raw.quarantine ORDER BY line")
+    assert [r[0] for r in q] == [7, 8]
+    assert q[0][1].startswith("malformed CSV row") and q[1][1].startswith("unknown code in visit_type")
+    assert audit(db, "v.csv")[:4] == (5, 3, 2, 0)
+
+
+def test_missing_required_column_rejects_file_and_run_goes_on(tmp_path):
+    landing = tmp_path / "landing"
+    base = landing / "outpatient_visits" / "2024Q2"
+    write_csv(base / "bad.csv", [visit("X1"), visit("X2")], cols=[c for c in OUT_COLS if c != "total_fee"])
+    # optional insutype absent, extra column present, headers in other case: still loads
+    cols = [c for c in OUT_COLS if c != "insutype"]
+    write_csv(base / "good.csv", [visit("G1")], cols=cols, extra="remark")
+    text = (base / "good.csv").read_text(encoding="utf-8")
+    (base / "good.csv").write_text(text.replace(",".join(cols), ",".join(f" {c.upper()} " for c in cols), 1),
+                                   encoding="utf-8")
+    (base / "notatable.xlsx").write_bytes(b"this is not a zip")
+    db = tmp_path / "w.duckdb"
+    rep = land(db, landing, progress=quiet)
+    rej = {f.file.split("/")[-1]: f.message for f in rep.rejected_files}
+    assert set(rej) == {"bad.csv", "notatable.xlsx"}
+    assert "bad.csv" in rej["bad.csv"] and "total_fee" in rej["bad.csv"]
+    assert audit(db, "bad.csv")[:5] == (2, 0, 0, 0, "rejected")
+    assert "missing required column(s) total_fee" in audit(db, "bad.csv")[5]
+    assert audit(db, "notatable.xlsx")[4] == "rejected"
+    assert rows(db, "SELECT visit_id, insutype FROM raw.outpatient_visits") == [("G1", None)]
+    assert "REJECTED" in rep.summary() and "total_fee" in rep.summary()
+
+
+def test_exact_duplicates_counted_once_within_and_across_files(tmp_path):
+    landing = tmp_path / "landing"
+    base = landing / "outpatient_visits" / "2024Q2"
+    write_csv(base / "a.csv", [visit("1"), visit("2"), visit("1"), visit("3")])
+    write_csv(base / "b.csv", [visit("3"), visit("4"), visit("2", fee="99.00")])  # 3 dup; 2 differs
+    db = tmp_path / "w.duckdb"
+    rep = land(db, landing, progress=quiet)
+    assert audit(db, "a.csv")[:4] == (4, 3, 0, 1)
+    assert audit(db, "b.csv")[:4] == (3, 2, 0, 1)
+    got = rows(db, "SELECT visit_id, _file, _line FROM raw.outpatient_visits ORDER BY _file, _line")
+    assert got == [("1", "outpatient_visits/2024Q2/a.csv", 2), ("2", "outpatient_visits/2024Q2/a.csv", 3),
+                   ("3", "outpatient_visits/2024Q2/a.csv", 5), ("4", "outpatient_visits/2024Q2/b.csv", 3),
+                   ("2", "outpatient_visits/2024Q2/b.csv", 4)]
+    for f in rep.files:
+        assert f.conserved
+    assert rows(db, "SELECT count(*) FROM raw.load_audit WHERE rows_read <> rows_loaded + rows_quarantined "
+                    "+ rows_duplicate")[0][0] == 0
+
+
+# ── re-landing ─────────────────────────────────────────────────────────────────────────────
+
+
+def snapshot(db):
+    out = {}
+    for src in contract.SOURCES:
+        out[src.name] = sorted(rows(db, f"SELECT * EXCLUDE (_loaded_at) FROM raw.{src.name}"), key=repr)
+    out["quarantine"] = sorted(rows(db, "SELECT * FROM raw.quarantine"), key=repr)
+    out["audit"] = sorted(rows(db, "SELECT * EXCLUDE (loaded_at) FROM raw.load_audit"), key=repr)
+    return out
+
+
+def test_relanding_replaces_only_that_delivery_and_is_idempotent(tmp_path):
+    landing = tmp_path / "landing"
+    q1 = write_csv(landing / "outpatient_visits" / "2024Q1" / "v.csv",
+                   [visit("Q1a", visit_time="2024-01-05"), visit("Q1bad", fee="x")])
+    q2 = write_csv(landing / "outpatient_visits" / "2024Q2" / "v.csv", [visit("Q2a"), visit("Q2b")])
+    write_csv(landing / "deaths" / "2024" / "d.csv",
+              [{"death_id": "D1", "id_no": ID_A, "sex": "1", "birth_date": "1949-12-31",
+                "death_date": "2024-03-01", "residence_county_code": "410102", "underlying_cause": "I21"}],
+              cols=[c.name for c in contract.SOURCE_BY_NAME["deaths"].columns])
+    db = tmp_path / "w.duckdb"
+    first = land(db, landing, progress=quiet)
+    assert len(first.landed) == 3
+    snap1 = snapshot(db)
+    again = land(db, landing, progress=quiet, force=True)
+    assert len(again.landed) == 3 and snapshot(db) == snap1
+
+    # unchanged -> skipped
+    rep = land(db, landing, progress=quiet)
+    assert len(rep.skipped) == 3 and not rep.landed
+    assert "unchanged" in rep.summary()
+
+    # Q2 re-delivered with different rows: only Q2 changes
+    write_csv(q2, [visit("Q2c")])
+    os.utime(q2, (q2.stat().st_atime, q2.stat().st_mtime + 10))
+    rep = land(db, landing, progress=quiet)
+    assert [(d.source, d.period) for d in rep.landed] == [("outpatient_visits", "2024Q2")]
+    assert len(rep.skipped) == 2
+    got = rows(db, "SELECT _period, visit_id FROM raw.outpatient_visits ORDER BY 1, 2")
+    assert got == [("2024Q1", "Q1a"), ("2024Q2", "Q2c")]
+    assert rows(db, "SELECT source, period, line FROM raw.quarantine") == [("outpatient_visits", "2024Q1", 3)]
+    assert rows(db, "SELECT count(*) FROM raw.load_audit")[0][0] == 3
+    assert rows(db, "SELECT count(*) FROM raw.deaths")[0][0] == 1
+    # a period filter lands only that period
+    rep = land(db, landing, periods={"2024Q1"}, progress=quiet, force=True)
+    assert [(d.source, d.period) for d in rep.landed] == [("outpatient_visits", "2024Q1")]
+    assert q1.exists()
+
+
+def test_folder_names_validated_with_clear_messages(tmp_path):
+    landing = tmp_path / "landing"
+    write_csv(landing / "outpatient_visits" / "2024" / "v.csv", [visit("1")])       # annual folder for quarterly
+    write_csv(landing / "outpatient_visits" / "2024Q2" / "v.csv", [visit("2")])
+    write_csv(landing / "outpatient_visit" / "2024Q2" / "v.csv", [visit("3")])      # typo
+    (landing / "outpatient_visits" / "2024Q2" / "readme.txt").write_text("hi")
+    db = tmp_path / "w.duckdb"
+    rep = land(db, landing, progress=quiet)
+    text = "\n".join(rep.problems)
+    assert "outpatient_visits/2024/" in text and "YYYYQn" in text
+    assert "outpatient_visit/" in text and "unknown source folder" in text
+    assert "readme.txt" in text
+    assert rows(db, "SELECT visit_id FROM raw.outpatient_visits") == [("2",)]
+
+
+def test_create_raw_schema_makes_every_table(tmp_path):
+    con = duck.connect(tmp_path / "w.duckdb")
+    create_raw_schema(con)
+    for src in contract.SOURCES:
+        cols = con.execute(f"DESCRIBE raw.{src.name}").fetchall()
+        assert [c[0] for c in cols] == [n for n, _ in contract.raw_columns(src)]
+    for t in ("quarantine", "load_audit", "deliveries"):
+        con.execute(f"SELECT * FROM raw.{t}")
+    con.close()
+
+
+# ── identifiers ────────────────────────────────────────────────────────────────────────────
+
+
+def test_hmac_matches_python_and_links_sources_and_no_clear_identifiers(tmp_path):
+    landing = tmp_path / "landing"
+    write_csv(landing / "outpatient_visits" / "2024Q2" / "v.csv",
+              [visit("1", id_no=" 11010519491231002x "), visit("2", id_no=ID_BAD, name=NAMES[1]),
+               visit("3", id_no=ID_B, name=NAMES[2], fee="bad")])
+    scols = [c.name for c in contract.SOURCE_BY_NAME["insurance_settlements"].columns]
+    setl = {c: "" for c in scols}
+    setl.update(setl_id="S1", mdtrt_id="M1", psn_no="PSN0001", certno=ID_A, gend="2", brdy="19491231",
+                insutype="390", med_type="11", insu_admdvs="410102", mdtrtarea_admdvs="410102",
+                fixmedins_code="H41010200001", fixmedins_name="某某医院", fixmedins_type="1",
+                begndate="2024-04-02", enddate="2024-04-02", setl_time="2024-04-02 09:00:00",
+                dise_codg="J06.9", medfee_sumamt="12.50", hifp_pay="5.00", fund_pay_sumamt="5.00",
+                acct_pay="0", psn_cash_pay="7.50", refd_setl_flag="0")
+    write_csv(landing / "insurance_settlements" / "2024Q2" / "s.csv", [setl], cols=scols)
+    import openpyxl
+    pcols = [c.name for c in contract.SOURCE_BY_NAME["personnel"].columns]
+    wb = openpyxl.Workbook()
+    wb.active.append(pcols)
+    wb.active.append(["01001", "ST1", NAMES[0], ID_A, "1", "1949-12-31", "11", "3", "1", "88000"])
+    wb.save(landing / "personnel" / "2024" / "p.xlsx") if (landing / "personnel" / "2024").mkdir(parents=True) is None else None
+
+    db = tmp_path / "w.duckdb"
+    land(db, landing, progress=quiet)
+    want = expected_hmac(ID_A)
+    assert rows(db, "SELECT person_key, person_key_valid FROM raw.outpatient_visits WHERE visit_id = '1'") == [(want, True)]
+    assert rows(db, "SELECT person_key FROM raw.insurance_settlements") == [(want,)]
+    assert rows(db, "SELECT psn_key FROM raw.insurance_settlements") == [(expected_hmac("PSN0001"),)]
+    assert rows(db, "SELECT person_key FROM raw.personnel") == [(want,)]
+    assert rows(db, "SELECT person_key_valid FROM raw.outpatient_visits WHERE visit_id = '2'") == [(False,)]
+    assert rows(db, "SELECT person_key_valid FROM raw.personnel") == [(True,)]
+
+    # no identifier or name in clear anywhere in the file
+    needles = [ID_A, ID_A.lower(), ID_B, ID_BAD, "PSN0001", *NAMES]
+    con = open_db(db)
+    try:
+        cols = con.execute("SELECT table_schema, table_name, column_name FROM information_schema.columns "
+                           "WHERE data_type IN ('VARCHAR', 'JSON')").fetchall()
+        assert len(cols) > 50
+        for schema, table, col in cols:
+            for n in needles:
+                hit = con.execute(f'SELECT count(*) FROM "{schema}"."{table}" WHERE CAST("{col}" AS VARCHAR) '
+                                  f"LIKE ?", [f"%{n}%"]).fetchone()[0]
+                assert hit == 0, (schema, table, col, n)
+    finally:
+        con.close()
+    raw_bytes = db.read_bytes()
+    for n in needles:
+        assert n.encode() not in raw_bytes and n.encode("gb18030") not in raw_bytes
+
+
+def test_hash_key_comes_from_settings(monkeypatch):
+    assert settings.hash_key() == (KEY, False)
