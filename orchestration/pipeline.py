@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from orchestration import dbt, duck, quality, settings
-from orchestration.land import land
+from orchestration.land import LandingError, land
 from orchestration.export import export_parquet
 from orchestration.publish import PublishResult, publish
 from orchestration.report import write_report
@@ -75,6 +75,8 @@ def land_step(
     con = duck.connect(work_db)
     try:
         return land(con, Path(landing), periods=periods, sources=sources, progress=progress, force=force)
+    except LandingError as exc:
+        raise PipelineError(f"{exc} — nothing was published; fix the delivery and run again") from exc
     finally:
         con.close()
 

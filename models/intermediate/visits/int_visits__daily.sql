@@ -1,0 +1,45 @@
+-- Visits (I07, I12): non-cancelled HIS outpatient rows of any visit_type at facilities of the
+-- visit year's register that are medical facilities (not pharmacies P1 nor CDCs J1), counted
+-- per facility county and day. TCM visit = TCM-class facility or a TCM department.
+with
+
+visits as (
+    select * from {{ ref('stg_his__outpatient_visits') }}
+    where not is_cancelled
+),
+
+facilities as (
+    select * from {{ ref('int_facilities__by_year') }}
+    where is_medical_facility
+),
+
+tcm_departments as (
+    select * from {{ ref('tcm_departments') }}
+),
+
+classified as (
+    select
+        facilities.county_code,
+        visits.visit_date,
+        facilities.is_primary_care,
+        facilities.is_tcm_class or tcm_departments.dept_code is not null as is_tcm_visit
+    from visits
+    inner join facilities
+        on facilities.year = visits.visit_year
+        and facilities.org_code = visits.org_code
+    left join tcm_departments
+        on tcm_departments.dept_code = visits.dept_code
+),
+
+final as (
+    select
+        county_code,
+        visit_date,
+        count(*) as visits,
+        sum(case when is_primary_care then 1 else 0 end) as primary_care_visits,
+        sum(case when is_tcm_visit then 1 else 0 end) as tcm_visits
+    from classified
+    group by county_code, visit_date
+)
+
+select * from final

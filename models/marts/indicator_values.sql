@@ -1,0 +1,71 @@
+-- marts.indicator_values — one row per area x period x indicator (output-contract.md).
+-- The row set is the spine: every area (county, city, province, national) x every period x
+-- every implemented indicator of the catalogue whose frequency fits the period (quarterly
+-- indicators also get the year-to-date quarter rows). Values come from int_indicator_values;
+-- a spine row without a value keeps value null. Names come from the area_names seed; a code
+-- missing from it is its own name.
+with
+
+areas as (
+    select distinct area_level, area_code, level_rank from {{ ref('int_areas') }}
+),
+
+periods as (
+    select * from {{ ref('int_periods') }}
+),
+
+catalog as (
+    select * from {{ ref('indicator_definitions') }}
+    where implemented
+),
+
+area_names as (
+    select * from {{ ref('area_names') }}
+),
+
+values_ as (
+    select * from {{ ref('int_indicator_values') }}
+),
+
+spine as (
+    select
+        areas.area_level,
+        areas.area_code,
+        areas.level_rank,
+        periods.period,
+        periods.year,
+        periods.quarter,
+        catalog.indicator_code,
+        catalog.unit
+    from areas
+    cross join periods
+    inner join catalog
+        on periods.is_annual or catalog.frequency = 'quarterly'
+),
+
+final as (
+    select
+        spine.area_level,
+        spine.area_code,
+        coalesce(area_names.area_name, spine.area_code) as area_name,
+        spine.period,
+        spine.year,
+        spine.quarter,
+        spine.indicator_code,
+        values_.numerator,
+        values_.denominator,
+        values_.value,
+        spine.unit,
+        values_.status
+    from spine
+    left join values_
+        on values_.area_level = spine.area_level
+        and values_.area_code = spine.area_code
+        and values_.period = spine.period
+        and values_.indicator_code = spine.indicator_code
+    left join area_names
+        on area_names.area_code = spine.area_code
+)
+
+select * from final
+order by area_level, area_code, period, indicator_code

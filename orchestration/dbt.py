@@ -1,0 +1,227 @@
+"""The one way dbt is invoked — by `ygt run` (pipeline.dbt_step) and by Dagster (assets.py).
+
+- `dbt_env(work_db)`: the environment dbt needs (the DuckDB file, the profiles folder).
+- `dbt_vars(overrides)`: the `--vars` to pass; the defaults live in `dbt_project.yml` (`vars:`),
+  a province overrides them with `YGT_DBT_VARS` (a JSON object) or `overrides`.
+- `run_dbt(args, work_db)`: runs `python -m dbt.cli.main <args>` in a subprocess (a clean
+  process per run: no global dbt state left in the caller, the caller's DuckDB connections are
+  untouched, and the environment is explicit). Raises `DbtError` naming the failing nodes.
+- `build(work_db, select=None, vars=None)`: `dbt build` — seeds, models, unit tests, data tests.
+- `render_sources_yml()`: `models/staging/_sources.yml` rendered from `contract.py`
+  (`ygt contract --dbt-sources`; a test asserts the committed file equals this).
+- `create_empty_raw_schema(con)`: raw tables exactly as the loader makes them, empty — for
+  tests and for `dbt parse`/`build` on a fresh database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+from orchestration import contract
+from orchestration.settings import PROJECT_DIR
+
+Progress = Callable[[str], None]
+
+# raw.load_audit is written by the loader (not a landing source); dbt reads it for marts.load_audit.
+LOAD_AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("source", "VARCHAR"), ("period", "VARCHAR"), ("file", "VARCHAR"), ("rows_read", "BIGINT"),
+    ("rows_loaded", "BIGINT"), ("rows_quarantined", "BIGINT"), ("rows_duplicate", "BIGINT"),
+    ("loaded_at", "TIMESTAMP"), ("status", "VARCHAR"), ("message", "VARCHAR"),
+)  # fmt: skip
+
+
+class DbtError(RuntimeError):
+    """dbt failed; `failed_nodes` names the models/tests/seeds that errored or failed."""
+
+    def __init__(self, message: str, failed_nodes: list[str] | None = None, output: str = ""):
+        super().__init__(message)
+        self.failed_nodes = failed_nodes or []
+        self.output = output
+
+
+@dataclass
+class DbtResult:
+    args: list[str]
+    returncode: int
+    seconds: float
+    output: str
+    results: list[dict] = field(default_factory=list)  # run_results.json "results"
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.results:
+            out[r.get("status", "?")] = out.get(r.get("status", "?"), 0) + 1
+        return out
+
+
+def dbt_env(work_db: Path) -> dict[str, str]:
+    """Environment for a dbt call on the working database `work_db`."""
+    env = dict(os.environ)
+    env["YGT_DUCKDB_PATH"] = str(Path(work_db).resolve())
+    env["DBT_PROFILES_DIR"] = str(PROJECT_DIR)
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    env.setdefault("DO_NOT_TRACK", "1")
+    return env
+
+
+def dbt_vars(overrides: Mapping | None = None) -> dict:
+    """Vars for `--vars`: empty means "the defaults of dbt_project.yml".
+
+    `YGT_DBT_VARS` (a JSON object, e.g. '{"min_dispatch_days": 183}') and then `overrides`
+    replace individual defaults — the way a province changes a parameter without editing SQL.
+    """
+    out: dict = {}
+    env = os.environ.get("YGT_DBT_VARS")
+    if env:
+        parsed = json.loads(env)
+        if not isinstance(parsed, dict):
+            raise ValueError("YGT_DBT_VARS must be a JSON object")
+        out.update(parsed)
+    if overrides:
+        out.update(overrides)
+    return out
+
+
+def _failed_nodes(results: list[dict]) -> list[str]:
+    bad = {"error", "fail", "runtime error"}
+    return [r.get("unique_id", "?") for r in results if str(r.get("status", "")).lower() in bad]
+
+
+def _read_run_results(target: Path, since: float) -> list[dict]:
+    path = target / "run_results.json"
+    if not path.exists() or path.stat().st_mtime < since:
+        return []
+    try:
+        return json.loads(path.read_text()).get("results", [])
+    except (OSError, ValueError):
+        return []
+
+
+def run_dbt(
+    args: list[str],
+    work_db: Path,
+    vars: Mapping | None = None,
+    progress: Progress | None = None,
+) -> DbtResult:
+    """Run one dbt command (`args` without the leading `dbt`) on `work_db`.
+
+    Raises `DbtError` with the failing node names when dbt exits non-zero.
+    """
+    args = list(args)
+    merged = dbt_vars(vars)
+    if merged and "--vars" not in args:
+        args += ["--vars", json.dumps(merged)]
+    if "--project-dir" not in args:
+        args += ["--project-dir", str(PROJECT_DIR)]
+    target = PROJECT_DIR / "target"
+    cmd = [sys.executable, "-m", "dbt.cli.main", *args]
+    t0 = time.time()
+    proc = subprocess.Popen(
+        cmd, cwd=PROJECT_DIR, env=dbt_env(work_db), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace",
+    )
+    lines: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if progress is not None:
+            progress(line.rstrip("\n"))
+    rc = proc.wait()
+    output = "".join(lines)
+    results = _read_run_results(target, t0)
+    result = DbtResult(args=args, returncode=rc, seconds=time.time() - t0, output=output, results=results)
+    if rc != 0:
+        failed = _failed_nodes(results)
+        tail = "".join(lines[-40:])
+        where = ("failing nodes: " + ", ".join(failed)) if failed else "no node results (see output)"
+        raise DbtError(
+            f"dbt {args[0]} failed (exit {rc}) on {work_db}; {where}.\n--- dbt output (tail) ---\n{tail}",
+            failed, output,
+        )
+    return result
+
+
+def build(
+    work_db: Path,
+    select: str | list[str] | None = None,
+    vars: Mapping | None = None,
+    progress: Progress | None = None,
+) -> DbtResult:
+    """`dbt build`: seeds, models, unit tests and data tests, in DAG order (unit tests run
+    after their model's parents exist and before the model)."""
+    args = ["build"]
+    if select:
+        args += ["--select", *([select] if isinstance(select, str) else select)]
+    return run_dbt(args, work_db, vars=vars, progress=progress)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def render_sources_yml() -> str:
+    """`models/staging/_sources.yml`, rendered from the raw contract (one definition)."""
+    out = [
+        "# GENERATED from orchestration/contract.py by orchestration.dbt.render_sources_yml()",
+        "# (`ygt contract --dbt-sources`). Do not edit by hand: tests/python/test_dbt_models.py",
+        "# fails when this file differs from the rendered one.",
+        "version: 2",
+        "",
+        "sources:",
+        "  - name: raw",
+        "    schema: raw",
+        "    description: Landed deliveries, typed and pseudonymised by the loader (docs/architecture.md).",
+        "    tables:",
+    ]
+    for source in contract.SOURCES:
+        out += [
+            f"      - name: {source.name}",
+            f"        description: {json.dumps(source.doc, ensure_ascii=False)}",
+            "        config:",
+            "          meta:",
+            f"            frequency: {source.frequency}",
+            f"            staging_model: {source.staging_model}",
+            f"            natural_key: [{', '.join(source.natural_key)}]",
+            "        columns:",
+        ]
+        for name, dtype in contract.raw_columns(source):
+            out += [f"          - name: {name}", f"            data_type: {json.dumps(dtype)}"]
+    out += [
+        "      - name: load_audit",
+        "        description: one row per landed file, written by the loader (row conservation)",
+        "        columns:",
+    ]
+    for name, dtype in LOAD_AUDIT_COLUMNS:
+        out += [f"          - name: {name}", f"            data_type: {json.dumps(dtype)}"]
+    return "\n".join(out) + "\n"
+
+
+def sources_yml_path() -> Path:
+    return PROJECT_DIR / "models" / "staging" / "_sources.yml"
+
+
+def write_sources_yml() -> Path:
+    path = sources_yml_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_sources_yml(), encoding="utf-8")
+    return path
+
+
+def create_empty_raw_schema(con) -> None:
+    """Create every raw.<source> table (and raw.load_audit) empty, if missing.
+
+    Same columns and types as the loader (contract.raw_columns). For tests and fresh databases.
+    """
+    con.execute("create schema if not exists raw")
+    tables = [(s.name, contract.raw_columns(s)) for s in contract.SOURCES]
+    tables.append(("load_audit", list(LOAD_AUDIT_COLUMNS)))
+    for name, cols in tables:
+        body = ", ".join(f'"{c}" {t}' for c, t in cols)
+        con.execute(f"create table if not exists raw.{name} ({body})")

@@ -1,0 +1,18 @@
+-- Year-to-date through Q4 is the year: where both YYYYQ4 and YYYY exist, values agree.
+with
+
+v as (
+    select * from {{ ref('indicator_values') }}
+)
+
+select q4.*
+from v as q4
+inner join v as y
+    on y.area_level = q4.area_level
+    and y.area_code = q4.area_code
+    and y.indicator_code = q4.indicator_code
+    and y.year = q4.year
+    and y.quarter is null
+where q4.quarter = 4
+    and q4.indicator_code <> 'I10b'  -- its year-ago Q4 may be missing while the year exists
+    and abs(coalesce(q4.value, -1) - coalesce(y.value, -1)) > 1e-9
