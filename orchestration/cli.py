@@ -101,6 +101,29 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_contract(args) -> int:
+    from orchestration import contract, dbt
+
+    if args.dbt_sources:
+        print(f"wrote {dbt.write_sources_yml()}")
+        return 0
+    for src in contract.SOURCES:
+        period = "YYYY" if src.frequency == "annual" else "YYYYQn"
+        print(f"{src.name}/{period}/  — {src.doc}")
+        for col in src.columns:
+            flags = [col.kind]
+            if not col.required:
+                flags.append("optional")
+            if col.enum:
+                flags.append("one of " + " ".join(col.enum))
+            if col.kind == "pii_hash":
+                flags.append(f"stored only as keyed hash {col.hash_as}")
+            if col.kind == "pii_drop":
+                flags.append("dropped at landing")
+            print(f"    {col.name:<22} {', '.join(flags)}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from orchestration import pipeline
     from orchestration.generate import generate
@@ -173,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--warehouse", required=True)
     ex.add_argument("--dest", help="folder (default <warehouse stem>_parquet beside it)")
     ex.set_defaults(func=cmd_export)
+
+    c = sub.add_parser("contract", help="print the raw data contract (sources, columns, codes)")
+    c.add_argument("--dbt-sources", action="store_true",
+                   help="regenerate models/staging/_sources.yml from the contract instead")
+    c.set_defaults(func=cmd_contract)
 
     d = sub.add_parser("demo", help="generate demo data, run the whole pipeline, show the result")
     d.add_argument("--dir", default="demo", help="folder for landing data, warehouse and reports (default demo/)")
