@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from orchestration import contract
+from orchestration.quality.gates import RESULT_COLUMNS as DQ_RESULT_COLUMNS
 from orchestration.settings import PROJECT_DIR
 
 Progress = Callable[[str], None]
@@ -200,6 +201,13 @@ def render_sources_yml() -> str:
     ]
     for name, dtype in LOAD_AUDIT_COLUMNS:
         out += [f"          - name: {name}", f"            data_type: {json.dumps(dtype)}"]
+    out += [
+        "      - name: dq_results",
+        "        description: one row per quality check x source x period, written by the quality gates",
+        "        columns:",
+    ]
+    for name, dtype in DQ_RESULT_COLUMNS:
+        out += [f"          - name: {name}", f"            data_type: {json.dumps(dtype)}"]
     return "\n".join(out) + "\n"
 
 
@@ -222,6 +230,7 @@ def create_empty_raw_schema(con) -> None:
     con.execute("create schema if not exists raw")
     tables = [(s.name, contract.raw_columns(s)) for s in contract.SOURCES]
     tables.append(("load_audit", list(LOAD_AUDIT_COLUMNS)))
+    tables.append(("dq_results", list(DQ_RESULT_COLUMNS)))
     for name, cols in tables:
         body = ", ".join(f'"{c}" {t}' for c, t in cols)
         con.execute(f"create table if not exists raw.{name} ({body})")

@@ -93,12 +93,15 @@ def dbt_step(work_db: Path, progress: Progress):
     return dbt.build(work_db, progress=progress)
 
 
-def mart_gate_step(work_db: Path):
+def mart_gate_step(work_db: Path, progress: Progress | None = None):
     con = duck.connect(work_db)
     try:
-        return quality.run_mart_gates(con)
+        result = quality.run_mart_gates(con)
     finally:
         con.close()
+    # marts.data_quality was built before the mart checks ran: rebuild it to include them.
+    dbt.build(work_db, select="data_quality", progress=progress)
+    return result
 
 
 def publish_step(work_db: Path, warehouse: Path, gates: list) -> PublishResult:
@@ -119,7 +122,11 @@ def outputs_step(warehouse: Path) -> dict[str, Path]:
     parquet_dir = warehouse.with_name(f"{warehouse.stem}_parquet")
     export_parquet(warehouse, parquet_dir)
     report = write_report(warehouse, warehouse.with_name(f"{warehouse.stem}_report.html"))
-    return {"parquet": parquet_dir, "report": report}
+    outputs = {"parquet": parquet_dir, "report": report}
+    data_docs = quality.copy_data_docs(warehouse.with_name(f"{warehouse.stem}_data_docs"))
+    if data_docs:
+        outputs["quality data docs"] = data_docs
+    return outputs
 
 
 def run(
@@ -146,7 +153,7 @@ def run(
     result.raw_gates = timed("raw quality gates", raw_gate_step, work_db, periods)
     progress(result.raw_gates.summary())
     timed("dbt build", dbt_step, work_db, progress)
-    result.mart_gates = timed("mart quality gates", mart_gate_step, work_db)
+    result.mart_gates = timed("mart quality gates", mart_gate_step, work_db, progress)
     progress(result.mart_gates.summary())
     result.published = timed(
         "publish", publish_step, work_db, warehouse, [result.raw_gates, result.mart_gates]

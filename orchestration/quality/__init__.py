@@ -1,0 +1,10 @@
+"""Data-quality gates: a check catalogue, DuckDB measurements, Great Expectations judgement.
+
+`run_raw_gates` after landing, `run_mart_gates` after dbt; results in `raw.dq_results`
+(published as `marts.data_quality`). A blocking failure stops publication.
+"""
+
+from orchestration.quality.catalog import Check, load_catalog
+from orchestration.quality.gates import GateResult, copy_data_docs, run_mart_gates, run_raw_gates
+
+__all__ = ["Check", "GateResult", "copy_data_docs", "load_catalog", "run_mart_gates", "run_raw_gates"]

@@ -1,0 +1,222 @@
+"""Run the catalogue's checks: DuckDB computes per-period counts, Great Expectations judges them.
+
+For each stage one DataFrame holds a row per (check, source, period) with rows_checked,
+rows_failed and failed_share. One GE suite per stage has one expectation per catalogue check
+(`failed_share` ≤ threshold, restricted to that check's rows), so Data Docs list every check by
+id and description. The GE project lives in gx/ (config committed; suites, results and Data
+Docs are regenerated from the catalogue under gx/ and are git-ignored).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration.quality.catalog import Check, load_catalog
+from orchestration.quality.rules import RULES
+from orchestration.settings import GX_DIR
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+RESULT_COLUMNS = (
+    ("check_id", "VARCHAR"), ("stage", "VARCHAR"), ("source", "VARCHAR"), ("period", "VARCHAR"),
+    ("category", "VARCHAR"), ("severity", "VARCHAR"), ("threshold", "DOUBLE"),
+    ("rows_checked", "BIGINT"), ("rows_failed", "BIGINT"), ("status", "VARCHAR"),
+    ("message", "VARCHAR"), ("run_at", "TIMESTAMP"),
+)  # fmt: skip
+DATA_DOCS = GX_DIR / "uncommitted" / "data_docs" / "local_site"
+
+
+@dataclass
+class GateResult:
+    stage: str
+    rows: list[dict] = field(default_factory=list)  # this run's results
+    outstanding: list[dict] = field(default_factory=list)  # blocking failures in the database
+
+    @property
+    def blocking_failures(self) -> list[dict]:
+        return self.outstanding
+
+    @property
+    def warnings(self) -> list[dict]:
+        return [r for r in self.rows if r["severity"] == "warning" and r["status"] in ("failed", "error")]
+
+    @property
+    def passed(self) -> bool:
+        return not self.outstanding
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for r in self.rows:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        head = f"{self.stage} quality gates: {len(self.rows)} results — " + ", ".join(
+            f"{n} {s}" for s, n in sorted(counts.items())
+        )
+        lines = [head]
+        for label, rows in (("BLOCKING", self.outstanding), ("warning", self.warnings)):
+            for r in rows[:20]:
+                lines.append(
+                    f"  {label:<8} {r['check_id']} {r['source']} {r['period']}: "
+                    f"{r['rows_failed']} of {r['rows_checked']} rows failed ({r['message']})"
+                )
+            if len(rows) > 20:
+                lines.append(f"  … and {len(rows) - 20} more {label.lower()} results")
+        return "\n".join(lines)
+
+
+def ensure_results_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists raw")
+    cols = ", ".join(f"{n} {t}" for n, t in RESULT_COLUMNS)
+    con.execute(f"create table if not exists raw.dq_results ({cols})")
+
+
+def _table_exists(con, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()[0])
+
+
+def measure(con, checks: list[Check], periods: set[str] | None) -> pd.DataFrame:
+    """Run every check's SQL; one row per (check, period)."""
+    out = []
+    for check in checks:
+        schema = "raw" if check.stage == "raw" else "marts"
+        base = dict(check_id=check.check_id, source=check.source, category=check.category,
+                    severity=check.severity, threshold=check.threshold, description=check.description)
+        if not _table_exists(con, schema, check.source):
+            continue
+        try:
+            counted = con.execute(RULES[check.rule](check)).fetchall()
+            message = check.description
+            error = False
+        except duckdb.Error as exc:
+            counted, message, error = [(None, 0, 0)], f"check could not run: {exc}".splitlines()[0], True
+        for period, checked, failed in counted:
+            if periods is not None and period not in periods and not error:
+                continue
+            out.append(base | dict(period=period, rows_checked=checked, rows_failed=failed,
+                                   failed_share=(failed / checked) if checked else 0.0,
+                                   error=error, message=message))
+    return pd.DataFrame(out)
+
+
+def judge_with_great_expectations(stage: str, checks: list[Check], frame: pd.DataFrame) -> list[bool]:
+    """Validate the measured frame with a GE suite generated from the catalogue.
+
+    Returns, per frame row, whether it passed its check's expectation.
+    """
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.expectations.row_conditions import Column
+
+    ctx = gx.get_context(mode="file", project_root_dir=str(GX_DIR.parent))
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = ctx.data_sources.add_or_update_pandas("ygt_quality")
+    asset_name = f"{stage}_check_counts"
+    asset = next((a for a in source.assets if a.name == asset_name), None) or source.add_dataframe_asset(asset_name)
+    batch = next((b for b in asset.batch_definitions if b.name == "all"), None) or \
+        asset.add_batch_definition_whole_dataframe("all")
+
+    suite = gx.ExpectationSuite(name=f"{stage}_gates")
+    for check in checks:
+        suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
+            column="failed_share", min_value=0, max_value=check.threshold,
+            row_condition=Column("check_id") == check.check_id,
+            description=f"{check.check_id} [{check.severity}, {check.category}] {check.source}: "
+                        f"{check.description} (tolerated failure share {check.threshold:g})",
+            meta={"check_id": check.check_id},
+        ))
+    suite = ctx.suites.add_or_update(suite)
+    vd = ctx.validation_definitions.add_or_update(gx.ValidationDefinition(name=f"{stage}_gates", data=batch, suite=suite))
+    checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
+        name=f"{stage}_gates", validation_definitions=[vd],
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+        result_format={"result_format": "COMPLETE"},
+    ))
+    result = checkpoint.run(batch_parameters={"dataframe": frame.reset_index(drop=True)})
+    passed = [True] * len(frame)
+    for validation in result.run_results.values():
+        for r in validation.results:
+            if not r.success:
+                for i in r.result.get("unexpected_index_list") or []:
+                    passed[int(i)] = False
+                if r.exception_info and r.exception_info.get("raised_exception"):
+                    cid = r.expectation_config.meta["check_id"]
+                    for i, row in enumerate(frame.itertuples()):
+                        if row.check_id == cid:
+                            passed[i] = False
+    return passed
+
+
+def run_gates(con: duckdb.DuckDBPyConnection, stage: str, periods: set[str] | None = None) -> GateResult:
+    checks = load_catalog(stage)
+    ensure_results_table(con)
+    frame = measure(con, checks, periods)
+    ran = [c for c in checks if c.check_id in set(frame.get("check_id", []))]
+    judged = judge_with_great_expectations(stage, ran, frame[~frame.error]) if len(frame) else []
+    run_at = dt.datetime.now().replace(microsecond=0)
+    rows, k = [], 0
+    for row in frame.itertuples(index=False):
+        if row.error:
+            status = "error"
+        else:
+            ok = judged[k]
+            k += 1
+            status = "not_applicable" if not row.rows_checked else ("passed" if ok else "failed")
+        rows.append(dict(check_id=row.check_id, stage=stage, source=row.source, period=row.period,
+                         category=row.category, severity=row.severity, threshold=row.threshold,
+                         rows_checked=int(row.rows_checked or 0), rows_failed=int(row.rows_failed or 0),
+                         status=status, message=row.message, run_at=run_at))
+    _store(con, stage, periods, rows)
+    outstanding = [
+        dict(zip([c for c, _ in RESULT_COLUMNS], r))
+        for r in con.execute(
+            "select * from raw.dq_results where stage = ? and severity = 'blocking' "
+            "and status in ('failed', 'error') order by check_id, period", [stage]
+        ).fetchall()
+    ]
+    return GateResult(stage=stage, rows=rows, outstanding=outstanding)
+
+
+def _store(con, stage: str, periods: set[str] | None, rows: list[dict]) -> None:
+    """Replace the stored results this run re-checked; results of other periods stay."""
+    con.execute("begin transaction")
+    if periods is None or stage == "mart":
+        con.execute("delete from raw.dq_results where stage = ?", [stage])
+    else:
+        con.execute("delete from raw.dq_results where stage = ? and (period in (select unnest(?)) or period is null)",
+                    [stage, sorted(periods)])
+    if rows:
+        con.executemany(
+            f"insert into raw.dq_results values ({', '.join('?' * len(RESULT_COLUMNS))})",
+            [[r[c] for c, _ in RESULT_COLUMNS] for r in rows],
+        )
+    con.execute("commit")
+
+
+def run_raw_gates(con: duckdb.DuckDBPyConnection, periods: set[str] | None = None) -> GateResult:
+    return run_gates(con, "raw", periods)
+
+
+def run_mart_gates(con: duckdb.DuckDBPyConnection) -> GateResult:
+    return run_gates(con, "mart")
+
+
+def copy_data_docs(dest_dir: Path) -> Path | None:
+    """Copy the Great Expectations Data Docs site next to the warehouse."""
+    if not DATA_DOCS.exists():
+        return None
+    tmp = Path(str(dest_dir) + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(DATA_DOCS, tmp)
+    shutil.rmtree(dest_dir, ignore_errors=True)
+    tmp.rename(dest_dir)
+    return dest_dir / "index.html"

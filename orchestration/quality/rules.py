@@ -1,0 +1,163 @@
+"""Each rule is SQL that DuckDB runs over a whole table at once, returning one row per period:
+(period, rows_checked, rows_failed). Great Expectations then judges the shares against the
+catalogue's thresholds (gates.py). Row-level work stays in DuckDB, so a province-year of raw
+visits is never pulled into pandas.
+"""
+
+from __future__ import annotations
+
+from orchestration.quality.catalog import Check
+
+# A delivery period is a year (YYYY) or one quarter (YYYYQn); rows of a quarterly delivery
+# fall in that quarter.
+IN_PERIOD = """(case when length(_period) = 4 then cast(year({f}) as varchar) = _period
+    else cast(year({f}) as varchar) = substr(_period, 1, 4)
+         and quarter({f}) = cast(substr(_period, 6, 1) as integer) end)"""
+
+
+def _table(check: Check) -> str:
+    return f"raw.{check.source}" if check.stage == "raw" else f"marts.{check.source}"
+
+
+def _per_period(check: Check, failed: str, where: str = "true", period_col: str = "_period") -> str:
+    return f"""
+        select {period_col} as period, count(*) as rows_checked,
+               count(*) filter (where {failed}) as rows_failed
+        from {_table(check)} where {where} group by {period_col}"""
+
+
+def not_null(check: Check) -> str:
+    return _per_period(check, " or ".join(f"{f} is null" for f in check.fields))
+
+
+def in_period(check: Check) -> str:
+    f = check.fields[0]
+    return _per_period(check, f"not {IN_PERIOD.format(f=f)}", where=f"{f} is not null")
+
+
+def non_negative(check: Check) -> str:
+    f = check.fields[0]
+    return _per_period(check, f"{f} < 0", where=f"{f} is not null")
+
+
+def signed_amounts(check: Check) -> str:
+    wrong = " or ".join(
+        f"(refd_setl_flag = 1 and {f} > 0) or (coalesce(refd_setl_flag, 0) = 0 and {f} < 0)" for f in check.fields
+    )
+    return _per_period(check, wrong)
+
+
+def fund_le_total(check: Check) -> str:
+    return _per_period(check, "abs(hifp_pay) > abs(medfee_sumamt)",
+                       where="hifp_pay is not null and medfee_sumamt is not null")
+
+
+def reversal_has_original(check: Check) -> str:
+    return """
+        select r._period as period, count(*) as rows_checked,
+               count(*) filter (where o.setl_id is null) as rows_failed
+        from raw.insurance_settlements as r
+        left join (
+            select setl_id, min(year(setl_time)) as setl_year
+            from raw.insurance_settlements where coalesce(refd_setl_flag, 0) = 0 group by setl_id
+        ) as o on o.setl_id = r.init_setl_id and o.setl_year <= year(r.setl_time)
+        where r.refd_setl_flag = 1
+        group by r._period"""
+
+
+def icd10_format(check: Check) -> str:
+    f = check.fields[0]
+    return _per_period(check, f"not regexp_matches({f}, '^[A-Z][0-9]{{2}}')", where=f"{f} is not null")
+
+
+def area_code_format(check: Check) -> str:
+    f = check.fields[0]
+    return _per_period(check, f"not regexp_matches({f}, '^[0-9]{{6}}$')", where=f"{f} is not null")
+
+
+def in_set(check: Check) -> str:
+    f = check.fields[0]
+    values = ", ".join("'" + v.replace("'", "''") + "'" for v in check.params["values"])
+    return _per_period(check, f"{f} not in ({values})", where=f"{f} is not null")
+
+
+def known_facility(check: Check) -> str:
+    f = check.fields[0]
+    return _per_period(
+        check, f"{f} not in (select org_code from raw.facilities where org_code is not null)",
+        where=f"{f} is not null",
+    )
+
+
+def facility_delivered(check: Check) -> str:
+    """Facilities that delivered in the previous quarter but not in this one."""
+    f, t = check.fields[0], _table(check)
+    return f"""
+        with delivered as (select distinct _period, {f} as org from {t} where {f} is not null),
+        periods as (
+            select distinct _period,
+                case when right(_period, 1) = '1'
+                     then cast(cast(substr(_period, 1, 4) as integer) - 1 as varchar) || 'Q4'
+                     else substr(_period, 1, 5) || cast(cast(right(_period, 1) as integer) - 1 as varchar)
+                end as previous_period
+            from {t}
+        )
+        select p._period as period, count(*) as rows_checked,
+               count(*) filter (where now_.org is null) as rows_failed
+        from periods as p
+        join delivered as before on before._period = p.previous_period
+        left join delivered as now_ on now_._period = p._period and now_.org = before.org
+        group by p._period"""
+
+
+def invalid_id_share(check: Check) -> str:
+    return _per_period(check, "not person_key_valid", where="person_key is not null")
+
+
+# ---- mart rules: period column is `period` ----------------------------------------------
+
+def _excluded(check: Check) -> str:
+    codes = check.params.get("exclude", ["I10b", "S04", "I14p"])
+    return ", ".join(f"'{c}'" for c in codes)
+
+
+def value_range(check: Check) -> str:
+    cases = " ".join(
+        f"when unit = '{unit}' then value not between {lo} and {hi}"
+        for unit, (lo, hi) in check.params.items() if unit != "exclude"
+    )
+    return _per_period(
+        check, f"(case {cases} else false end)",
+        where=f"value is not null and indicator_code not in ({_excluded(check)})", period_col="period",
+    )
+
+
+def yoy_jump(check: Check) -> str:
+    limit = check.params["max_relative_change"]
+    return f"""
+        select cur.period, count(*) as rows_checked,
+               count(*) filter (where abs(cur.value / prev.value - 1) > {limit}) as rows_failed
+        from marts.indicator_values as cur
+        join marts.indicator_values as prev
+          on prev.area_level = cur.area_level and prev.area_code = cur.area_code
+         and prev.indicator_code = cur.indicator_code and prev.quarter is null
+         and prev.year = cur.year - 1
+        where cur.area_level = 'county' and cur.quarter is null
+          and cur.value is not null and prev.value is not null and prev.value <> 0
+          and cur.indicator_code not in ({_excluded(check)})
+        group by cur.period"""
+
+
+def value_present(check: Check) -> str:
+    return _per_period(
+        check, "value is null",
+        where=f"area_level = 'county' and indicator_code not in ({_excluded(check)})", period_col="period",
+    )
+
+
+RULES = {
+    fn.__name__: fn
+    for fn in (not_null, in_period, non_negative, signed_amounts, fund_le_total, reversal_has_original,
+               icd10_format, area_code_format, in_set, known_facility, facility_delivered,
+               invalid_id_share, value_range, yoy_jump, value_present)
+}

@@ -1,0 +1,186 @@
+"""Quality gates: each check catches its violation with the right count; a blocking failure
+stops publication and leaves the previous warehouse byte-identical."""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from orchestration import duck, pipeline
+from orchestration.dbt import create_empty_raw_schema
+from orchestration.generate import generate
+from orchestration.quality import load_catalog, run_mart_gates, run_raw_gates
+
+FAC = ["org_code", "county_code", "category_code", "_period"]
+
+
+@pytest.fixture()
+def con(tmp_path):
+    c = duck.connect(tmp_path / "work.duckdb")
+    create_empty_raw_schema(c)
+    # a small clean register and one clean row per quarterly source
+    c.execute("insert into raw.facilities (org_code, county_code, category_code, _period) values "
+              "('H1', '990121', 'A1', '2024'), ('C1', '990121', 'C21', '2024')")
+    yield c
+    c.close()
+
+
+def insert(con, table: str, rows: list[dict]) -> None:
+    df = pd.DataFrame(rows)  # noqa: F841 - read by DuckDB's replacement scan
+    cols = ", ".join(rows[0])
+    con.execute(f"insert into raw.{table} ({cols}) select {cols} from df")
+
+
+def result(gate, check_id: str, period: str) -> dict:
+    return next(r for r in gate.rows if r["check_id"] == check_id and r["period"] == period)
+
+
+def visit(i, org="H1", t="2024-02-01 09:00", fee=10.0, dx="J06", period="2024Q1", valid=True):
+    return dict(visit_id=f"v{i}", org_code=org, visit_time=pd.Timestamp(t), total_fee=fee, dx_code=dx,
+                person_key=f"p{i}", person_key_valid=valid, _period=period)
+
+
+def settlement(i, fee=100.0, fund=60.0, flag=0, init=None, t="2024-02-01 10:00", period="2024Q1"):
+    return dict(setl_id=f"s{i}", setl_time=pd.Timestamp(t), insu_admdvs="990121", fixmedins_code="H41X",
+                medfee_sumamt=fee, hifp_pay=fund, refd_setl_flag=flag, init_setl_id=init, insutype="390",
+                dise_codg="I10", person_key=f"p{i}", person_key_valid=True, _period=period)
+
+
+def test_catalogue_is_consistent():
+    checks = load_catalog()
+    assert len({c.check_id for c in checks}) == len(checks)
+    assert {c.stage for c in checks} == {"raw", "mart"}
+    # conformance checks that would make a wrong publication block; the others warn
+    assert {c.severity for c in checks if c.category in ("completeness", "plausibility")} == {"warning"}
+
+
+def test_clean_data_passes_every_check(con):
+    insert(con, "outpatient_visits", [visit(i) for i in range(5)])
+    insert(con, "insurance_settlements", [settlement(1), settlement(2, fee=-100.0, fund=-60.0, flag=1, init="s1")])
+    gate = run_raw_gates(con)
+    assert gate.passed and not gate.warnings, gate.summary()
+    assert result(gate, "R24", "2024Q1") | {} and result(gate, "R24", "2024Q1")["rows_checked"] == 1
+
+
+def test_null_required_field_blocks(con):
+    rows = [visit(i) for i in range(4)] + [visit(9) | {"org_code": None}]
+    insert(con, "outpatient_visits", rows)
+    gate = run_raw_gates(con)
+    r = result(gate, "R07", "2024Q1")
+    assert (r["rows_checked"], r["rows_failed"], r["status"]) == (5, 1, "failed")
+    assert not gate.passed and any(b["check_id"] == "R07" for b in gate.blocking_failures)
+
+
+def test_time_outside_delivered_quarter_blocks_beyond_threshold(con):
+    insert(con, "outpatient_visits", [visit(1), visit(2, t="2024-04-01 08:00"), visit(3, t="2023-12-31 23:00")])
+    r = result(run_raw_gates(con), "R08", "2024Q1")
+    assert (r["rows_failed"], r["status"]) == (2, "failed")
+
+
+def test_unregistered_facility_blocks_but_unregistered_insurer_does_not(con):
+    insert(con, "outpatient_visits", [visit(1), visit(2, org="X9")])
+    insert(con, "insurance_settlements", [settlement(1) | {"fixmedins_code": "H98OUTOFPROVINCE"}])
+    gate = run_raw_gates(con)
+    assert result(gate, "R09", "2024Q1")["rows_failed"] == 1
+    assert not any(b["source"] == "insurance_settlements" for b in gate.blocking_failures)
+
+
+def test_fund_above_total_and_wrong_signs_block(con):
+    insert(con, "insurance_settlements", [
+        settlement(1), settlement(2, fee=100.0, fund=150.0),  # pooled fund above total cost
+        settlement(3, fee=-5.0, fund=-1.0),  # negative original
+        settlement(4), settlement(5, fee=100.0, fund=60.0, flag=1, init="s4"),  # positive reversal
+    ])
+    gate = run_raw_gates(con)
+    assert result(gate, "R23", "2024Q1")["rows_failed"] == 1
+    assert result(gate, "R22", "2024Q1")["rows_failed"] == 2
+
+
+def test_reversal_of_nothing_blocks_and_earlier_quarter_original_is_found(con):
+    insert(con, "insurance_settlements", [settlement(1)])
+    insert(con, "insurance_settlements", [
+        settlement(2, fee=-100.0, fund=-60.0, flag=1, init="s1", t="2024-05-01 10:00", period="2024Q2"),
+        settlement(3, fee=-100.0, fund=-60.0, flag=1, init="nothing", t="2024-05-02 10:00", period="2024Q2"),
+    ])
+    r = result(run_raw_gates(con), "R24", "2024Q2")
+    assert (r["rows_checked"], r["rows_failed"], r["status"]) == (2, 1, "failed")
+
+
+def test_warnings_do_not_block(con):
+    insert(con, "outpatient_visits", [visit(1, org="C1"), visit(2, dx="not-icd", valid=False), visit(3)])
+    insert(con, "outpatient_visits", [visit(4, t="2024-05-01 09:00", period="2024Q2")])  # C1 stopped delivering
+    insert(con, "insurance_settlements", [settlement(1) | {"insutype": "999", "insu_admdvs": "99012"}])
+    gate = run_raw_gates(con)
+    assert gate.passed, gate.summary()
+    warned = {(w["check_id"], w["period"], w["rows_failed"]) for w in gate.warnings}
+    assert {("R11", "2024Q1", 1), ("R13", "2024Q1", 1), ("R12", "2024Q2", 1),
+            ("R25", "2024Q1", 1), ("R26", "2024Q1", 1)} <= warned
+
+
+def test_results_of_other_periods_are_kept_and_refreshed_period_replaced(con):
+    insert(con, "outpatient_visits", [visit(1, org=None)])
+    run_raw_gates(con)
+    insert(con, "outpatient_visits", [visit(2, t="2024-05-01 09:00", period="2024Q2")])
+    gate = run_raw_gates(con, periods={"2024Q2"})
+    # the Q1 failure is still outstanding though only Q2 was re-checked
+    assert [(b["check_id"], b["period"]) for b in gate.blocking_failures] == [("R07", "2024Q1")]
+
+
+def test_mart_checks(con):
+    con.execute("create schema marts")
+    con.execute("""create table marts.indicator_values as select * from (values
+        ('county', '990121', '2023', 2023, null, 'I07', 'ratio', 0.60),
+        ('county', '990121', '2024', 2024, null, 'I07', 'ratio', 1.20),
+        ('county', '990121', '2024', 2024, null, 'I08', 'ratio', null),
+        ('county', '990121', '2024', 2024, null, 'I10a', 'yuan', 7000.0)
+    ) as t(area_level, area_code, period, year, quarter, indicator_code, unit, value)""")
+    gate = run_mart_gates(con)
+    assert gate.passed
+    assert result(gate, "M01", "2024")["rows_failed"] == 1  # a ratio above 1
+    assert result(gate, "M02", "2024")["rows_failed"] == 1  # 0.6 -> 1.2 doubles
+    r = result(gate, "M03", "2024")
+    assert (r["rows_checked"], r["rows_failed"]) == (3, 1)
+
+
+# ---- the publication gate, end to end -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gate")
+    landing = root / "landing"
+    generate(landing, counties=2, years=(2024,), scale=0.02, seed=5, progress=None)
+    warehouse = root / "warehouse.duckdb"
+    pipeline.run(landing, warehouse, progress=lambda m: None)
+    return landing, warehouse
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_blocking_failure_refuses_publication_and_keeps_old_warehouse(published, tmp_path):
+    landing, warehouse = published
+    before = digest(warehouse)
+    broken = tmp_path / "landing"
+    shutil.copytree(landing, broken)
+    # a delivery whose pooled fund exceeds the total cost: an amount that cannot be true
+    folder = broken / "insurance_settlements" / "2024Q3"
+    pd.DataFrame([{
+        "setl_id": "BROKEN1", "mdtrt_id": "M1", "psn_no": "P1", "certno": "990121199001011234",
+        "gend": "1", "brdy": "1990-01-01", "insutype": "390", "med_type": "21", "insu_admdvs": "990121",
+        "mdtrtarea_admdvs": "990121", "fixmedins_code": "H99", "fixmedins_name": "x", "fixmedins_type": "1",
+        "begndate": "2024-08-01", "enddate": "2024-08-05", "setl_time": "2024-08-05 10:00:00",
+        "dise_codg": "I10", "medfee_sumamt": "100.00", "hifp_pay": "900.00", "fund_pay_sumamt": "900.00",
+        "acct_pay": "0", "psn_cash_pay": "0", "refd_setl_flag": "0", "init_setl_id": "",
+    }]).to_csv(folder / "extra.csv", index=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run", "--landing", str(broken), "--warehouse", str(warehouse)],
+        capture_output=True, text=True,
+    )
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "R23" in out.stderr and "blocking" in out.stderr and "untouched" in out.stderr
+    assert digest(warehouse) == before
