@@ -1,0 +1,322 @@
+"""Assets and asset checks: landing (one per raw source, partitioned by period) -> raw quality
+gates -> dbt models -> mart quality gates -> published warehouse.
+
+Every body calls `orchestration.pipeline` — the step functions `ygt run` calls — so Dagster and
+the command line land, check, build and publish the same way.
+
+Partitions and dbt: landing assets are partitioned (annual `YYYY`, quarterly `YYYY-MM` =
+period `YYYYQn`). The dbt models are deliberately *unpartitioned*: they recompute every period
+from the raw tables in the working database (cheap, and roll-ups such as year-to-date need all
+quarters), so a run for partition 2024Q2 lands 2024Q2 and then rebuilds the marts once.
+"""
+
+
+import json
+import os
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from orchestration import contract, pipeline
+
+from .partitions import partitions_for, period_of
+from .resources import DUCKDB_POOL, YgtPaths, dbt_project, ensure_manifest
+
+# ── landing ────────────────────────────────────────────────────────────────────────────────
+
+
+def landing_key(source: str) -> dg.AssetKey:
+    """`raw/<source>`: the landing asset, also the key dbt's `source('raw', <source>)` maps to."""
+    return dg.AssetKey(["raw", source])
+
+
+class LandingConfig(dg.Config):
+    force: bool = False  # re-land even if the delivery's fingerprint is unchanged
+
+
+def _periods(context) -> set[str]:
+    return {period_of(k) for k in context.partition_keys}
+
+
+def _landing_asset(source: contract.Source) -> dg.AssetsDefinition:
+    with warnings.catch_warnings():  # BackfillPolicy is "beta" in 1.13; it is what we want
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _define_landing_asset(source)
+
+
+def _define_landing_asset(source: contract.Source) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=landing_key(source.name),
+        partitions_def=partitions_for(source),
+        # A backfill over several periods is one run (one land call, one dbt build).
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=DUCKDB_POOL,
+        group_name="landing",
+        kinds={"python", "duckdb"},
+        description=(
+            f"{source.doc}. Lands <landing>/{source.name}/<period>/ into raw.{source.name} "
+            f"({source.frequency}; quarantine and load audit included) via pipeline.land_step."
+        ),
+        metadata={"frequency": source.frequency, "staging_model": source.staging_model},
+    )
+    def _land(context: dg.AssetExecutionContext, config: LandingConfig, ygt: YgtPaths):
+        periods = _periods(context)
+        report = pipeline.land_step(
+            ygt.landing_path(), ygt.work_db(), periods, context.log.info,
+            force=config.force, sources={source.name},
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "periods": ", ".join(sorted(periods)),
+                "landing": str(ygt.landing_path()),
+                "work_db": str(ygt.work_db()),
+                "summary": dg.MetadataValue.md(f"```\n{report.summary()}\n```"),
+            }
+        )
+
+    _land.__name__ = f"land_{source.name}"
+    return _land
+
+
+landing_assets = [_landing_asset(s) for s in contract.SOURCES]
+LANDING_KEYS = [landing_key(s.name) for s in contract.SOURCES]
+
+
+# ── raw quality gates ──────────────────────────────────────────────────────────────────────
+
+RAW_GATE = "raw_quality_gates"
+
+
+def _rows_for(rows, source: str) -> list[dict]:
+    return [r for r in rows if r.get("source") == source]
+
+
+def _table(rows: list[dict], limit: int = 20) -> str:
+    if not rows:
+        return "none"
+    keys = [k for k in ("check_id", "source", "period", "rows_failed", "message") if k in rows[0]]
+    out = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for r in rows[:limit]:
+        out.append("| " + " | ".join(str(r.get(k, "")) for k in keys) + " |")
+    if len(rows) > limit:
+        out.append(f"\n… {len(rows) - limit} more in raw.dq_results")
+    return "\n".join(out)
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            RAW_GATE, asset=k, blocking=True,
+            description="Great Expectations conformance/completeness gates for this source and "
+            "the run's periods (orchestration.quality.run_raw_gates). A blocking failure stops "
+            "dbt and publication in the same run.",
+        )
+        for k in LANDING_KEYS
+    ],
+    can_subset=True,
+    pool=DUCKDB_POOL,  # writes raw.dq_results
+    name="raw_quality_gates",
+)
+def raw_quality_gates(context: dg.AssetCheckExecutionContext, ygt: YgtPaths) -> Iterator[dg.AssetCheckResult]:
+    """One gate run for every landed source in this run; one result per landing asset."""
+    periods = _periods(context) if context.has_partition_key else None
+    gates = pipeline.raw_gate_step(ygt.work_db(), periods)
+    context.log.info(gates.summary())
+    for check_key in sorted(context.selected_asset_check_keys, key=lambda k: k.asset_key.to_user_string()):
+        source = check_key.asset_key.path[-1]
+        failures = _rows_for(gates.blocking_failures, source)
+        warnings = _rows_for(gates.warnings, source)
+        yield dg.AssetCheckResult(
+            asset_key=check_key.asset_key,
+            check_name=RAW_GATE,
+            passed=not failures,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "periods": ", ".join(sorted(periods)) if periods else "all",
+                "blocking_failures": len(failures),
+                "warnings": len(warnings),
+                "failed_checks": dg.MetadataValue.md(_table(failures)),
+                "warning_checks": dg.MetadataValue.md(_table(warnings)),
+            },
+        )
+
+
+# ── dbt ────────────────────────────────────────────────────────────────────────────────────
+
+
+class YgtDbtTranslator(DagsterDbtTranslator):
+    """Asset keys follow the DuckDB schemas: `raw/<source>` (= the landing assets),
+    `reference/<seed>`, `staging/<model>`, `intermediate/<model>`, `marts/<model>`."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey(["raw", dbt_resource_props["name"]])
+        return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return "landing"
+        return dbt_resource_props["schema"]
+
+
+translator = YgtDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+MANIFEST = ensure_manifest()
+
+
+@contextmanager
+def _environ(extra: Mapping[str, str]) -> Iterator[None]:
+    """dagster-dbt passes os.environ to the dbt process; add ygt's dbt env for this call."""
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update({k: str(v) for k, v in extra.items()})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def dbt_invocation(work_db: Path) -> tuple[list[str], dict[str, str]]:
+    """The `dbt build` arguments and environment, taken from orchestration.dbt (ygt run's way)."""
+    from orchestration import dbt as ygt_dbt
+
+    # dbt_env returns the full environment for a subprocess; keep only what it adds or changes
+    env = {k: v for k, v in ygt_dbt.dbt_env(work_db).items() if os.environ.get(k) != v}
+    args = ["build"]
+    vars_ = ygt_dbt.dbt_vars()
+    if vars_:
+        args += ["--vars", vars_ if isinstance(vars_, str) else json.dumps(vars_)]
+    return args, env
+
+
+@dbt_assets(
+    manifest=MANIFEST,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    pool=DUCKDB_POOL,
+    name="ygt_dbt_models",
+)
+def ygt_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ygt: YgtPaths):
+    """`dbt build` (seeds, models, tests) over the working database; unpartitioned — every
+    period is recomputed from raw. dbt tests become asset checks; error-severity tests block."""
+    args, env = dbt_invocation(ygt.work_db())
+    with _environ(env):
+        invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+
+
+def _dbt_keys(schema: str | None = None) -> list[dg.AssetKey]:
+    return sorted(
+        (k for k in ygt_dbt_models.keys if schema is None or k.path[0] == schema),
+        key=lambda k: k.to_user_string(),
+    )
+
+
+DBT_KEYS = _dbt_keys()
+MART_KEYS = _dbt_keys("marts")
+# The mart gate is attached to the headline mart (indicator_values) and waits for every mart.
+GATED_MART = (
+    dg.AssetKey(["marts", "indicator_values"])
+    if dg.AssetKey(["marts", "indicator_values"]) in MART_KEYS
+    else (MART_KEYS or DBT_KEYS)[0]
+)
+
+# ── mart quality gates ─────────────────────────────────────────────────────────────────────
+
+MART_GATE = "mart_quality_gates"
+
+
+@dg.asset_check(
+    asset=GATED_MART,
+    name=MART_GATE,
+    blocking=True,
+    additional_deps=[k for k in MART_KEYS if k != GATED_MART],
+    pool=DUCKDB_POOL,  # writes raw.dq_results
+    description="Great Expectations plausibility/completeness gates over every mart "
+    "(orchestration.quality.run_mart_gates). A blocking failure stops publication.",
+)
+def mart_quality_gates(context: dg.AssetCheckExecutionContext, ygt: YgtPaths) -> dg.AssetCheckResult:
+    gates = pipeline.mart_gate_step(ygt.work_db())
+    context.log.info(gates.summary())
+    return dg.AssetCheckResult(
+        passed=not gates.blocking_failures,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "blocking_failures": len(gates.blocking_failures),
+            "warnings": len(gates.warnings),
+            "failed_checks": dg.MetadataValue.md(_table(list(gates.blocking_failures))),
+            "warning_checks": dg.MetadataValue.md(_table(list(gates.warnings))),
+        },
+    )
+
+
+# ── publish ────────────────────────────────────────────────────────────────────────────────
+
+PUBLISHED_KEY = dg.AssetKey(["published_warehouse"])
+
+
+def _latest_gate_failed(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> bool | None:
+    """True/False for the latest *completed* evaluation of a check, None if it never completed
+    (runs waiting in the queue record their checks as planned; those are skipped)."""
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as S
+
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        key, limit=1, status={S.SUCCEEDED, S.FAILED}
+    )
+    if not history:
+        return None
+    return history[0].status == S.FAILED
+
+
+@dg.asset(
+    key=PUBLISHED_KEY,
+    deps=MART_KEYS or DBT_KEYS,
+    pool=DUCKDB_POOL,  # reads the working database while nothing writes it
+    group_name="publish",
+    kinds={"duckdb"},
+    description="The warehouse file BI tools read: schema marts copied from the working "
+    "database and swapped in atomically (pipeline.publish_step). Never runs after a failed "
+    "blocking check in the same run; the previous file then stays in place.",
+)
+def published_warehouse(context: dg.AssetExecutionContext, ygt: YgtPaths) -> dg.MaterializeResult:
+    _refuse_unless_gates_passed(context, ygt)
+    result = pipeline.publish_step(ygt.work_db(), ygt.warehouse_path(), gates=[])
+    return dg.MaterializeResult(
+        metadata={
+            "warehouse": str(result.warehouse),
+            "bytes": result.bytes,
+            "tables": len(result.tables),
+            "rows": sum(result.tables.values()),
+            "table_rows": dg.MetadataValue.json(result.tables),
+        }
+    )
+
+
+def _refuse_unless_gates_passed(context: dg.AssetExecutionContext, ygt: YgtPaths) -> None:
+    """Belt and braces. In a run that lands and builds, Dagster's blocking checks already stop
+    this step when a gate fails (as `ygt run` refuses to publish). Materialised on its own, the
+    step looks at the latest evaluations: the mart gate must have run and passed, and no
+    landing asset's latest raw gate may have failed."""
+    instance = context.instance
+    problems = []
+    mart_gate = dg.AssetCheckKey(GATED_MART, MART_GATE)
+    state = _latest_gate_failed(instance, mart_gate)
+    if state is not False:
+        problems.append(f"{MART_GATE} on {GATED_MART.to_user_string()} "
+                        f"{'failed' if state else 'has not run'}")
+    for key in LANDING_KEYS:
+        if _latest_gate_failed(instance, dg.AssetCheckKey(key, RAW_GATE)):
+            problems.append(f"{RAW_GATE} on {key.to_user_string()} failed")
+    if problems:
+        raise pipeline.PublicationRefused(
+            "not published: " + "; ".join(problems) + f". The previous warehouse "
+            f"{ygt.warehouse_path()} is untouched; re-deliver or fix the data and run again "
+            "(details in raw.dq_results and the check results)."
+        )
