@@ -288,8 +288,10 @@ def _latest_gate_failed(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> 
 def published_warehouse(context: dg.AssetExecutionContext, ygt: YgtPaths) -> dg.MaterializeResult:
     _refuse_unless_gates_passed(context, ygt)
     result = pipeline.publish_step(ygt.work_db(), ygt.warehouse_path(), gates=[])
+    outputs = pipeline.outputs_step(ygt.warehouse_path(), ygt.work_db())
     return dg.MaterializeResult(
         metadata={
+            **{name: str(path) for name, path in outputs.items()},
             "warehouse": str(result.warehouse),
             "bytes": result.bytes,
             "tables": len(result.tables),

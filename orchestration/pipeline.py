@@ -116,14 +116,14 @@ def publish_step(work_db: Path, warehouse: Path, gates: list) -> PublishResult:
     return publish(work_db, warehouse)
 
 
-def outputs_step(warehouse: Path) -> dict[str, Path]:
+def outputs_step(warehouse: Path, work_db: Path) -> dict[str, Path]:
     """What is written next to a freshly published warehouse for people and tools without SQL."""
     warehouse = Path(warehouse)
     parquet_dir = warehouse.with_name(f"{warehouse.stem}_parquet")
     export_parquet(warehouse, parquet_dir)
     report = write_report(warehouse, warehouse.with_name(f"{warehouse.stem}_report.html"))
     outputs = {"parquet": parquet_dir, "report": report}
-    data_docs = quality.copy_data_docs(warehouse.with_name(f"{warehouse.stem}_data_docs"))
+    data_docs = quality.copy_data_docs(work_db, warehouse.with_name(f"{warehouse.stem}_data_docs"))
     if data_docs:
         outputs["quality data docs"] = data_docs
     return outputs
@@ -158,5 +158,5 @@ def run(
     result.published = timed(
         "publish", publish_step, work_db, warehouse, [result.raw_gates, result.mart_gates]
     )
-    result.outputs = timed("parquet and report", outputs_step, warehouse)
+    result.outputs = timed("parquet and report", outputs_step, warehouse, work_db)
     return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,23 @@ RESULT_COLUMNS = (
     ("rows_checked", "BIGINT"), ("rows_failed", "BIGINT"), ("status", "VARCHAR"),
     ("message", "VARCHAR"), ("run_at", "TIMESTAMP"),
 )  # fmt: skip
-DATA_DOCS = GX_DIR / "uncommitted" / "data_docs" / "local_site"
+
+
+def gx_root_for(con: duckdb.DuckDBPyConnection) -> Path:
+    """The GE project used for this database: a copy of the repo's gx/ template beside it.
+
+    GE rewrites its config and writes suites, results and Data Docs on every run; doing that
+    beside the working database keeps the repo clean and gives each warehouse its own docs.
+    """
+    path = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
+    root = (Path(path).resolve().parent if path else Path(tempfile.mkdtemp(prefix="ygt-gx-"))) / "gx_project"
+    if not (root / "gx" / "great_expectations.yml").exists():
+        shutil.copytree(GX_DIR, root / "gx", dirs_exist_ok=True)
+    return root
+
+
+def data_docs_dir(gx_root: Path) -> Path:
+    return gx_root / "gx" / "uncommitted" / "data_docs" / "local_site"
 
 
 @dataclass
@@ -107,7 +124,7 @@ def measure(con, checks: list[Check], periods: set[str] | None) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def judge_with_great_expectations(stage: str, checks: list[Check], frame: pd.DataFrame) -> list[bool]:
+def judge_with_great_expectations(stage: str, checks: list[Check], frame: pd.DataFrame, gx_root: Path) -> list[bool]:
     """Validate the measured frame with a GE suite generated from the catalogue.
 
     Returns, per frame row, whether it passed its check's expectation.
@@ -117,7 +134,7 @@ def judge_with_great_expectations(stage: str, checks: list[Check], frame: pd.Dat
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.row_conditions import Column
 
-    ctx = gx.get_context(mode="file", project_root_dir=str(GX_DIR.parent))
+    ctx = gx.get_context(mode="file", project_root_dir=str(gx_root))
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = ctx.data_sources.add_or_update_pandas("ygt_quality")
     asset_name = f"{stage}_check_counts"
@@ -161,7 +178,7 @@ def run_gates(con: duckdb.DuckDBPyConnection, stage: str, periods: set[str] | No
     ensure_results_table(con)
     frame = measure(con, checks, periods)
     ran = [c for c in checks if c.check_id in set(frame.get("check_id", []))]
-    judged = judge_with_great_expectations(stage, ran, frame[~frame.error]) if len(frame) else []
+    judged = judge_with_great_expectations(stage, ran, frame[~frame.error], gx_root_for(con)) if len(frame) else []
     run_at = dt.datetime.now().replace(microsecond=0)
     rows, k = [], 0
     for row in frame.itertuples(index=False):
@@ -210,13 +227,14 @@ def run_mart_gates(con: duckdb.DuckDBPyConnection) -> GateResult:
     return run_gates(con, "mart")
 
 
-def copy_data_docs(dest_dir: Path) -> Path | None:
-    """Copy the Great Expectations Data Docs site next to the warehouse."""
-    if not DATA_DOCS.exists():
+def copy_data_docs(work_db: Path, dest_dir: Path) -> Path | None:
+    """Copy the Great Expectations Data Docs of a working database next to the warehouse."""
+    site = data_docs_dir(Path(work_db).resolve().parent / "gx_project")
+    if not site.exists():
         return None
     tmp = Path(str(dest_dir) + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(DATA_DOCS, tmp)
+    shutil.copytree(site, tmp)
     shutil.rmtree(dest_dir, ignore_errors=True)
     tmp.rename(dest_dir)
     return dest_dir / "index.html"
