@@ -20,7 +20,13 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
 
 
+VERBOSE = False
+
+
 def _progress(msg: str) -> None:
+    # Per-file read lines of the loader only with --verbose; rejected files always show.
+    if not VERBOSE and msg.startswith("  ") and ": read " in msg:
+        return
     print(msg, file=sys.stderr, flush=True)
 
 
@@ -151,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ygt", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    p.add_argument("-v", "--verbose", action="store_true", help="show every landed file, not one line per delivery")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     g = sub.add_parser("generate", help="write a synthetic landing folder and its ground truth",
@@ -212,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global VERBOSE
     args = build_parser().parse_args(argv)
+    VERBOSE = args.verbose
     return args.func(args)
 
 

@@ -89,8 +89,34 @@ def raw_gate_step(work_db: Path, periods: set[str] | None):
         con.close()
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+DBT_NODE = re.compile(r"\b(\d+) of (\d+) (OK|PASS|WARN|ERROR|FAIL|SKIP)\b")
+
+
+def condensed_dbt_progress(progress: Progress) -> Progress:
+    """dbt prints a line per node; show one line per tenth of the nodes, every problem, and
+    dbt's closing tally."""
+    shown = {"step": -1}
+
+    def forward(line: str) -> None:
+        line = ANSI.sub("", line).strip()
+        m = DBT_NODE.search(line)
+        if m:
+            done, total, status = int(m.group(1)), int(m.group(2)), m.group(3)
+            step = done * 10 // total
+            if status in ("WARN", "ERROR", "FAIL"):
+                progress(f"   dbt {line.split('  ', 1)[-1].strip()}")
+            elif step > shown["step"]:
+                shown["step"] = step
+                progress(f"   dbt {done}/{total} nodes")
+        elif line.startswith(("Done.", "Finished running")) or "Database Error" in line:
+            progress(f"   dbt {line.split('  ', 1)[-1].strip()}")
+
+    return forward
+
+
 def dbt_step(work_db: Path, progress: Progress):
-    return dbt.build(work_db, progress=progress)
+    return dbt.build(work_db, progress=condensed_dbt_progress(progress))
 
 
 def mart_gate_step(work_db: Path, progress: Progress | None = None):
@@ -100,7 +126,7 @@ def mart_gate_step(work_db: Path, progress: Progress | None = None):
     finally:
         con.close()
     # marts.data_quality was built before the mart checks ran: rebuild it to include them.
-    dbt.build(work_db, select="data_quality", progress=progress)
+    dbt.build(work_db, select="data_quality", progress=condensed_dbt_progress(progress or (lambda m: None)))
     return result
 
 

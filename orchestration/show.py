@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 from orchestration import duck
 
 HEADLINE = ("I07", "I08", "I11", "I12", "I10a", "I13", "I14")
+
+
+def display_width(text: str) -> int:
+    """Terminal columns: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
 
 
 def show(warehouse: Path, period: str | None = None) -> str:
@@ -38,5 +48,5 @@ def show(warehouse: Path, period: str | None = None) -> str:
             v = vals.get(c)
             cells.append(f"{'—':>9}" if v is None else (f"{v:>9.0f}" if c == "I10a" else f"{100 * v:>8.1f}%"))
         label = f"{name or code} [{level}]"
-        out.append(f"{label:<28}" + "".join(cells))
+        out.append(pad(label, 28) + "".join(cells))
     return "\n".join(out)
