@@ -48,7 +48,7 @@ def cmd_land(args) -> int:
     work_db = settings.work_db_for(Path(args.warehouse))
     report = pipeline.land_step(Path(args.landing), work_db, pipeline.periods_for(args.period),
                                 _progress, force=args.force)
-    print(report.summary())
+    print(report.summary(verbose=args.verbose))
     print(f"working database: {work_db}")
     return 0
 

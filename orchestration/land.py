@@ -161,7 +161,8 @@ class LandingReport:
             "rows_duplicate": sum(f.rows_duplicate for f in fs),
         }  # fmt: skip
 
-    def summary(self) -> str:
+    def summary(self, verbose: bool = False) -> str:
+        """Totals per source; every file with `verbose`. Rejected files are always listed."""
         t = self.totals
         lines = [
             f"landing {self.landing}: {t['deliveries_landed']} deliveries landed, "
@@ -174,21 +175,30 @@ class LandingReport:
         if self.demo_key:
             lines.append("NOTE: identifiers hashed with the labelled DEMO key; set YGT_HASH_KEY or "
                          "YGT_HASH_KEY_FILE for real data.")
+        by_source: dict[str, list[int]] = {}
         for d in self.deliveries:
             if d.status == "skipped":
                 continue
-            head = f"  {d.source}/{d.period}: {d.status}"
             if d.message:
-                head += f" -- {d.message}"
-            lines.append(head)
+                lines.append(f"  {d.source}/{d.period}: {d.status} -- {d.message}")
+            row = by_source.setdefault(d.source, [0] * 7)
+            row[0] += 1
             for f in d.files:
+                row[1] += 1
+                row[2:] = [row[2] + f.rows_read, row[3] + f.rows_loaded, row[4] + f.rows_quarantined,
+                           row[5] + f.rows_duplicate, row[6] + (f.status == "rejected")]
                 if f.status == "rejected":
-                    lines.append(f"    REJECTED {f.file}: {f.message}")
-                else:
+                    lines.append(f"  REJECTED {f.message}")
+                elif verbose:
                     lines.append(
                         f"    {f.file}: read {f.rows_read:,}, loaded {f.rows_loaded:,}, quarantined "
                         f"{f.rows_quarantined:,}, duplicate {f.rows_duplicate:,}"
                         + (f" [{f.encoding}]" if f.encoding else ""))
+        if by_source:
+            lines.append(f"  {'source':<26}{'deliveries':>11}{'files':>7}{'read':>12}{'loaded':>12}"
+                         f"{'quarantined':>12}{'duplicate':>10}{'rejected':>9}")
+            for name, (dl, nf, rd, ld, qu, du, rj) in by_source.items():
+                lines.append(f"  {name:<26}{dl:>11}{nf:>7}{rd:>12,}{ld:>12,}{qu:>12,}{du:>10,}{rj:>9}")
         if self.skipped:
             names = ", ".join(f"{d.source}/{d.period}" for d in self.skipped)
             lines.append(f"  unchanged since last landing (use --force to re-land): {names}")
