@@ -1,6 +1,6 @@
 -- Example queries against the public schema `marts` of a published warehouse.
 -- Open the file read-only:  duckdb -readonly demo/warehouse.duckdb
--- Area codes below (county 990101 in city 990100) are examples: put your own.
+-- Area codes below (county 990121 in city 990100 of the demo) are examples: put your own.
 -- These statements are executed by tests/python/test_report.py, so they are known to run.
 
 -- 1. League table (县域排名): score, grade and rank of every county in the latest year,
@@ -19,7 +19,7 @@ select period,
        max(value) filter (where indicator_code = 'I08') as i08_in_county_fund_share,
        max(value) filter (where indicator_code = 'I10a') as i10a_cost_per_admission_yuan
 from marts.indicator_values
-where area_level = 'county' and area_code = '990101' and quarter is not null
+where area_level = 'county' and area_code = '990121' and quarter is not null
 group by period, year, quarter
 order by year, quarter;
 
@@ -43,7 +43,7 @@ select v.area_name, v.period, v.indicator_code, c.name_zh, c.name_en,
        v.numerator, v.denominator, v.value, v.unit, c.direction, c.definition
 from marts.indicator_values v
 join marts.indicator_catalog c using (indicator_code)
-where v.area_level = 'county' and v.area_code = '990101' and v.period = '2024'
+where v.area_level = 'county' and v.area_code = '990121' and v.period = '2024'
   and v.indicator_code = 'I08';
 
 -- 5. Quality status of the data behind a county's 2024 values. Files and checks are per
@@ -70,7 +70,7 @@ with audit as (
 ), missing as (
     select string_agg(indicator_code || ' ' || period, ', ' order by indicator_code, period) as county_values_missing
     from marts.indicator_values
-    where area_level = 'county' and area_code = '990101' and period like '2024%' and value is null
+    where area_level = 'county' and area_code = '990121' and period like '2024%' and value is null
 )
 select coalesce(a.source, c.source) as source, a.files, a.files_rejected, a.rows_read,
        a.rows_loaded, a.rows_quarantined, a.rows_duplicate,

@@ -32,7 +32,7 @@ ANALYST_QUERIES = ROOT / "docs" / "analyst_queries.sql"
 
 PROVINCE = ("990000", "示例省")
 CITY = ("990100", "示例市")
-COUNTIES = [("990101", "甲县"), ("990102", "乙县"), ("990103", "丙县")]
+COUNTIES = [("990121", "甲县"), ("990122", "乙县"), ("990123", "丙县")]
 
 # code, dimension, name_zh, name_en, unit, direction, frequency
 CATALOG = [
@@ -130,9 +130,9 @@ def build_warehouse(path: Path, scorecard: bool = True, scoring_rules: bool = Tr
         con.execute("""create table marts.county_scorecard (county_code varchar, county_name varchar,
             year integer, score double, grade varchar, rank integer, attainment_I07 double)""")
         con.executemany("insert into marts.county_scorecard values (?, ?, ?, ?, ?, ?, ?)", [
-            ("990101", "甲县", 2023, 78.0, "合格", 2, 0.8), ("990102", "乙县", 2023, 85.5, "良好", 1, 0.9),
-            ("990103", "丙县", 2023, 55.0, "不合格", 3, 0.4), ("990101", "甲县", 2024, 91.2, "优秀", 1, 1.0),
-            ("990102", "乙县", 2024, 84.0, "良好", 2, 0.9), ("990103", "丙县", 2024, 62.5, "合格", 3, 0.5),
+            ("990121", "甲县", 2023, 78.0, "合格", 2, 0.8), ("990122", "乙县", 2023, 85.5, "良好", 1, 0.9),
+            ("990123", "丙县", 2023, 55.0, "不合格", 3, 0.4), ("990121", "甲县", 2024, 91.2, "优秀", 1, 1.0),
+            ("990122", "乙县", 2024, 84.0, "良好", 2, 0.9), ("990123", "丙县", 2024, 62.5, "合格", 3, 0.5),
         ])
     if scoring_rules:
         con.execute("create schema reference")
@@ -156,7 +156,7 @@ def build_warehouse(path: Path, scorecard: bool = True, scoring_rules: bool = Tr
         rows_read bigint, rows_loaded bigint, rows_quarantined bigint, rows_duplicate bigint,
         loaded_at timestamp, status varchar)""")
     con.executemany("insert into marts.load_audit values (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        ("outpatient_visits", "2024Q4", "visits_990101.csv", 1210, 1200, 7, 3, "2025-01-15 08:00:00", "loaded"),
+        ("outpatient_visits", "2024Q4", "visits_990121.csv", 1210, 1200, 7, 3, "2025-01-15 08:00:00", "loaded"),
         ("outpatient_visits", "2023", "visits_2023.csv", 900, 900, 0, 0, "2025-01-15 08:00:01", "loaded"),
         ("insurance_settlements", "2024", "setl.parquet", 805, 800, 5, 0, "2025-01-15 08:00:02", "loaded"),
         ("deaths", "2024", "deaths.xlsx", 10, 0, 0, 0, "2025-01-15 08:00:03", "rejected"),
