@@ -294,8 +294,9 @@ def test_build_passes_with_unit_and_data_tests(built):
 
 def test_every_area_period_indicator_row(built):
     rows = built["rows"]
-    # 5 areas x (2 annual periods x 19 indicators + 3 quarter periods x 13 quarterly indicators)
-    assert len(rows) == 5 * (2 * 19 + 3 * 13)
+    # 5 areas x (2 annual periods x 24 indicators + 3 quarter periods x 17 quarterly indicators):
+    # 19 of the national system + S01-S05 a year; all but I01-I03, I06, I14, I14p, S03 quarterly
+    assert len(rows) == 5 * (2 * 24 + 3 * 17)
     assert set(rows.period) == {"2023", "2023Q2", "2024", "2024Q1", "2024Q2"}
     names = dict(zip(rows.area_code, rows.area_name))
     assert names[PROV] == "示例省(合成数据)" and names[NAT] == "全国"

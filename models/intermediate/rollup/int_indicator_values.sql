@@ -3,7 +3,7 @@
 -- with no value. New indicator families are added here as one more union branch.
 {%- set families = [
     'int_indicator_values__shares', 'int_indicator_values__ratio_of_sums',
-    'int_indicator_values__i06', 'int_indicator_values__i10b', 'int_indicator_values__i14',
+    'int_indicator_values__i06', 'int_indicator_values__growth', 'int_indicator_values__i14',
 ] %}
 with
 

@@ -1,27 +1,2 @@
--- I10a per county (of insurance enrolment) x period, signed settlement rows each in the
--- period of its own setl_time: Net total cost of in-county inpatient settlements / net in-county inpatient admissions (originals +1, reversals -1).
-with
-
-county_periods as (
-    select * from {{ ref('int_county_periods') }}
-),
-
-daily as (
-    select * from {{ ref('int_settlements__daily') }}
-),
-
-final as (
-    select
-        county_periods.county_code,
-        county_periods.period,
-        'I10a' as indicator_code,
-        {{ to_double('coalesce(sum(daily.inpatient_cost_in_county), 0)') }} as numerator,
-        {{ to_double('coalesce(sum(daily.inpatient_admissions_in_county), 0)') }} as denominator
-    from county_periods
-    left join daily
-        on daily.insured_county_code = county_periods.county_code
-        and {{ period_contains('county_periods', 'daily.setl_date') }}
-    group by county_periods.county_code, county_periods.period
-)
-
-select * from final
+-- I10a per county (of insurance enrolment) x period: Net total cost of in-county inpatient settlements / net in-county inpatient admissions (originals +1, reversals -1).
+{{ settlement_indicator('I10a', 'inpatient_cost_in_county', 'inpatient_admissions_in_county') }}

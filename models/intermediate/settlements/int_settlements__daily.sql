@@ -1,5 +1,5 @@
 -- Signed settlement sums per insured county and settlement day, pharmacies excluded
--- (they are outside I08-I11 entirely). Feeds I08, I09, I10a, I11.
+-- (they are outside I08-I11 entirely). Feeds I08, I09, I10a, I11, S01, S02, S04.
 with
 
 signed as (
@@ -19,7 +19,15 @@ final as (
         sum(case when is_inpatient and is_in_county then admission_sign else 0 end)
             as inpatient_admissions_in_county,
         sum(case when is_inpatient and is_in_county then total_cost else 0 end)
-            as inpatient_cost_in_county
+            as inpatient_cost_in_county,
+        sum(case when is_inpatient and is_in_county then pooled_fund else 0 end)
+            as inpatient_pooled_fund_in_county,
+        sum(case when is_inpatient and is_in_county and is_facility_primary_care then admission_sign else 0 end)
+            as inpatient_admissions_in_county_primary_care,
+        sum(case when is_inpatient and is_in_county and is_facility_primary_care then total_cost else 0 end)
+            as inpatient_cost_in_county_primary_care,
+        sum(admission_sign) as settlements,
+        sum(case when is_in_county then admission_sign else 0 end) as settlements_in_county
     from signed
     where insured_county_code is not null
     group by insured_county_code, setl_date

@@ -1,0 +1,144 @@
+"""Generate a small province, run the whole pipeline, compare with the generator's ground truth.
+
+The ground truth is computed by the generator in pandas from the records it generated; the
+roll-ups are recomputed here from the county truth (sum of numerators over sum of
+denominators). Neither comes from the warehouse.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from orchestration import duck, pipeline
+from orchestration.generate import generate
+
+pytestmark = pytest.mark.slow
+
+# Indicators whose roll-up is sum(numerator) / sum(denominator) of the counties.
+SUMMABLE = {"I05c", "I07", "I08", "I09", "I10a", "I11", "I12", "I13", "I13x", "S01", "S02", "S03", "S05"}
+MONEY = {"I06", "I10a", "S02", "S04"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    landing = root / "landing"
+    generate(landing, counties=3, years=(2022, 2023, 2024), scale=0.05, seed=11, progress=lambda m: None)
+    warehouse = root / "warehouse.duckdb"
+    result = pipeline.run(landing, warehouse, progress=lambda m: None)
+    truth = pd.read_csv(root / "ground_truth" / "indicators.csv", dtype={"area_code": str, "period": str})
+    defects = json.loads((root / "ground_truth" / "defects.json").read_text())
+    con = duck.connect(warehouse, read_only=True)
+    values = con.execute("select * from marts.indicator_values").df()
+    audit = con.execute("select * from marts.load_audit").df()
+    con.close()
+    return {"root": root, "warehouse": warehouse, "result": result, "truth": truth,
+            "defects": defects, "values": values, "audit": audit}
+
+
+def _close(a, b, tol):
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
+        return (a is None or (isinstance(a, float) and math.isnan(a))) == (b is None or (isinstance(b, float) and math.isnan(b)))
+    return abs(float(a) - float(b)) <= tol
+
+
+def test_every_county_indicator_matches_ground_truth(built):
+    truth, values = built["truth"], built["values"]
+    county = values[values.area_level == "county"].set_index(["area_code", "period", "indicator_code"])
+    mismatches = []
+    for row in truth.itertuples(index=False):
+        key = (row.area_code, row.period, row.indicator_code)
+        if key not in county.index:
+            mismatches.append((key, "missing in marts.indicator_values"))
+            continue
+        got = county.loc[key]
+        tol = 0.005 if row.indicator_code in MONEY else 1e-9
+        for col in ("numerator", "denominator"):
+            if not _close(getattr(row, col), got[col], tol):
+                mismatches.append((key, col, getattr(row, col), got[col]))
+        if not _close(row.value, got["value"], 1e-9 if row.indicator_code not in MONEY else 0.005):
+            mismatches.append((key, "value", row.value, got["value"]))
+        if isinstance(row.status, str) and row.status != got["status"]:
+            mismatches.append((key, "status", row.status, got["status"]))
+    assert not mismatches, f"{len(mismatches)} mismatches, first: {mismatches[:10]}"
+
+
+def test_every_area_period_indicator_is_published(built):
+    values, truth = built["values"], built["truth"]
+    counties = set(truth.area_code)
+    cities = {c[:4] + "00" for c in counties}
+    provinces = {c[:2] + "0000" for c in counties}
+    expected_areas = {("county", c) for c in counties} | {("city", c) for c in cities} | \
+        {("province", p) for p in provinces} | {("national", "000000")}
+    for (period, code), _ in truth.groupby(["period", "indicator_code"]):
+        got = set(map(tuple, values[(values.period == period) & (values.indicator_code == code)][["area_level", "area_code"]].values))
+        assert expected_areas <= got, (period, code, expected_areas - got)
+
+
+def test_rollups_are_sums_of_county_numerators_and_denominators(built):
+    truth, values = built["truth"], built["values"]
+    truth = truth[truth.indicator_code.isin(SUMMABLE)].copy()
+    truth["city"] = truth.area_code.str[:4] + "00"
+    truth["province"] = truth.area_code.str[:2] + "0000"
+    truth["national"] = "000000"
+    checked = 0
+    for level in ("city", "province", "national"):
+        sums = truth.groupby([level, "period", "indicator_code"])[["numerator", "denominator"]].sum().reset_index()
+        got = values[values.area_level == level].set_index(["area_code", "period", "indicator_code"])
+        for row in sums.itertuples(index=False):
+            g = got.loc[(getattr(row, level), row.period, row.indicator_code)]
+            tol = 0.01 if row.indicator_code in MONEY else 1e-6
+            assert _close(row.numerator, g["numerator"], tol), (level, row)
+            assert _close(row.denominator, g["denominator"], tol), (level, row)
+            if row.denominator:
+                assert _close(row.numerator / row.denominator, g["value"], 1e-9 if row.indicator_code not in MONEY else 0.005)
+            checked += 1
+    assert checked > 0
+
+
+def test_every_row_read_is_accounted_for(built):
+    audit, defects = built["audit"], built["defects"]
+    loaded = audit[audit.status == "loaded"]
+    assert (loaded.rows_read == loaded.rows_loaded + loaded.rows_quarantined + loaded.rows_duplicate).all()
+    assert (audit.status == "rejected").sum() == sum(len(d.get("rejected_files", [])) for d in defects.values() if isinstance(d, dict))
+    for source, d in defects.items():
+        if not isinstance(d, dict) or "duplicates" not in d:
+            continue
+        rows = audit[audit.source == source]
+        assert rows.rows_duplicate.sum() == d["duplicates"], source
+        quarantined = sum(d.get("quarantined", {}).values()) if isinstance(d.get("quarantined"), dict) else d.get("quarantined", 0)
+        assert rows.rows_quarantined.sum() == quarantined, source
+
+
+def test_no_clear_identifier_in_published_or_working_file(built):
+    landing = built["root"] / "landing"
+    # a handful of real identifiers and names straight from the landing files
+    sample = pd.read_csv(next((landing / "deaths").rglob("*.csv")), dtype=str, encoding_errors="ignore")
+    needles = [v for v in sample["id_no"].dropna().head(20)]
+    for path in (built["warehouse"], built["result"].work_db):
+        blob = Path(path).read_bytes()
+        for n in needles:
+            assert n.encode() not in blob, f"clear identifier found in {path}"
+
+
+def test_cli_run_is_idempotent_and_exits_zero(built):
+    env = dict(os.environ)
+    out = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run", "--landing", str(built["root"] / "landing"),
+         "--warehouse", str(built["warehouse"])],
+        capture_output=True, text=True, env=env,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    con = duck.connect(built["warehouse"], read_only=True)
+    again = con.execute("select * from marts.indicator_values").df()
+    con.close()
+    cols = ["area_level", "area_code", "period", "indicator_code", "numerator", "denominator", "value"]
+    a = built["values"][cols].sort_values(cols[:4]).reset_index(drop=True)
+    b = again[cols].sort_values(cols[:4]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
