@@ -1,0 +1,66 @@
+-- marts.county_scorecard — one row per county x year: score 0-100 = 100 x sum(weight x
+-- attainment) / sum(weight) over the scored indicators that have a value, grade by the
+-- grade_bands seed, rank within the city and the province, and the per-indicator attainment
+-- as text (attainment_detail; one row per indicator in marts.county_scorecard_attainment).
+with
+
+attainment as (
+    select * from {{ ref('county_scorecard_attainment') }}
+),
+
+bands as (
+    select * from {{ ref('grade_bands') }}
+),
+
+area_names as (
+    select * from {{ ref('area_names') }}
+),
+
+scored as (
+    select
+        county_code,
+        year,
+        100 * sum(weight * attainment) / nullif(sum(case when attainment is not null then weight end), 0) as score,
+        count(attainment) as indicators_scored,
+        count(*) as indicators_in_rules,
+        {{ dbt.listagg(
+            dbt.concat(['indicator_code', "'='", "coalesce(cast(round(attainment, 2) as " ~ dbt.type_string() ~ "), '-')"]),
+            "'; '",
+            'order by indicator_code'
+        ) }} as attainment_detail
+    from attainment
+    group by county_code, year
+),
+
+graded as (
+    select
+        scored.*,
+        (
+            select bands.grade from bands
+            where bands.min_score <= scored.score
+            order by bands.min_score desc
+            limit 1
+        ) as grade
+    from scored
+),
+
+final as (
+    select
+        graded.county_code,
+        coalesce(area_names.area_name, graded.county_code) as county_name,
+        {{ city_code('graded.county_code') }} as city_code,
+        graded.year,
+        graded.score,
+        graded.grade,
+        rank() over (partition by graded.year, {{ city_code('graded.county_code') }} order by graded.score desc) as rank_in_city,
+        rank() over (partition by graded.year, {{ province_code('graded.county_code') }} order by graded.score desc) as rank_in_province,
+        rank() over (partition by graded.year, {{ province_code('graded.county_code') }} order by graded.score desc) as rank,
+        graded.indicators_scored,
+        graded.indicators_in_rules,
+        graded.attainment_detail
+    from graded
+    left join area_names
+        on area_names.area_code = graded.county_code
+)
+
+select * from final
