@@ -5,9 +5,10 @@ Every body calls `orchestration.pipeline` — the step functions `ygt run` calls
 the command line land, check, build and publish the same way.
 
 Partitions and dbt: landing assets are partitioned (annual `YYYY`, quarterly `YYYY-MM` =
-period `YYYYQn`). The dbt models are deliberately *unpartitioned*: they recompute every period
-from the raw tables in the working database (cheap, and roll-ups such as year-to-date need all
-quarters), so a run for partition 2024Q2 lands 2024Q2 and then rebuilds the marts once.
+period `YYYYQn`). The dbt models are deliberately *unpartitioned*: a run for partition 2024Q2
+lands 2024Q2, then one dbt build recomputes the heavy intermediate models for the delivery
+periods landed since the last build (orchestration/refresh.py) and the small models and marts
+in full (roll-ups such as year-to-date need all quarters).
 """
 
 
@@ -16,6 +17,7 @@ import os
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -183,16 +185,18 @@ def _environ(extra: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def dbt_invocation(work_db: Path) -> tuple[list[str], dict[str, str]]:
-    """The `dbt build` arguments and environment, taken from orchestration.dbt (ygt run's way)."""
+def dbt_invocation(work_db: Path, periods: list[str] | None) -> tuple[list[str], dict[str, str]]:
+    """The `dbt build` arguments and environment, taken from orchestration (ygt run's way):
+    recompute `periods` (pipeline.dbt_plan), or everything when None."""
     from orchestration import dbt as ygt_dbt
 
     # dbt_env returns the full environment for a subprocess; keep only what it adds or changes
     env = {k: v for k, v in ygt_dbt.dbt_env(work_db).items() if os.environ.get(k) != v}
-    args = ["build"]
-    vars_ = ygt_dbt.dbt_vars()
+    refresh_vars, full_refresh = pipeline.dbt_plan_args(periods)
+    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    vars_ = ygt_dbt.dbt_vars(refresh_vars)
     if vars_:
-        args += ["--vars", vars_ if isinstance(vars_, str) else json.dumps(vars_)]
+        args += ["--vars", json.dumps(vars_)]
     return args, env
 
 
@@ -204,12 +208,20 @@ def dbt_invocation(work_db: Path) -> tuple[list[str], dict[str, str]]:
     name="ygt_dbt_models",
 )
 def ygt_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ygt: YgtPaths):
-    """`dbt build` (seeds, models, tests) over the working database; unpartitioned — every
-    period is recomputed from raw. dbt tests become asset checks; error-severity tests block."""
-    args, env = dbt_invocation(ygt.work_db())
+    """`dbt build` (seeds, models, tests) over the working database. Unpartitioned: the heavy
+    intermediate models recompute only the delivery periods landed since the last successful
+    build (incremental refresh), everything else from raw. dbt tests become asset checks;
+    error-severity tests block."""
+    work_db = ygt.work_db()
+    periods = pipeline.dbt_plan(work_db, incremental=True)
+    context.log.info(pipeline.describe_plan(periods))
+    args, env = dbt_invocation(work_db, periods)
+    started = datetime.now()
     with _environ(env):
         invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
+        yield from invocation.stream()
+    if invocation.is_successful():
+        pipeline.dbt_record(work_db, started, periods)
 
 
 def _dbt_keys(schema: str | None = None) -> list[dg.AssetKey]:

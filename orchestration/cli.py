@@ -82,9 +82,11 @@ def _run_summary(result, seconds: float) -> str:
 
 
 def cmd_show(args) -> int:
-    from orchestration.show import show
+    from orchestration.show import league_table, show
 
     print(show(Path(args.warehouse), period=args.period))
+    print()
+    print(league_table(Path(args.warehouse)))
     return 0
 
 
@@ -133,7 +135,7 @@ def cmd_contract(args) -> int:
 def cmd_demo(args) -> int:
     from orchestration import pipeline
     from orchestration.generate import generate
-    from orchestration.show import show
+    from orchestration.show import league_table, show
 
     demo = Path(args.dir)
     landing = demo / "landing"
@@ -147,9 +149,14 @@ def cmd_demo(args) -> int:
     except pipeline.PipelineError as exc:
         print(f"ygt demo: {exc}", file=sys.stderr)
         return 2
-    print(_run_summary(result, time.perf_counter() - t0))
     print()
     print(show(warehouse))
+    print()
+    print(league_table(warehouse))
+    print()
+    print(_run_summary(result, time.perf_counter() - t0))
+    print(f"next: open {result.outputs['report']} in a browser, or open {warehouse} read-only in any "
+          f"DuckDB client (example queries: docs/analyst_queries.sql)")
     return 0
 
 
@@ -189,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_args(r)
     r.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("show", help="print the headline indicators of a published warehouse")
+    s = sub.add_parser("show", help="print the headline indicators and the county league table of a published warehouse")
     s.add_argument("--warehouse", required=True)
     s.add_argument("--period", help="period to show (default: the latest year)")
     s.set_defaults(func=cmd_show)

@@ -6,7 +6,8 @@
 - `run_dbt(args, work_db)`: runs `python -m dbt.cli.main <args>` in a subprocess (a clean
   process per run: no global dbt state left in the caller, the caller's DuckDB connections are
   untouched, and the environment is explicit). Raises `DbtError` naming the failing nodes.
-- `build(work_db, select=None, vars=None)`: `dbt build` — seeds, models, unit tests, data tests.
+- `build(work_db, select=None, vars=None, full_refresh=False)`: `dbt build` — seeds, models,
+  unit tests, data tests.
 - `render_sources_yml()`: `models/staging/_sources.yml` rendered from `contract.py`
   (`ygt contract --dbt-sources`; a test asserts the committed file equals this).
 - `create_empty_raw_schema(con)`: raw tables exactly as the loader makes them, empty — for
@@ -155,10 +156,12 @@ def build(
     select: str | list[str] | None = None,
     vars: Mapping | None = None,
     progress: Progress | None = None,
+    full_refresh: bool = False,
 ) -> DbtResult:
     """`dbt build`: seeds, models, unit tests and data tests, in DAG order (unit tests run
-    after their model's parents exist and before the model)."""
-    args = ["build"]
+    after their model's parents exist and before the model). `full_refresh` rebuilds the
+    incremental models from scratch."""
+    args = ["build"] + (["--full-refresh"] if full_refresh else [])
     if select:
         args += ["--select", *([select] if isinstance(select, str) else select)]
     return run_dbt(args, work_db, vars=vars, progress=progress)

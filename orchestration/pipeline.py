@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from orchestration import dbt, duck, quality, settings
+from orchestration import dbt, duck, quality, refresh, settings
 from orchestration.land import LandingError, land
+from orchestration.docs import write_dbt_docs
 from orchestration.export import export_parquet
 from orchestration.publish import PublishResult, publish
 from orchestration.report import write_report
@@ -115,8 +117,45 @@ def condensed_dbt_progress(progress: Progress) -> Progress:
     return forward
 
 
-def dbt_step(work_db: Path, progress: Progress):
-    return dbt.build(work_db, progress=condensed_dbt_progress(progress))
+def dbt_plan(work_db: Path, incremental: bool) -> list[str] | None:
+    """The delivery periods the next build recomputes (None = all): see orchestration/refresh.py."""
+    con = duck.connect(work_db)
+    try:
+        dbt.create_empty_raw_schema(con)  # sources not landed yet (or gates not run) read as empty
+        return refresh.plan(con, dbt.dbt_vars()) if incremental else None
+    finally:
+        con.close()
+
+
+def dbt_plan_args(periods: list[str] | None) -> tuple[dict | None, bool]:
+    """(`--vars` additions, `--full-refresh`) for a build that recomputes `periods`."""
+    return (None, True) if periods is None else ({"refresh_periods": periods}, False)
+
+
+def dbt_record(work_db: Path, started: datetime, periods: list[str] | None) -> None:
+    con = duck.connect(work_db)
+    try:
+        refresh.record(con, started, periods, dbt.dbt_vars())
+    finally:
+        con.close()
+
+
+def describe_plan(periods: list[str] | None) -> str:
+    if periods is None:
+        return "recomputing every delivery period (full build, first build, changed definitions or facility register)"
+    return f"recomputing delivery periods {', '.join(periods) or '(none new)'}; the others are kept"
+
+
+def dbt_step(work_db: Path, progress: Progress, incremental: bool = False):
+    """`dbt build`. Incremental: the heavy models recompute only the delivery periods landed
+    since the last successful build; otherwise everything."""
+    periods = dbt_plan(work_db, incremental)
+    progress(f"   {describe_plan(periods)}")
+    vars, full_refresh = dbt_plan_args(periods)
+    started = datetime.now()
+    result = dbt.build(work_db, vars=vars, full_refresh=full_refresh, progress=condensed_dbt_progress(progress))
+    dbt_record(work_db, started, periods)
+    return result
 
 
 def mart_gate_step(work_db: Path, progress: Progress | None = None):
@@ -148,7 +187,8 @@ def outputs_step(warehouse: Path, work_db: Path) -> dict[str, Path]:
     parquet_dir = warehouse.with_name(f"{warehouse.stem}_parquet")
     export_parquet(warehouse, parquet_dir)
     report = write_report(warehouse, warehouse.with_name(f"{warehouse.stem}_report.html"))
-    outputs = {"parquet": parquet_dir, "report": report}
+    docs = write_dbt_docs(work_db, warehouse.with_name(f"{warehouse.stem}_dbt_docs"))
+    outputs = {"parquet": parquet_dir, "report": report, "dbt docs": docs}
     data_docs = quality.copy_data_docs(work_db, warehouse.with_name(f"{warehouse.stem}_data_docs"))
     if data_docs:
         outputs["quality data docs"] = data_docs
@@ -178,11 +218,12 @@ def run(
     progress(result.landing.summary())
     result.raw_gates = timed("raw quality gates", raw_gate_step, work_db, periods)
     progress(result.raw_gates.summary())
-    timed("dbt build", dbt_step, work_db, progress)
+    # a run for one period is a quarterly refresh: only the new deliveries are recomputed
+    timed("dbt build", dbt_step, work_db, progress, incremental=period is not None)
     result.mart_gates = timed("mart quality gates", mart_gate_step, work_db, progress)
     progress(result.mart_gates.summary())
     result.published = timed(
         "publish", publish_step, work_db, warehouse, [result.raw_gates, result.mart_gates]
     )
-    result.outputs = timed("parquet and report", outputs_step, warehouse, work_db)
+    result.outputs = timed("parquet, report and docs", outputs_step, warehouse, work_db)
     return result

@@ -50,3 +50,31 @@ def show(warehouse: Path, period: str | None = None) -> str:
         label = f"{name or code} [{level}]"
         out.append(pad(label, 28) + "".join(cells))
     return "\n".join(out)
+
+
+def league_table(warehouse: Path, year: int | None = None, limit: int = 20) -> str:
+    """The county league table of marts.county_scorecard (latest year by default)."""
+    con = duck.connect(warehouse, read_only=True)
+    try:
+        if year is None:
+            year = con.execute("select max(year) from marts.county_scorecard").fetchone()[0]
+        rows = con.execute(
+            """
+            select rank, county_name, county_code, score, grade, rank_in_city, indicators_scored
+            from marts.county_scorecard
+            where year = ?
+            order by rank, county_code
+            limit ?
+            """,
+            [year, limit],
+        ).fetchall()
+    finally:
+        con.close()
+    header = pad("rank 排名", 10) + pad("county 县", 22) + pad("score 得分", 12) + pad("grade 等级", 12) + \
+        pad("in city 市内", 14) + "scored"
+    out = [f"County league table {year} (marts.county_scorecard; EXAMPLE scoring configuration)",
+           header, "-" * display_width(header)]
+    for rank, name, code, score, grade, rank_in_city, scored in rows:
+        out.append(pad(str(rank), 10) + pad(f"{name or code} {code}", 22) + pad(f"{score:.1f}", 12)
+                   + pad(grade or "—", 12) + pad(str(rank_in_city), 14) + str(scored))
+    return "\n".join(out)

@@ -1,14 +1,24 @@
--- Signed settlement sums per insured county and settlement day, pharmacies excluded
--- (they are outside I08-I11 entirely). Feeds I08, I09, I10a, I11, S01, S02, S04.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_refreshed_periods() }}",
+        on_schema_change='fail',
+    )
+}}
+-- Signed settlement sums per delivery period, insured county and settlement day, pharmacies
+-- excluded (they are outside I08-I11 entirely). Incremental by delivery period. Feeds I08, I09, I10a, I11, S01, S02, S04.
 with
 
 signed as (
     select * from {{ ref('int_settlements__signed') }}
     where not is_pharmacy
+        and {{ in_refresh('_period') }}
 ),
 
 final as (
     select
+        _period,
         insured_county_code,
         setl_date,
         sum(pooled_fund) as pooled_fund,
@@ -30,7 +40,7 @@ final as (
         sum(case when is_in_county then admission_sign else 0 end) as settlements_in_county
     from signed
     where insured_county_code is not null
-    group by insured_county_code, setl_date
+    group by _period, insured_county_code, setl_date
 )
 
 select * from final

@@ -1,7 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_refreshed_periods() }}",
+        on_schema_change='fail',
+    )
+}}
 -- Insurance settlements as signed rows: an original counts +1 with its amounts, a reversal
 -- (refd_setl_flag = 1) -1 with its own (negative) amounts, each in the period of its own
 -- setl_time. In-county = the fixmedins_code belongs to a facility registered, in the
 -- settlement year's register, in the insured's county (insu_admdvs).
+-- Incremental by delivery period (macros/incremental_refresh.sql).
 -- Params: pooled_fund_column, total_cost_column, pharmacy_fixmedins_types,
 -- inpatient_med_type_prefixes, inpatient_med_types.
 {%- set money_columns = ['medfee_sumamt', 'hifp_pay', 'fund_pay_sumamt', 'acct_pay', 'psn_cash_pay'] %}
@@ -14,6 +23,7 @@ with
 
 settlements as (
     select * from {{ ref('stg_insurance__settlements') }}
+    where {{ in_refresh('_period') }}
 ),
 
 insurance_codes as (
@@ -48,7 +58,8 @@ final as (
         coalesce(insurance_codes.county_code = settlements.insu_admdvs, false) as is_in_county,
         coalesce(insurance_codes.is_primary_care, false) as is_facility_primary_care,
         settlements.person_key,
-        settlements.dise_codg
+        settlements.dise_codg,
+        settlements._period
     from settlements
     left join insurance_codes
         on insurance_codes.year = settlements.setl_year

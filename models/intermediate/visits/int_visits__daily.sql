@@ -1,11 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_refreshed_periods() }}",
+        on_schema_change='fail',
+    )
+}}
 -- Visits (I07, I12): non-cancelled HIS outpatient rows of any visit_type at facilities of the
 -- visit year's register that are medical facilities (not pharmacies P1 nor CDCs J1), counted
--- per facility county and day. TCM visit = TCM-class facility or a TCM department.
+-- per delivery period, facility county and day. TCM visit = TCM-class facility or a TCM
+-- department. Incremental by delivery period (macros/incremental_refresh.sql).
 with
 
 visits as (
     select * from {{ ref('stg_his__outpatient_visits') }}
     where not is_cancelled
+        and {{ in_refresh('_period') }}
 ),
 
 facilities as (
@@ -19,6 +29,7 @@ tcm_departments as (
 
 classified as (
     select
+        visits._period,
         facilities.county_code,
         visits.visit_date,
         facilities.is_primary_care,
@@ -33,13 +44,14 @@ classified as (
 
 final as (
     select
+        _period,
         county_code,
         visit_date,
         count(*) as visits,
         sum(case when is_primary_care then 1 else 0 end) as primary_care_visits,
         sum(case when is_tcm_visit then 1 else 0 end) as tcm_visits
     from classified
-    group by county_code, visit_date
+    group by _period, county_code, visit_date
 )
 
 select * from final
