@@ -88,10 +88,11 @@ def main() -> None:
         print(f"generating {args.counties} counties, year {args.year}, scale {args.scale} …", flush=True)
         res = timed([PY, "-m", "orchestration.cli", "generate", "--out", str(landing), "--counties",
                      str(args.counties), "--years", str(args.year), "--scale", str(args.scale)])
-        record("generate", res)
     summary = json.loads((work / "ground_truth" / "summary.json").read_text())
-    visits = summary.get("rows", {}).get("outpatient_visits") or summary.get("outpatient_visits")
-    print(f"outpatient visits generated: {visits}")
+    if not args.reuse:
+        record("generate", res, rows=sum(summary["rows_written"].values()))
+    visits = summary["rows_written"]["outpatient_visits"]
+    print(f"outpatient visits generated: {visits:,}; rows in all sources: {sum(summary['rows_written'].values()):,}")
 
     # Full build of the year, step by step.
     full_wh = work / "full" / "warehouse.duckdb"

@@ -23,7 +23,8 @@ def bare_scan(landing: Path) -> int:
     con = duck.connect()
     duck.load_extensions(con)
     rows = 0
-    for delivery in discover(landing):
+    deliveries, _ = discover(landing)
+    for delivery in deliveries:
         for path in delivery.files:
             suffix = path.suffix.lower()
             if suffix == ".parquet":
@@ -33,7 +34,8 @@ def bare_scan(landing: Path) -> int:
             else:
                 enc = sniff_encoding(path)
                 enc = "utf-8" if enc.lower().startswith("utf") else "GB18030"
-                rel = f"read_csv('{path}', all_varchar=true, encoding='{enc}', strict_mode=false)"
+                rel = (f"read_csv('{path}', all_varchar=true, encoding='{enc}', strict_mode=false, "
+                       f"ignore_errors=true)")
             rows += con.execute(f"select count(*) from {rel}").fetchone()[0]
     return rows
 
@@ -50,7 +52,8 @@ def main() -> None:
     elif step == "raw_gates":
         pipeline.raw_gate_step(work_db, periods)
     elif step == "dbt":
-        pipeline.dbt_step(work_db, progress=lambda m: None)
+        # with a period: the quarterly refresh (only the newly landed deliveries recomputed)
+        pipeline.dbt_step(work_db, progress=lambda m: None, incremental=period is not None)
     elif step == "mart_gates":
         pipeline.mart_gate_step(work_db)
     elif step == "publish":

@@ -192,8 +192,8 @@ def dbt_invocation(work_db: Path, periods: list[str] | None) -> tuple[list[str],
 
     # dbt_env returns the full environment for a subprocess; keep only what it adds or changes
     env = {k: v for k, v in ygt_dbt.dbt_env(work_db).items() if os.environ.get(k) != v}
-    refresh_vars, full_refresh = pipeline.dbt_plan_args(periods)
-    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    refresh_vars, extra_args = pipeline.dbt_plan_args(periods)
+    args = ["build", *extra_args]
     vars_ = ygt_dbt.dbt_vars(refresh_vars)
     if vars_:
         args += ["--vars", json.dumps(vars_)]

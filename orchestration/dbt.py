@@ -6,7 +6,7 @@
 - `run_dbt(args, work_db)`: runs `python -m dbt.cli.main <args>` in a subprocess (a clean
   process per run: no global dbt state left in the caller, the caller's DuckDB connections are
   untouched, and the environment is explicit). Raises `DbtError` naming the failing nodes.
-- `build(work_db, select=None, vars=None, full_refresh=False)`: `dbt build` — seeds, models,
+- `build(work_db, select=None, vars=None, extra_args=None)`: `dbt build` — seeds, models,
   unit tests, data tests.
 - `render_sources_yml()`: `models/staging/_sources.yml` rendered from `contract.py`
   (`ygt contract --dbt-sources`; a test asserts the committed file equals this).
@@ -26,17 +26,14 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from orchestration import contract
+from orchestration.land import AUDIT_COLUMNS, create_raw_schema
 from orchestration.quality.gates import RESULT_COLUMNS as DQ_RESULT_COLUMNS
-from orchestration.settings import PROJECT_DIR
+from orchestration.settings import PROJECT_DIR, memory_limit
 
 Progress = Callable[[str], None]
 
 # raw.load_audit is written by the loader (not a landing source); dbt reads it for marts.load_audit.
-LOAD_AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("source", "VARCHAR"), ("period", "VARCHAR"), ("file", "VARCHAR"), ("rows_read", "BIGINT"),
-    ("rows_loaded", "BIGINT"), ("rows_quarantined", "BIGINT"), ("rows_duplicate", "BIGINT"),
-    ("loaded_at", "TIMESTAMP"), ("status", "VARCHAR"), ("message", "VARCHAR"),
-)  # fmt: skip
+LOAD_AUDIT_COLUMNS = AUDIT_COLUMNS
 
 
 class DbtError(RuntimeError):
@@ -68,6 +65,7 @@ def dbt_env(work_db: Path) -> dict[str, str]:
     """Environment for a dbt call on the working database `work_db`."""
     env = dict(os.environ)
     env["YGT_DUCKDB_PATH"] = str(Path(work_db).resolve())
+    env["YGT_DUCKDB_MEMORY_LIMIT"] = memory_limit()
     env["DBT_PROFILES_DIR"] = str(PROJECT_DIR)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.setdefault("DO_NOT_TRACK", "1")
@@ -156,12 +154,12 @@ def build(
     select: str | list[str] | None = None,
     vars: Mapping | None = None,
     progress: Progress | None = None,
-    full_refresh: bool = False,
+    extra_args: list[str] | None = None,
 ) -> DbtResult:
     """`dbt build`: seeds, models, unit tests and data tests, in DAG order (unit tests run
-    after their model's parents exist and before the model). `full_refresh` rebuilds the
-    incremental models from scratch."""
-    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    after their model's parents exist and before the model). `extra_args` such as
+    `--full-refresh` are passed on."""
+    args = ["build", *(extra_args or [])]
     if select:
         args += ["--select", *([select] if isinstance(select, str) else select)]
     return run_dbt(args, work_db, vars=vars, progress=progress)
@@ -226,14 +224,8 @@ def write_sources_yml() -> Path:
 
 
 def create_empty_raw_schema(con) -> None:
-    """Create every raw.<source> table (and raw.load_audit) empty, if missing.
-
-    Same columns and types as the loader (contract.raw_columns). For tests and fresh databases.
-    """
-    con.execute("create schema if not exists raw")
-    tables = [(s.name, contract.raw_columns(s)) for s in contract.SOURCES]
-    tables.append(("load_audit", list(LOAD_AUDIT_COLUMNS)))
-    tables.append(("dq_results", list(DQ_RESULT_COLUMNS)))
-    for name, cols in tables:
-        body = ", ".join(f'"{c}" {t}' for c, t in cols)
-        con.execute(f"create table if not exists raw.{name} ({body})")
+    """Create every raw table the dbt sources name, empty, if missing: the loader's own tables
+    (land.create_raw_schema) and raw.dq_results. For tests and fresh databases."""
+    create_raw_schema(con)
+    body = ", ".join(f'"{c}" {t}' for c, t in DQ_RESULT_COLUMNS)
+    con.execute(f"create table if not exists raw.dq_results ({body})")

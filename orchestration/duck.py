@@ -7,6 +7,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration import settings
+
 
 def extension_directory() -> str:
     import duckdb_ext  # namespace package installed by duckdb-ext-encodings / duckdb-ext-excel
@@ -20,7 +22,7 @@ def connect(path: str | Path = ":memory:", read_only: bool = False) -> duckdb.Du
         str(path),
         read_only=read_only,
         config={"extension_directory": extension_directory(), "autoinstall_known_extensions": False,
-                "autoload_known_extensions": False},
+                "autoload_known_extensions": False, "memory_limit": settings.memory_limit()},
     )
     return con
 

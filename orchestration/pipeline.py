@@ -127,9 +127,15 @@ def dbt_plan(work_db: Path, incremental: bool) -> list[str] | None:
         con.close()
 
 
-def dbt_plan_args(periods: list[str] | None) -> tuple[dict | None, bool]:
-    """(`--vars` additions, `--full-refresh`) for a build that recomputes `periods`."""
-    return (None, True) if periods is None else ({"refresh_periods": periods}, False)
+def dbt_plan_args(periods: list[str] | None) -> tuple[dict | None, list[str]]:
+    """(`--vars` additions, extra `dbt build` arguments) for a build that recomputes `periods`.
+
+    A full build recreates the incremental models. An incremental one skips the unit tests:
+    it only happens when the definitions are unchanged since the last successful build
+    (refresh.plan), which ran them on this very code."""
+    if periods is None:
+        return None, ["--full-refresh"]
+    return {"refresh_periods": periods}, ["--exclude-resource-type", "unit_test"]
 
 
 def dbt_record(work_db: Path, started: datetime, periods: list[str] | None) -> None:
@@ -151,9 +157,9 @@ def dbt_step(work_db: Path, progress: Progress, incremental: bool = False):
     since the last successful build; otherwise everything."""
     periods = dbt_plan(work_db, incremental)
     progress(f"   {describe_plan(periods)}")
-    vars, full_refresh = dbt_plan_args(periods)
+    vars, extra_args = dbt_plan_args(periods)
     started = datetime.now()
-    result = dbt.build(work_db, vars=vars, full_refresh=full_refresh, progress=condensed_dbt_progress(progress))
+    result = dbt.build(work_db, vars=vars, extra_args=extra_args, progress=condensed_dbt_progress(progress))
     dbt_record(work_db, started, periods)
     return result
 

@@ -24,6 +24,16 @@ def hash_key() -> tuple[bytes, bool]:
     return DEMO_HASH_KEY.encode(), True
 
 
+# DuckDB's memory cap for every connection ygt opens and for dbt (profiles.yml reads the same
+# variable; dbt.dbt_env sets it). DuckDB's own default is 80% of RAM, which a province-year
+# build fills with cache; above the cap it spills to disk beside the database instead.
+DEFAULT_MEMORY_LIMIT = "6GB"
+
+
+def memory_limit() -> str:
+    return os.environ.get("YGT_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+
+
 def work_db_for(warehouse: Path) -> Path:
     """The private working database behind a published warehouse file.
 

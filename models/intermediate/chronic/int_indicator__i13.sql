@@ -24,25 +24,36 @@ related as (
     select * from {{ ref('chronic_related_diagnoses') }}
 ),
 
+person_admissions as (
+    -- persons first: joining admissions to the periods of every county before the person
+    -- (a range join without a county key) multiplies rows by the number of counties
+    select
+        persons.county_code,
+        persons.year,
+        persons.person_key,
+        admissions.event_time,
+        admissions.dx_category
+    from persons
+    inner join admissions
+        on admissions.person_key = persons.person_key
+        and cast(extract(year from admissions.event_time) as integer) = persons.year
+    where admissions.admission_source = 'his'
+        or admissions.facility_county_code is null
+        or admissions.facility_county_code <> persons.county_code
+),
+
 cohort_admissions as (
     select
         county_periods.county_code,
         county_periods.period,
         county_periods.year,
-        persons.person_key,
-        admissions.dx_category
-    from county_periods
-    inner join persons
-        on persons.county_code = county_periods.county_code
-        and persons.year = county_periods.year
-    inner join admissions
-        on admissions.person_key = persons.person_key
-        and {{ period_contains('county_periods', 'admissions.event_time') }}
-        and (
-            admissions.admission_source = 'his'
-            or admissions.facility_county_code is null
-            or admissions.facility_county_code <> county_periods.county_code
-        )
+        person_admissions.person_key,
+        person_admissions.dx_category
+    from person_admissions
+    inner join county_periods
+        on county_periods.county_code = person_admissions.county_code
+        and county_periods.year = person_admissions.year
+        and {{ period_contains('county_periods', 'person_admissions.event_time') }}
 ),
 
 related_admissions as (
