@@ -155,7 +155,7 @@ def cmd_demo(args) -> int:
     print(league_table(warehouse))
     print()
     print(_run_summary(result, time.perf_counter() - t0))
-    print(f"next: open {result.outputs['report']} in a browser, or open {warehouse} read-only in any "
+    print(f"next: open {result.outputs['report']} in a browser, or open {result.warehouse} read-only in any "
           f"DuckDB client (example queries: docs/analyst_queries.sql)")
     return 0
 
@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="land, check, build and publish the warehouse atomically",
                        description="Land the landing folder, run the raw quality gates, build the dbt "
                        "models, run the mart gates and publish the warehouse file atomically. "
+                       "With --period it is a quarterly refresh: the heavy models recompute only "
+                       "the deliveries landed since the last build (same result as a full build); "
+                       "without it everything is rebuilt. "
                        "Exit 0 on success; 2 when a blocking quality check or an error stops "
                        "publication (the previous warehouse is then untouched).")
     add_run_args(r)

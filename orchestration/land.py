@@ -593,7 +593,7 @@ def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, t
     missing = [c.name for c in src.columns if c.required and c.name.lower() not in by_norm]
     if missing:
         raise FileRejected(
-            f"missing required column(s) {', '.join(missing)} in {fr.file}; the header has: "
+            f"missing required column(s) {', '.join(missing)}; the header has: "
             f"{', '.join(header[:40])}. Re-export the file with these columns (names are matched "
             f"case-insensitively) and land again", rows_read=n_rows + n_rej)
     types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE _f)").fetchall())
@@ -678,7 +678,7 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
                 fr.status, fr.rows_read, fr.message = "rejected", exc.rows_read, f"{rel}: {exc}"
             fr.seconds = time.perf_counter() - tf
             res.files.append(fr)
-            progress(f"  {rel}: " + (f"REJECTED -- {fr.message}" if fr.status == "rejected" else
+            progress(f"  {rel}: " + (f"REJECTED -- {fr.message.removeprefix(rel + ': ')}" if fr.status == "rejected" else
                                      f"read {fr.rows_read:,} rows" + (f" ({fr.encoding})" if fr.encoding else "")
                                      + f" in {fr.seconds:.1f}s"))
         # exact duplicates across the delivery: one row per distinct record, the first (file, line) kept
