@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from orchestration import contract, duck, settings
-from orchestration.land import create_raw_schema, land, sniff_encoding
+from orchestration.land import DATE_FORMATS, TIMESTAMP_FORMATS, create_raw_schema, land, sniff_encoding, strptime_sql
 
 KEY = b"test-key-for-landing"
 # valid 身份证号 (GB 11643 check digit right) and one with a wrong check digit
@@ -135,6 +135,41 @@ def test_mixed_date_formats_parse_to_the_same_dates(tmp_path):
     got = rows(db, "SELECT visit_id, visit_time, birth_date FROM raw.outpatient_visits ORDER BY visit_id")
     assert [g[2] for g in got] == [dt.date(1949, 12, 31)] * 4
     assert [g[1] for g in got] == [dt.datetime(2024, 4, 2, 8, 30)] * 3 + [dt.datetime(2024, 4, 2)]
+
+
+def test_guarded_strptime_equals_duckdbs_format_list():
+    # strptime_sql only skips formats whose separators are absent; DuckDB's own
+    # try_strptime(value, [list]) is the oracle, on every format plus near misses
+    values = ["2024-04-02 08:30:00", "2024-04-02 08:30:00.25", "2024-04-02 08:30", "2024-04-02",
+              "2024/04/02 08:30:00", "2024/04/02 08:30:00.5", "2024/04/02 08:30", "2024/04/02",
+              "20240402 08:30:00", "20240402083000", "20240402", "2024-4-2 8:30:00", "2024/4/2",
+              "2024-04-02  08:30:00", "2024-02-30", "2024-13-01 00:00:00", "20241301", "2024-04-02 24:00:00",
+              "2024-04-02 08:30:00+08", "2024-04-0208:30:00", "202404020830", "2024.04.02", "04/02/2024",
+              "bad", "", "2024", "2024-04-02 08:30:00.1234567", "2024/04-02", None]
+    con = duck.connect(":memory:")
+    con.execute("CREATE TABLE v (x VARCHAR)")
+    con.executemany("INSERT INTO v VALUES (?)", [[x] for x in values])
+    for formats in (DATE_FORMATS, TIMESTAMP_FORMATS):
+        listed = "[" + ", ".join(f"'{f}'" for f in formats) + "]"
+        got = con.execute(f"SELECT x, try_strptime(x, {listed}) AS want, {strptime_sql('x', formats)} AS got "
+                          f"FROM v").fetchall()
+        assert [(x, w) for x, w, _ in got] == [(x, g) for x, _, g in got]
+        assert sum(w is not None for _, w, _ in got) >= (4 if formats is DATE_FORMATS else 10)
+
+
+@pytest.mark.parametrize("delim", [";", "\t", "|"])
+def test_other_csv_delimiters_are_detected(tmp_path, delim):
+    landing = tmp_path / "landing"
+    f = landing / "outpatient_visits" / "2024Q2" / "v.csv"
+    f.parent.mkdir(parents=True)
+    v1, v2 = visit("1", dx_code="J06.9,J20"), visit("2")  # a comma inside a value
+    text = "\n".join(delim.join(r[c] for c in OUT_COLS) for r in [dict(zip(OUT_COLS, OUT_COLS)), v1, v2])
+    f.write_text(text + "\n", encoding="utf-8")
+    db = tmp_path / "w.duckdb"
+    rep = land(db, landing, progress=quiet)
+    assert rep.ok and not rep.rejected_files, rep.summary()
+    assert rows(db, "SELECT visit_id, dx_code, _line FROM raw.outpatient_visits ORDER BY 1") == [
+        ("1", "J06.9,J20", 2), ("2", "J06.9", 3)]
 
 
 # ── quarantine, rejection, duplicates, conservation ────────────────────────────────────────
