@@ -12,31 +12,39 @@ import sys
 from pathlib import Path
 
 from orchestration import duck, pipeline, settings
+from orchestration.duck import lit
 from orchestration.land import discover, sniff_encoding
 
 
 def bare_scan(landing: Path) -> int:
-    """One plain aggregate pass over the landing files: count rows and sum a column's length.
+    """One plain aggregate pass over the landing files: count(*) of every file.
 
-    The floor the pipeline is compared with: reading every byte once, no parsing or writing.
+    The floor the pipeline is compared with: every byte read once, no parsing or writing, and
+    DuckDB at its fastest -- one multi-file read per delivery, encoding and format, with the CSV
+    dialect given as the loader gives it (sniffing costs ~10 ms per file).
     """
     con = duck.connect()
     duck.load_extensions(con)
     rows = 0
     deliveries, _ = discover(landing)
     for delivery in deliveries:
+        groups: dict[tuple[str, str], list[str]] = {}
         for path in delivery.files:
             suffix = path.suffix.lower()
+            enc = sniff_encoding(path) if suffix == ".csv" else ""
+            groups.setdefault((suffix, enc), []).append(str(path))
+        for (suffix, enc), files in groups.items():
+            listed = "[" + ", ".join(lit(f) for f in files) + "]"
             if suffix == ".parquet":
-                rel = f"read_parquet('{path}')"
-            elif suffix == ".xlsx":
-                rel = f"read_xlsx('{path}', all_varchar=true)"
+                rels = [f"read_parquet({listed}, union_by_name = true)"]
+            elif suffix == ".xlsx":  # read_xlsx takes one file
+                rels = [f"read_xlsx({lit(f)}, all_varchar = true)" for f in files]
             else:
-                enc = sniff_encoding(path)
                 enc = "utf-8" if enc.lower().startswith("utf") else "GB18030"
-                rel = (f"read_csv('{path}', all_varchar=true, encoding='{enc}', strict_mode=false, "
-                       f"ignore_errors=true)")
-            rows += con.execute(f"select count(*) from {rel}").fetchone()[0]
+                rels = [f"read_csv({listed}, all_varchar = true, encoding = {lit(enc)}, union_by_name = true, "
+                        f"delim = ',', quote = '\"', escape = '\"', strict_mode = false, ignore_errors = true)"]
+            for rel in rels:
+                rows += con.execute(f"select count(*) from {rel}").fetchone()[0]
     return rows
 
 

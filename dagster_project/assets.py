@@ -192,9 +192,10 @@ def dbt_invocation(work_db: Path, periods: list[str] | None) -> tuple[list[str],
 
     # dbt_env returns the full environment for a subprocess; keep only what it adds or changes
     env = {k: v for k, v in ygt_dbt.dbt_env(work_db).items() if os.environ.get(k) != v}
-    refresh_vars, extra_args = pipeline.dbt_plan_args(periods)
+    refresh_env, extra_args = pipeline.dbt_plan_args(periods)
+    env.update(refresh_env)
     args = ["build", *extra_args]
-    vars_ = ygt_dbt.dbt_vars(refresh_vars)
+    vars_ = ygt_dbt.dbt_vars()
     if vars_:
         args += ["--vars", json.dumps(vars_)]
     return args, env

@@ -110,8 +110,10 @@ def run_dbt(
     work_db: Path,
     vars: Mapping | None = None,
     progress: Progress | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> DbtResult:
-    """Run one dbt command (`args` without the leading `dbt`) on `work_db`.
+    """Run one dbt command (`args` without the leading `dbt`) on `work_db`, with `env` added to
+    its environment.
 
     Raises `DbtError` with the failing node names when dbt exits non-zero.
     """
@@ -125,7 +127,7 @@ def run_dbt(
     cmd = [sys.executable, "-m", "dbt.cli.main", *args]
     t0 = time.time()
     proc = subprocess.Popen(
-        cmd, cwd=PROJECT_DIR, env=dbt_env(work_db), stdout=subprocess.PIPE,
+        cmd, cwd=PROJECT_DIR, env={**dbt_env(work_db), **(env or {})}, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace",
     )
     lines: list[str] = []
@@ -155,6 +157,7 @@ def build(
     vars: Mapping | None = None,
     progress: Progress | None = None,
     extra_args: list[str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> DbtResult:
     """`dbt build`: seeds, models, unit tests and data tests, in DAG order (unit tests run
     after their model's parents exist and before the model). `extra_args` such as
@@ -162,7 +165,7 @@ def build(
     args = ["build", *(extra_args or [])]
     if select:
         args += ["--select", *([select] if isinstance(select, str) else select)]
-    return run_dbt(args, work_db, vars=vars, progress=progress)
+    return run_dbt(args, work_db, vars=vars, progress=progress, env=env)
 
 
 # --------------------------------------------------------------------------- sources

@@ -30,3 +30,13 @@ def connect(path: str | Path = ":memory:", read_only: bool = False) -> duckdb.Du
 def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("LOAD encodings")
     con.execute("LOAD excel")
+
+
+def q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"

@@ -34,6 +34,7 @@ from typing import Callable
 import duckdb
 
 from orchestration import contract, duck, settings
+from orchestration.duck import lit, q
 
 Progress = Callable[[str], None]
 
@@ -211,14 +212,6 @@ class LandingReport:
 
 
 # ── schema ─────────────────────────────────────────────────────────────────────────────────
-
-
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _table_columns(con, schema: str, table: str) -> list[tuple[str, str]] | None:

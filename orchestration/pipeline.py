@@ -6,6 +6,7 @@ there is one way a run works.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import datetime
@@ -127,15 +128,16 @@ def dbt_plan(work_db: Path, incremental: bool) -> list[str] | None:
         con.close()
 
 
-def dbt_plan_args(periods: list[str] | None) -> tuple[dict | None, list[str]]:
-    """(`--vars` additions, extra `dbt build` arguments) for a build that recomputes `periods`.
+def dbt_plan_args(periods: list[str] | None) -> tuple[dict[str, str], list[str]]:
+    """(environment additions, extra `dbt build` arguments) for a build that recomputes
+    `periods` (macros/incremental_refresh.sql reads YGT_REFRESH_PERIODS).
 
     A full build recreates the incremental models. An incremental one skips the unit tests:
     it only happens when the definitions are unchanged since the last successful build
     (refresh.plan), which ran them on this very code."""
     if periods is None:
-        return None, ["--full-refresh"]
-    return {"refresh_periods": periods}, ["--exclude-resource-type", "unit_test"]
+        return {refresh.REFRESH_ENV: "null"}, ["--full-refresh"]
+    return {refresh.REFRESH_ENV: json.dumps(periods)}, ["--exclude-resource-type", "unit_test"]
 
 
 def dbt_record(work_db: Path, started: datetime, periods: list[str] | None) -> None:
@@ -157,9 +159,9 @@ def dbt_step(work_db: Path, progress: Progress, incremental: bool = False):
     since the last successful build; otherwise everything."""
     periods = dbt_plan(work_db, incremental)
     progress(f"   {describe_plan(periods)}")
-    vars, extra_args = dbt_plan_args(periods)
+    env, extra_args = dbt_plan_args(periods)
     started = datetime.now()
-    result = dbt.build(work_db, vars=vars, extra_args=extra_args, progress=condensed_dbt_progress(progress))
+    result = dbt.build(work_db, env=env, extra_args=extra_args, progress=condensed_dbt_progress(progress))
     dbt_record(work_db, started, periods)
     return result
 

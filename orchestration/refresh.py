@@ -2,7 +2,7 @@
 
 The heavy intermediate models (int_visits__daily, int_settlements__signed,
 int_settlements__daily) are dbt incremental models keyed by delivery period `_period`. Given
-the var `refresh_periods`, each one deletes and recomputes only the rows of those periods
+YGT_REFRESH_PERIODS (a JSON list), each one deletes and recomputes only the rows of those periods
 (macros/incremental_refresh.sql). Everything downstream is small and is rebuilt in full.
 
 `plan(con)` decides what to recompute:
@@ -26,6 +26,8 @@ from pathlib import Path
 from orchestration.settings import PROJECT_DIR
 
 BUILDS_TABLE = "raw.dbt_builds"
+# read by macros/incremental_refresh.sql: JSON list of periods to recompute, or null for all
+REFRESH_ENV = "YGT_REFRESH_PERIODS"
 # Registers joined row by row by the incremental models: a change re-classifies past periods.
 FULL_REFRESH_SOURCES = {"facilities"}
 DEFINITION_PATHS = ("dbt_project.yml", "models", "macros", "seeds")

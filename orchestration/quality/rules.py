@@ -6,6 +6,7 @@ visits is never pulled into pandas.
 
 from __future__ import annotations
 
+from orchestration.duck import lit
 from orchestration.quality.catalog import Check
 
 # A delivery period is a year (YYYY) or one quarter (YYYYQn); rows of a quarterly delivery
@@ -77,7 +78,7 @@ def area_code_format(check: Check) -> str:
 
 def in_set(check: Check) -> str:
     f = check.fields[0]
-    values = ", ".join("'" + v.replace("'", "''") + "'" for v in check.params["values"])
+    values = ", ".join(lit(v) for v in check.params["values"])
     return _per_period(check, f"{f} not in ({values})", where=f"{f} is not null")
 
 
