@@ -12,6 +12,8 @@ from `contract.raw_columns`. Everything row-level happens inside DuckDB, set-bas
 4. the old delivery is deleted and the new one inserted in one transaction, with one
    raw.load_audit row per file and the delivery's fingerprint in raw.deliveries.
 
+CSV dialect: RFC 4180 quoting; the delimiter (, ; tab |) is taken from the header line and given
+to DuckDB, as are quote and escape, so its reader does not sniff each file (see csv_delimiter).
 GB18030/GBK CSV files are transcoded to UTF-8 in Python (streamed, 8 MB chunks) before DuckDB
 reads them: DuckDB 1.4.4's `read_csv(encoding='GB18030')` silently corrupts a multi-byte
 character that straddles its internal buffer boundary (duckdb/duckdb-encodings#19, fixed
@@ -388,6 +390,15 @@ def strptime_sql(expr: str, formats) -> str:
     return f"coalesce({', '.join(parts)})"
 
 
+def trimmed_sql(expr: str) -> str:
+    """`expr` with the whitespace of _WS trimmed from both ends, NULL when empty. trim() runs only
+    where the first or last character is such whitespace: most values have none, and trim with
+    a character set costs more than the test."""
+    ws = ", ".join(str(ord(c)) for c in _WS)
+    return (f"CASE WHEN ord({expr}) IN ({ws}) OR ord(right({expr}, 1)) IN ({ws}) "
+            f"THEN NULLIF(trim({expr}, {lit(_WS)}), '') ELSE NULLIF({expr}, '') END")
+
+
 def _show(v: str) -> str:
     """A value quoted for a reason text, cut to 40 characters."""
     return f"'''' || left({v}, 40) || ''''"
@@ -737,7 +748,7 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
         con.execute("DROP TABLE _d")
         sql = _parse_sql(src, key)
         keep = [f"v_{i}" for i, c in enumerate(src.columns) if c.kind != "pii_drop"]
-        trimmed = ", ".join(f"NULLIF(trim(c_{i}, {lit(_WS)}), '') AS v_{i}" for i, c in enumerate(src.columns)
+        trimmed = ", ".join(f"{trimmed_sql(f'c_{i}')} AS v_{i}" for i, c in enumerate(src.columns)
                             if c.kind != "pii_drop")
         reason = f"NULLIF(concat_ws('; ', {', '.join(sql.reasons)}), '')" if sql.reasons else "NULL"
         # values are parsed once, here; identifiers are hashed only where they are written
@@ -855,4 +866,4 @@ def land(con_or_path: duckdb.DuckDBPyConnection | str | Path, landing: Path,
 
 
 __all__ = ["land", "create_raw_schema", "discover", "LandingReport", "DeliveryResult", "FileResult",
-           "LandingError", "hmac_sql", "gb11643_sql", "strptime_sql", "sniff_encoding"]
+           "LandingError", "hmac_sql", "gb11643_sql", "strptime_sql", "trimmed_sql", "sniff_encoding"]

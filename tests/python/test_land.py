@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from orchestration import contract, duck, settings
-from orchestration.land import DATE_FORMATS, TIMESTAMP_FORMATS, create_raw_schema, land, sniff_encoding, strptime_sql
+from orchestration.land import (DATE_FORMATS, TIMESTAMP_FORMATS, create_raw_schema, land, sniff_encoding,
+                                strptime_sql, trimmed_sql)
 
 KEY = b"test-key-for-landing"
 # valid 身份证号 (GB 11643 check digit right) and one with a wrong check digit
@@ -155,6 +156,15 @@ def test_guarded_strptime_equals_duckdbs_format_list():
                           f"FROM v").fetchall()
         assert [(x, w) for x, w, _ in got] == [(x, g) for x, _, g in got]
         assert sum(w is not None for _, w, _ in got) >= (4 if formats is DATE_FORMATS else 10)
+
+
+def test_trimmed_sql_equals_python_strip():
+    ws = " \t\r\n\u3000\u00a0"  # the whitespace the raw contract trims
+    values = ["a", " a", "a ", "\u3000张三\u3000", "\u00a0x\t", "x\r\n", "a b", "  ", "", "\u3000", None,
+              "张", "中 文", "\t\u00a0\u3000 mixed \u3000\u00a0\t"]
+    con = duck.connect(":memory:")
+    got = con.execute(f"SELECT {trimmed_sql('x')} FROM unnest(?) AS t(x)", [values]).fetchall()
+    assert [g[0] for g in got] == [(v.strip(ws) or None) if v is not None else None for v in values]
 
 
 @pytest.mark.parametrize("delim", [";", "\t", "|"])
