@@ -4,11 +4,16 @@ The layout of what this writes is fixed in docs/architecture.md ("Raw schema"); 
 from `contract.raw_columns`. Everything row-level happens inside DuckDB, set-based:
 
 1. each file is read as text (every column VARCHAR) into a temporary table whose rowid follows
-   the file order, and its physical line numbers are computed there (see `_line_expr`);
+   the file order, and its physical line numbers are computed there (see `_line_expr`).
+   UTF-8 CSV files with the same header are read together, one multi-file read per batch
+   (`_stage_batch`): DuckDB's start-up cost per read is most of the time of a small file, and
+   a province delivers thousands. Files with malformed rows, empty lines or newlines inside
+   values are left to the per-file path;
 2. the files of one delivery (source x period) are stacked into one table, exact duplicates are
    found with one GROUP BY over every contract column (first file, line wins);
-3. one SELECT parses every column (try_strptime / TRY_CAST / IN-list), hashes identifiers with
-   HMAC-SHA-256 written in SQL, checks the GB 11643 check digit and builds the quarantine reason;
+3. one SELECT trims and parses every column once (try_strptime / TRY_CAST / IN-list) and builds
+   the quarantine reason; the inserts hash identifiers with HMAC-SHA-256 written in SQL and
+   check the GB 11643 check digit;
 4. the old delivery is deleted and the new one inserted in one transaction, with one
    raw.load_audit row per file and the delivery's fingerprint in raw.deliveries.
 
@@ -519,12 +524,15 @@ def blank_lines(path: Path) -> list[int]:
     return out
 
 
-def csv_delimiter(path: Path) -> str:
-    """The delimiter of a UTF-8 CSV: whichever of , ; tab | the header line holds most (',' if
-    none). Given to DuckDB with the RFC 4180 quote and escape, so its reader skips dialect
-    sniffing, which costs ~10 ms per file -- most of the time of a small file."""
+def header_line(path: Path) -> bytes:
     with open(path, "rb") as fh:
-        header = fh.readline(SNIFF_BYTES)
+        return fh.readline(SNIFF_BYTES)
+
+
+def csv_delimiter(header: bytes) -> str:
+    """The delimiter of a CSV: whichever of , ; tab | its header line holds most (',' if none).
+    Given to DuckDB with the RFC 4180 quote and escape, so its reader skips dialect sniffing,
+    which costs ~10 ms per file -- most of the time of a small file."""
     counts = {d: header.count(d.encode()) for d in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
     return best if counts[best] else ","
@@ -553,7 +561,7 @@ def _read_csv(con, path: Path, tmp: Path) -> tuple[str, list[int], set[int]]:
         try:
             con.execute(
                 f"CREATE TEMP TABLE _f AS SELECT * FROM read_csv({lit(str(readable))}, header = true, "
-                f"all_varchar = true, delim = {lit(csv_delimiter(readable))}, quote = '\"', escape = '\"', "
+                f"all_varchar = true, delim = {lit(csv_delimiter(header_line(readable)))}, quote = '\"', escape = '\"', "
                 f"store_rejects = true, rejects_table = '_rej', rejects_scan = '_rejscan', rejects_limit = 0)")
         except duckdb.Error as exc:
             raise FileRejected(f"not a readable CSV table: {_clean_duckdb_error(exc)}") from None
@@ -630,9 +638,7 @@ def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, t
     header = list(types)
     if not header:
         raise FileRejected("no columns found (empty file?)")
-    by_norm: dict[str, str] = {}
-    for h in header:
-        by_norm.setdefault(h.strip().lower(), h)
+    by_norm = _by_norm(header)
     all_nulls = " AND ".join(f"{q(h)} IS NULL" for h in header)
     any_nl = " OR ".join(f"contains({q(h)}, chr(10))" for h in header) if fr.format == "csv" else "false"
     # one pass for the counts (a file's small queries add up over thousands of files)
@@ -640,13 +646,39 @@ def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, t
         f"SELECT count(*) FILTER (WHERE {all_nulls}), count(*) FILTER (WHERE NOT ({all_nulls})), "
         f"coalesce(bool_or({any_nl}), false) FROM _f").fetchone()
     n_rej = len(malformed)
-    missing = [c.name for c in src.columns if c.required and c.name.lower() not in by_norm]
+    missing = _missing_required(src, by_norm)
     if missing:
         raise FileRejected(
             f"missing required column(s) {', '.join(missing)}; the header has: "
             f"{', '.join(header[:40])}. Re-export the file with these columns (names are matched "
             f"case-insensitively) and land again", rows_read=n_rows + n_rej)
     line_sql, join, rej_line = _line_expr(con, fr.format, header, skipped, malformed, has_nl)
+    con.execute(
+        f"INSERT INTO _d SELECT {fidx}, {line_sql}, {', '.join(_column_exprs(src, by_norm, types, fr.format))} "
+        f"FROM _f {join} WHERE NOT ({' AND '.join('_f.' + q(h) + ' IS NULL' for h in header)})")
+    if n_rej:
+        con.execute(
+            f"INSERT INTO _bad SELECT {fidx}, {rej_line}, 'malformed CSV row: ' || lower(error_type) || ' ('"
+            f" || error_message || ')' FROM (SELECT line, min(error_type) AS error_type, "
+            f"min(error_message) AS error_message FROM _rej GROUP BY line) AS _rej")
+    fr.rows_read = n_rows + n_rej
+    fr.message = _file_notes(src, header, by_norm, n_rej, n_blank + len(skipped))
+
+
+def _by_norm(header: list[str]) -> dict[str, str]:
+    """Header names by their trimmed lower-case form (how contract columns are matched)."""
+    out: dict[str, str] = {}
+    for h in header:
+        out.setdefault(h.strip().lower(), h)
+    return out
+
+
+def _missing_required(src: contract.Source, by_norm: dict[str, str]) -> list[str]:
+    return [c.name for c in src.columns if c.required and c.name.lower() not in by_norm]
+
+
+def _column_exprs(src: contract.Source, by_norm: dict[str, str], types: dict[str, str], fmt: str) -> list[str]:
+    """Per contract column, the text of the file's matching column of _f (NULL when absent)."""
     cols = []
     for c in src.columns:
         h = by_norm.get(c.name.lower())
@@ -655,9 +687,9 @@ def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, t
             continue
         e = f"CAST(_f.{q(h)} AS VARCHAR)"
         t = (types.get(h) or "").upper()
-        if fr.format == "parquet" and t.startswith("TIMESTAMP") and c.kind == "date":
+        if fmt == "parquet" and t.startswith("TIMESTAMP") and c.kind == "date":
             e = f"CAST(CAST(_f.{q(h)} AS DATE) AS VARCHAR)"
-        if fr.format == "xlsx" and c.kind in ("date", "timestamp"):
+        if fmt == "xlsx" and c.kind in ("date", "timestamp"):
             # Excel date cells arrive as serial day numbers (1900 system) under all_varchar
             serial = f"regexp_full_match(trim({e}), '[0-9]{{1,5}}(\\.[0-9]+)?')"
             conv = (f"strftime(DATE '1899-12-30' + floor(TRY_CAST(trim({e}) AS DOUBLE))::INTEGER, '%Y-%m-%d')"
@@ -666,19 +698,13 @@ def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, t
                     f"'%Y-%m-%d %H:%M:%S')")
             e = f"CASE WHEN {serial} THEN {conv} ELSE {e} END"
         cols.append(e)
-    con.execute(
-        f"INSERT INTO _d SELECT {fidx}, {line_sql}, {', '.join(cols)} FROM _f {join} "
-        f"WHERE NOT ({' AND '.join('_f.' + q(h) + ' IS NULL' for h in header)})")
-    if n_rej:
-        con.execute(
-            f"INSERT INTO _bad SELECT {fidx}, {rej_line}, 'malformed CSV row: ' || lower(error_type) || ' ('"
-            f" || error_message || ')' FROM (SELECT line, min(error_type) AS error_type, "
-            f"min(error_message) AS error_message FROM _rej GROUP BY line) AS _rej")
-    fr.rows_read = n_rows + n_rej
+    return cols
+
+
+def _file_notes(src: contract.Source, header: list[str], by_norm: dict[str, str], n_rej: int, blank: int) -> str:
     notes = []
     if n_rej:
         notes.append(f"{n_rej} malformed row(s) quarantined")
-    blank = n_blank + len(skipped)
     if blank:
         notes.append(f"{blank} blank line(s) skipped")
     extra = [h for h in header if h.strip().lower() not in {c.name.lower() for c in src.columns}]
@@ -687,7 +713,75 @@ def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, t
     absent = [c.name for c in src.columns if not c.required and c.name.lower() not in by_norm]
     if absent:
         notes.append(f"optional column(s) absent, loaded as NULL: {', '.join(absent)}")
-    fr.message = "; ".join(notes)
+    return "; ".join(notes)
+
+
+BATCH_BYTES = 256 << 20  # files read together per multi-file read (bounds the staging table)
+FILE_COL = "_ygt_source_file"
+
+
+def _batches(paths: list[tuple[int, Path]]) -> list[tuple[str, list[tuple[int, Path]]]]:
+    """(delimiter, files) groups of UTF-8 CSV files with the same header line, up to
+    BATCH_BYTES each, that one multi-file read can stage. Other files are not in any group."""
+    groups: dict[bytes, list[tuple[int, Path]]] = {}
+    for fidx, path in paths:
+        if path.suffix.lower() == ".csv" and sniff_encoding(path) == "utf-8":
+            groups.setdefault(header_line(path), []).append((fidx, path))
+    out = []
+    for header, members in groups.items():
+        batch, size = [], 0
+        for m in members + [None]:
+            if m is None or (batch and size + m[1].stat().st_size > BATCH_BYTES):
+                if len(batch) > 1:
+                    out.append((csv_delimiter(header), batch))
+                batch, size = [], 0
+            if m is not None:
+                batch.append(m)
+                size += m[1].stat().st_size
+    return out
+
+
+def _stage_batch(con, src: contract.Source, delim: str, members: list[tuple[int, Path]]
+                 ) -> dict[int, tuple[int, str]]:
+    """Stage CSV files that share a header with one multi-file read into _d: DuckDB's start-up
+    cost per read is most of the time of a small file. Only files with nothing unusual -- no
+    malformed row, no empty line, no newline inside a value -- are staged here, their line
+    number being row order + 2; the rest is left to the per-file path, which numbers lines
+    around such things. Returns {file index: (rows read, notes)} of the files staged."""
+    listed = "[" + ", ".join(lit(str(p)) for _, p in members) + "]"
+    con.execute("DROP TABLE IF EXISTS _f; DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rejscan")
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE _f AS SELECT * FROM read_csv({listed}, header = true, all_varchar = true, "
+            f"delim = {lit(delim)}, quote = '\"', escape = '\"', filename = {lit(FILE_COL)}, store_rejects = true, "
+            f"rejects_table = '_rej', rejects_scan = '_rejscan', rejects_limit = 0)")
+    except duckdb.Error:
+        return {}  # the per-file path reads them one by one and names the bad file
+    types = {n: t for n, t in con.execute("SELECT column_name, column_type FROM (DESCRIBE _f)").fetchall()
+             if n != FILE_COL}
+    header = list(types)
+    by_norm = _by_norm(header)
+    if not header or _missing_required(src, by_norm):
+        return {}
+    all_nulls = " AND ".join(f"_f.{q(h)} IS NULL" for h in header)
+    any_nl = " OR ".join(f"contains(_f.{q(h)}, chr(10))" for h in header)
+    stats = {r[0]: r[1:] for r in con.execute(
+        f"SELECT {FILE_COL}, count(*) FILTER (WHERE {all_nulls}), count(*) FILTER (WHERE NOT ({all_nulls})), "
+        f"coalesce(bool_or({any_nl}), false), min(rowid), max(rowid), count(*) FROM _f GROUP BY 1").fetchall()}
+    unusual = {r[0] for r in con.execute("SELECT DISTINCT s.file_path FROM _rej JOIN _rejscan AS s USING (scan_id, file_id)").fetchall()}
+    clean = []
+    for fidx, path in members:
+        st = stats.get(str(path))
+        if st is None or str(path) in unusual or st[2] or st[4] - st[3] + 1 != st[5] or blank_lines(path):
+            continue
+        clean.append((str(path), fidx, st[3]))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _m (file VARCHAR, fidx INTEGER, first_rowid BIGINT)")
+    insert_rows(con, "_m", clean)
+    con.execute(
+        f"INSERT INTO _d SELECT _m.fidx, _f.rowid - _m.first_rowid + 2, "
+        f"{', '.join(_column_exprs(src, by_norm, types, 'csv'))} FROM _f JOIN _m ON _m.file = _f.{FILE_COL} "
+        f"WHERE NOT ({all_nulls})")
+    return {fidx: (stats[file][1], _file_notes(src, header, by_norm, 0, stats[file][0])) for file, fidx, _ in clean}
 
 
 def insert_rows(con, table: str, rows: list[tuple | list]) -> None:
@@ -726,9 +820,22 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
         con.execute("CREATE TEMP TABLE _bad (_fidx INTEGER, _line BIGINT, reason VARCHAR)")
         con.execute("CREATE TEMP TABLE _files (_fidx INTEGER, file VARCHAR)")
         staged: list[tuple[int, str]] = []
+        batched: dict[int, tuple[int, str]] = {}
+        for delim, members in _batches(list(enumerate(d.files))):
+            tb = time.perf_counter()
+            done = _stage_batch(con, src, delim, members)
+            batched |= {fidx: (rows, notes, (time.perf_counter() - tb) / len(done)) for fidx, (rows, notes) in done.items()}
+            progress(f"  {len(done)} of {len(members)} file(s) with the same header read together: "
+                     f"{sum(r for r, _ in done.values()):,} rows in {time.perf_counter() - tb:.1f}s")
         for fidx, path in enumerate(d.files):
             rel = path.relative_to(landing).as_posix()
             fr = FileResult(src.name, d.period, rel, FORMATS[path.suffix.lower()])
+            if fidx in batched:
+                fr.encoding = "UTF-8"
+                fr.rows_read, fr.message, fr.seconds = batched[fidx]
+                staged.append((fidx, rel))
+                res.files.append(fr)
+                continue
             tf = time.perf_counter()
             try:
                 _stage_file(con, d, path, fidx, landing, tmp, fr)
@@ -801,7 +908,7 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
             con.execute("ROLLBACK")
         raise
     finally:
-        for t in ("_d", "_u", "_p", "_bad", "_files", "_f", "_rej", "_rejscan", "_fl", "_gaps"):
+        for t in ("_d", "_u", "_p", "_bad", "_files", "_f", "_m", "_rej", "_rejscan", "_fl", "_gaps"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
     res.seconds = time.perf_counter() - t0
     return res

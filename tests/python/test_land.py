@@ -231,6 +231,48 @@ def test_line_numbers_with_quoted_newlines_blank_and_malformed_lines(tmp_path):
     assert audit(db, "v.csv")[:4] == (5, 3, 2, 0)
 
 
+def test_files_read_together_keep_their_own_line_numbers(tmp_path, monkeypatch):
+    # Same-header UTF-8 files are staged with one multi-file read; files with anything unusual
+    # fall back to the per-file path. Lines are worked out from how each file is written.
+    landing = tmp_path / "landing"
+    base = landing / "outpatient_visits" / "2024Q2"
+    base.mkdir(parents=True)
+    good = lambda vid, dx="J06.9": ",".join(visit(vid, dx_code=dx)[c] for c in OUT_COLS)  # noqa: E731
+    head = ",".join(OUT_COLS)
+    files = {
+        "a.csv": [head, good("a1"), good("a2"), good("a3")],                  # lines 2, 3, 4
+        "b.csv": [head, good("b1"), "," * (len(OUT_COLS) - 1), good("b2")],    # all-empty row: b2 on line 4
+        "c.csv": [head, good("c1"), "", good("c2")],                           # empty line: c2 on line 4
+        "d.csv": [head, good("d1", dx='"J06\n.9"'), good("d2")],               # quoted newline: d2 on line 4
+        "e.csv": [head, "too,few", good("e1")],                                # malformed line 2: e1 on line 3
+        "f.csv": [head, good("a1"), good("f1")],                               # a1 again: duplicate of a.csv
+        "g.csv": [head],                                                       # header only
+    }
+    for name, lines in files.items():
+        (base / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    want_lines = {"a1": ("a.csv", 2), "a2": ("a.csv", 3), "a3": ("a.csv", 4), "b1": ("b.csv", 2),
+                  "b2": ("b.csv", 4), "c1": ("c.csv", 2), "c2": ("c.csv", 4), "d1": ("d.csv", 2),
+                  "d2": ("d.csv", 4), "e1": ("e.csv", 3), "f1": ("f.csv", 3)}
+    db = tmp_path / "w.duckdb"
+    said: list[str] = []
+    rep = land(db, landing, progress=said.append)
+    assert any("3 of 7 file(s) with the same header read together" in m for m in said), said  # a, b, f
+    got = {v: (f.split("/")[-1], line) for v, f, line in rows(db, "SELECT visit_id, _file, _line FROM raw.outpatient_visits")}
+    assert got == want_lines
+    assert rows(db, "SELECT file, line FROM raw.quarantine") == [("outpatient_visits/2024Q2/e.csv", 2)]
+    read = {f.file.split("/")[-1]: (f.rows_read, f.rows_loaded, f.rows_quarantined, f.rows_duplicate) for f in rep.files}
+    assert read == {"a.csv": (3, 3, 0, 0), "b.csv": (2, 2, 0, 0), "c.csv": (2, 2, 0, 0), "d.csv": (2, 2, 0, 0),
+                    "e.csv": (2, 1, 1, 0), "f.csv": (2, 1, 0, 1), "g.csv": (0, 0, 0, 0)}
+    # the per-file path alone (no multi-file reads) lands exactly the same
+    import orchestration.land as land_module
+
+    batched = snapshot(db)
+    monkeypatch.setattr(land_module, "_batches", lambda paths: [])
+    db2 = tmp_path / "w2.duckdb"
+    land(db2, landing, progress=quiet)
+    assert snapshot(db2) == batched
+
+
 def test_missing_required_column_rejects_file_and_run_goes_on(tmp_path):
     landing = tmp_path / "landing"
     base = landing / "outpatient_visits" / "2024Q2"
