@@ -768,14 +768,15 @@ def _stage_batch(con, src: contract.Source, delim: str, members: list[tuple[int,
     stats = {r[0]: r[1:] for r in con.execute(
         f"SELECT {FILE_COL}, count(*) FILTER (WHERE {all_nulls}), count(*) FILTER (WHERE NOT ({all_nulls})), "
         f"coalesce(bool_or({any_nl}), false), min(rowid), max(rowid), count(*) FROM _f GROUP BY 1").fetchall()}
-    unusual = {r[0] for r in con.execute("SELECT DISTINCT s.file_path FROM _rej JOIN _rejscan AS s USING (scan_id, file_id)").fetchall()}
+    unusual = {r[0] for r in con.execute(  # files with malformed rows (or bytes that are not UTF-8)
+        "SELECT DISTINCT s.file_path FROM _rej JOIN _rejscan AS s USING (scan_id, file_id)").fetchall()}
     clean = []
     for fidx, path in members:
         st = stats.get(str(path))
         if st is None or str(path) in unusual or st[2] or st[4] - st[3] + 1 != st[5] or blank_lines(path):
             continue
         clean.append((str(path), fidx, st[3]))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _m (file VARCHAR, fidx INTEGER, first_rowid BIGINT)")
+    con.execute("CREATE OR REPLACE TEMP TABLE _m (file VARCHAR, fidx INTEGER, first_rowid BIGINT)")
     insert_rows(con, "_m", clean)
     con.execute(
         f"INSERT INTO _d SELECT _m.fidx, _f.rowid - _m.first_rowid + 2, "
@@ -824,7 +825,8 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
         for delim, members in _batches(list(enumerate(d.files))):
             tb = time.perf_counter()
             done = _stage_batch(con, src, delim, members)
-            batched |= {fidx: (rows, notes, (time.perf_counter() - tb) / len(done)) for fidx, (rows, notes) in done.items()}
+            per_file = (time.perf_counter() - tb) / max(len(done), 1)
+            batched |= {fidx: (rows, notes, per_file) for fidx, (rows, notes) in done.items()}
             progress(f"  {len(done)} of {len(members)} file(s) with the same header read together: "
                      f"{sum(r for r, _ in done.values()):,} rows in {time.perf_counter() - tb:.1f}s")
         for fidx, path in enumerate(d.files):
