@@ -112,7 +112,8 @@ def measure(con, checks: list[Check], periods: set[str] | None) -> pd.DataFrame:
             continue
         sql = RULES[check.rule](check)
         if periods is not None:  # DuckDB pushes this through the GROUP BY into the table scan
-            sql = f"select * from ({sql}) where period in ({', '.join(lit(p) for p in sorted(periods))})"
+            listed = ", ".join(lit(p) for p in sorted(periods)) or "null"
+            sql = f"select * from ({sql}) where period in ({listed})"
         try:
             counted = con.execute(sql).fetchall()
             message = check.description
