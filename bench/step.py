@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from orchestration import duck, pipeline, settings
-from orchestration.duck import lit
-from orchestration.land import discover, sniff_encoding
+from orchestration.duck import lit, lit_list
+from orchestration.land import csv_delimiter, discover, header_line, sniff_encoding
 
 
 def bare_scan(landing: Path) -> int:
@@ -28,13 +28,14 @@ def bare_scan(landing: Path) -> int:
     rows = 0
     deliveries, _ = discover(landing)
     for delivery in deliveries:
-        groups: dict[tuple[str, str], list[str]] = {}
+        groups: dict[tuple[str, str, str], list[str]] = {}
         for path in delivery.files:
             suffix = path.suffix.lower()
-            enc = sniff_encoding(path) if suffix == ".csv" else ""
-            groups.setdefault((suffix, enc), []).append(str(path))
-        for (suffix, enc), files in groups.items():
-            listed = "[" + ", ".join(lit(f) for f in files) + "]"
+            csv = suffix == ".csv"
+            key = (suffix, sniff_encoding(path) if csv else "", csv_delimiter(header_line(path)) if csv else "")
+            groups.setdefault(key, []).append(str(path))
+        for (suffix, enc, delim), files in groups.items():
+            listed = lit_list(files)
             if suffix == ".parquet":
                 rels = [f"read_parquet({listed}, union_by_name = true)"]
             elif suffix == ".xlsx":  # read_xlsx takes one file
@@ -42,7 +43,7 @@ def bare_scan(landing: Path) -> int:
             else:
                 enc = "utf-8" if enc.lower().startswith("utf") else "GB18030"
                 rels = [f"read_csv({listed}, all_varchar = true, encoding = {lit(enc)}, union_by_name = true, "
-                        f"delim = ',', quote = '\"', escape = '\"', strict_mode = false, ignore_errors = true)"]
+                        f"delim = {lit(delim)}, quote = '\"', escape = '\"', strict_mode = false, ignore_errors = true)"]
             for rel in rels:
                 rows += con.execute(f"select count(*) from {rel}").fetchone()[0]
     return rows

@@ -32,8 +32,6 @@ from orchestration.settings import PROJECT_DIR, memory_limit
 
 Progress = Callable[[str], None]
 
-# raw.load_audit is written by the loader (not a landing source); dbt reads it for marts.load_audit.
-LOAD_AUDIT_COLUMNS = AUDIT_COLUMNS
 
 
 class DbtError(RuntimeError):
@@ -203,7 +201,7 @@ def render_sources_yml() -> str:
         "        description: one row per landed file, written by the loader (row conservation)",
         "        columns:",
     ]
-    for name, dtype in LOAD_AUDIT_COLUMNS:
+    for name, dtype in AUDIT_COLUMNS:  # raw.load_audit is written by the loader
         out += [f"          - name: {name}", f"            data_type: {json.dumps(dtype)}"]
     out += [
         "      - name: dq_results",

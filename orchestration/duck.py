@@ -40,3 +40,8 @@ def q(name: str) -> str:
 def lit(value) -> str:
     """A SQL string literal."""
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def lit_list(values) -> str:
+    """A SQL list of string literals, e.g. the files of a multi-file read."""
+    return "[" + ", ".join(lit(v) for v in values) + "]"

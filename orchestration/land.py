@@ -41,7 +41,7 @@ from typing import Callable
 import duckdb
 
 from orchestration import contract, duck, settings
-from orchestration.duck import lit, q
+from orchestration.duck import lit, lit_list, q
 
 Progress = Callable[[str], None]
 
@@ -639,8 +639,8 @@ def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, t
     if not header:
         raise FileRejected("no columns found (empty file?)")
     by_norm = _by_norm(header)
-    all_nulls = " AND ".join(f"{q(h)} IS NULL" for h in header)
-    any_nl = " OR ".join(f"contains({q(h)}, chr(10))" for h in header) if fr.format == "csv" else "false"
+    all_nulls, any_nl = _blank_and_newline_sql(header)
+    any_nl = any_nl if fr.format == "csv" else "false"
     # one pass for the counts (a file's small queries add up over thousands of files)
     n_blank, n_rows, has_nl = con.execute(
         f"SELECT count(*) FILTER (WHERE {all_nulls}), count(*) FILTER (WHERE NOT ({all_nulls})), "
@@ -655,7 +655,7 @@ def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, t
     line_sql, join, rej_line = _line_expr(con, fr.format, header, skipped, malformed, has_nl)
     con.execute(
         f"INSERT INTO _d SELECT {fidx}, {line_sql}, {', '.join(_column_exprs(src, by_norm, types, fr.format))} "
-        f"FROM _f {join} WHERE NOT ({' AND '.join('_f.' + q(h) + ' IS NULL' for h in header)})")
+        f"FROM _f {join} WHERE NOT ({all_nulls})")
     if n_rej:
         con.execute(
             f"INSERT INTO _bad SELECT {fidx}, {rej_line}, 'malformed CSV row: ' || lower(error_type) || ' ('"
@@ -663,6 +663,12 @@ def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, t
             f"min(error_message) AS error_message FROM _rej GROUP BY line) AS _rej")
     fr.rows_read = n_rows + n_rej
     fr.message = _file_notes(src, header, by_norm, n_rej, n_blank + len(skipped))
+
+
+def _blank_and_newline_sql(header: list[str]) -> tuple[str, str]:
+    """SQL over _f: (every column is NULL -- a blank row, a value holds a newline)."""
+    return (" AND ".join(f"_f.{q(h)} IS NULL" for h in header),
+            " OR ".join(f"contains(_f.{q(h)}, chr(10))" for h in header))
 
 
 def _by_norm(header: list[str]) -> dict[str, str]:
@@ -727,17 +733,18 @@ def _batches(paths: list[tuple[int, Path]]) -> list[tuple[str, list[tuple[int, P
     for fidx, path in paths:
         if path.suffix.lower() == ".csv" and sniff_encoding(path) == "utf-8":
             groups.setdefault(header_line(path), []).append((fidx, path))
-    out = []
+    out: list[tuple[str, list[tuple[int, Path]]]] = []
     for header, members in groups.items():
-        batch, size = [], 0
-        for m in members + [None]:
-            if m is None or (batch and size + m[1].stat().st_size > BATCH_BYTES):
-                if len(batch) > 1:
-                    out.append((csv_delimiter(header), batch))
-                batch, size = [], 0
-            if m is not None:
-                batch.append(m)
-                size += m[1].stat().st_size
+        batches: list[list[tuple[int, Path]]] = [[]]
+        size = 0
+        for m in members:
+            file_size = m[1].stat().st_size
+            if batches[-1] and size + file_size > BATCH_BYTES:
+                batches.append([])
+                size = 0
+            batches[-1].append(m)
+            size += file_size
+        out += [(csv_delimiter(header), b) for b in batches if len(b) > 1]
     return out
 
 
@@ -748,11 +755,10 @@ def _stage_batch(con, src: contract.Source, delim: str, members: list[tuple[int,
     malformed row, no empty line, no newline inside a value -- are staged here, their line
     number being row order + 2; the rest is left to the per-file path, which numbers lines
     around such things. Returns {file index: (rows read, notes)} of the files staged."""
-    listed = "[" + ", ".join(lit(str(p)) for _, p in members) + "]"
     con.execute("DROP TABLE IF EXISTS _f; DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rejscan")
     try:
         con.execute(
-            f"CREATE TEMP TABLE _f AS SELECT * FROM read_csv({listed}, header = true, all_varchar = true, "
+            f"CREATE TEMP TABLE _f AS SELECT * FROM read_csv({lit_list(p for _, p in members)}, header = true, all_varchar = true, "
             f"delim = {lit(delim)}, quote = '\"', escape = '\"', filename = {lit(FILE_COL)}, store_rejects = true, "
             f"rejects_table = '_rej', rejects_scan = '_rejscan', rejects_limit = 0)")
     except duckdb.Error:
@@ -763,8 +769,7 @@ def _stage_batch(con, src: contract.Source, delim: str, members: list[tuple[int,
     by_norm = _by_norm(header)
     if not header or _missing_required(src, by_norm):
         return {}
-    all_nulls = " AND ".join(f"_f.{q(h)} IS NULL" for h in header)
-    any_nl = " OR ".join(f"contains(_f.{q(h)}, chr(10))" for h in header)
+    all_nulls, any_nl = _blank_and_newline_sql(header)
     stats = {r[0]: r[1:] for r in con.execute(
         f"SELECT {FILE_COL}, count(*) FILTER (WHERE {all_nulls}), count(*) FILTER (WHERE NOT ({all_nulls})), "
         f"coalesce(bool_or({any_nl}), false), min(rowid), max(rowid), count(*) FROM _f GROUP BY 1").fetchall()}
