@@ -5,9 +5,9 @@ from `contract.raw_columns`. Everything row-level happens inside DuckDB, set-bas
 
 1. each file is read as text (every column VARCHAR) into a temporary table whose rowid follows
    the file order, and its physical line numbers are computed there (see `_line_expr`).
-   UTF-8 CSV files with the same header are read together, one multi-file read per batch
-   (`_stage_batch`): DuckDB's start-up cost per read is most of the time of a small file, and
-   a province delivers thousands. Files with malformed rows, empty lines or newlines inside
+   CSV files with the same header are read together, one multi-file read per batch
+   (`_stage_batch`, GB18030 ones transcoded first): DuckDB's start-up cost per read is most of
+   the time of a small file, and a province delivers thousands. Files with malformed rows, empty lines or newlines inside
    values are left to the per-file path;
 2. the files of one delivery (source x period) are stacked into one table, exact duplicates are
    found with one GROUP BY over every contract column (first file, line wins);
@@ -364,10 +364,11 @@ GB11643_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 def gb11643_sql(expr: str) -> str:
     """TRUE if `expr` (already trimmed, upper-cased) is an 18-character 身份证号 whose check
     character is right (GB 11643-1999); FALSE otherwise (also when NULL)."""
-    total = " + ".join(f"(ascii(substr({expr}, {i + 1}, 1)) - 48) * {w}" for i, w in enumerate(GB11643_WEIGHTS))
+    # one dot product of the 17 digits with the weights (17 substr() calls cost ~1.6x more)
+    total = (f"list_dot_product(TRY_CAST(string_split(left({expr}, 17), '') AS DOUBLE[]), "
+             f"{list(GB11643_WEIGHTS)}::DOUBLE[])::BIGINT")
     return (f"coalesce(CASE WHEN regexp_full_match({expr}, '[0-9]{{17}}[0-9X]') "
-            f"THEN substr('10X98765432', (({total}) % 11)::INTEGER + 1, 1) = substr({expr}, 18, 1) "
-            f"END, false)")
+            f"THEN '10X98765432'[({total} % 11)::INTEGER + 1] = {expr}[18] END, false)")
 
 
 def _literals(fmt: str) -> set[str]:
@@ -400,7 +401,9 @@ def trimmed_sql(expr: str) -> str:
     where the first or last character is such whitespace: most values have none, and trim with
     a character set costs more than the test."""
     ws = ", ".join(str(ord(c)) for c in _WS)
-    return (f"CASE WHEN ord({expr}) IN ({ws}) OR ord(right({expr}, 1)) IN ({ws}) "
+    # suffix() compares bytes; ord(right(x, 1)) would walk the string to find its last character
+    ends = " OR ".join(f"suffix({expr}, {lit(c)})" for c in _WS)
+    return (f"CASE WHEN ord({expr}) IN ({ws}) OR {ends} "
             f"THEN NULLIF(trim({expr}, {lit(_WS)}), '') ELSE NULLIF({expr}, '') END")
 
 
@@ -430,7 +433,8 @@ def _parse_sql(src: contract.Source, key: bytes) -> ParseSql:
         if c.kind == "pii_drop":
             continue
         if c.kind == "pii_hash":
-            norm = f"upper({v})"
+            norm = p  # upper-cased once here, used by the hash and the check below
+            out.parsed.append(f"upper({v}) AS {p}")
             out.typed.append(f"{hmac_sql(norm, key)} AS {q(c.hash_as)}")
             out.record.append(f"{lit(c.hash_as)}, {hmac_sql(norm, key)}")
             if c.hash_as == "person_key":
@@ -726,16 +730,26 @@ BATCH_BYTES = 256 << 20  # files read together per multi-file read (bounds the s
 FILE_COL = "_ygt_source_file"
 
 
-def _batches(paths: list[tuple[int, Path]]) -> list[tuple[str, list[tuple[int, Path]]]]:
-    """(delimiter, files) groups of UTF-8 CSV files with the same header line, up to
-    BATCH_BYTES each, that one multi-file read can stage. Other files are not in any group."""
-    groups: dict[bytes, list[tuple[int, Path]]] = {}
+Member = tuple[int, Path, str]  # (file index, path, encoding 'utf-8' | 'gb18030')
+
+
+def _batches(paths: list[tuple[int, Path]]) -> list[tuple[str, list[Member]]]:
+    """(delimiter, files) groups of CSV files with the same header line (compared as UTF-8), up
+    to BATCH_BYTES each, that one multi-file read can stage. Other files are not in any group."""
+    groups: dict[bytes, list[Member]] = {}
     for fidx, path in paths:
-        if path.suffix.lower() == ".csv" and sniff_encoding(path) == "utf-8":
-            groups.setdefault(header_line(path), []).append((fidx, path))
-    out: list[tuple[str, list[tuple[int, Path]]]] = []
+        if path.suffix.lower() != ".csv":
+            continue
+        encoding, header = sniff_encoding(path), header_line(path)
+        if encoding == "gb18030":
+            try:
+                header = header.decode("gb18030").encode("utf-8")
+            except UnicodeDecodeError:
+                continue  # the per-file path rejects it and says why
+        groups.setdefault(header, []).append((fidx, path, encoding))
+    out: list[tuple[str, list[Member]]] = []
     for header, members in groups.items():
-        batches: list[list[tuple[int, Path]]] = [[]]
+        batches: list[list[Member]] = [[]]
         size = 0
         for m in members:
             file_size = m[1].stat().st_size
@@ -748,17 +762,41 @@ def _batches(paths: list[tuple[int, Path]]) -> list[tuple[str, list[tuple[int, P
     return out
 
 
-def _stage_batch(con, src: contract.Source, delim: str, members: list[tuple[int, Path]]
-                 ) -> dict[int, tuple[int, str]]:
+def _stage_batch(con, src: contract.Source, delim: str, members: list[Member], tmp: Path
+                 ) -> dict[int, tuple[int, str, str]]:
     """Stage CSV files that share a header with one multi-file read into _d: DuckDB's start-up
-    cost per read is most of the time of a small file. Only files with nothing unusual -- no
-    malformed row, no empty line, no newline inside a value -- are staged here, their line
-    number being row order + 2; the rest is left to the per-file path, which numbers lines
-    around such things. Returns {file index: (rows read, notes)} of the files staged."""
+    cost per read is most of the time of a small file. GB18030 files are transcoded to UTF-8 in
+    `tmp` first (see the module doc). Only files with nothing unusual -- no malformed row, no
+    empty line, no newline inside a value -- are staged here, their line number being row order
+    + 2; the rest is left to the per-file path, which numbers lines around such things.
+    Returns {file index: (rows read, notes, encoding label)} of the files staged."""
+    readable: dict[str, tuple[int, str]] = {}  # path read -> (file index, encoding label)
+    try:
+        for fidx, path, encoding in members:
+            if encoding == "utf-8":
+                readable[str(path)] = (fidx, "UTF-8")
+                continue
+            out = tmp / f"batch-{fidx}.csv"
+            try:
+                transcode_to_utf8(path, out)
+            except FileRejected:
+                continue  # the per-file path rejects it and says why
+            readable[str(out)] = (fidx, "GB18030")
+        return _stage_readable(con, src, delim, readable)
+    finally:
+        for f in readable:
+            if Path(f).parent == tmp:
+                Path(f).unlink(missing_ok=True)
+
+
+def _stage_readable(con, src: contract.Source, delim: str, readable: dict[str, tuple[int, str]]
+                    ) -> dict[int, tuple[int, str, str]]:
+    if len(readable) < 2:
+        return {}
     con.execute("DROP TABLE IF EXISTS _f; DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rejscan")
     try:
         con.execute(
-            f"CREATE TEMP TABLE _f AS SELECT * FROM read_csv({lit_list(p for _, p in members)}, header = true, all_varchar = true, "
+            f"CREATE TEMP TABLE _f AS SELECT * FROM read_csv({lit_list(readable)}, header = true, all_varchar = true, "
             f"delim = {lit(delim)}, quote = '\"', escape = '\"', filename = {lit(FILE_COL)}, store_rejects = true, "
             f"rejects_table = '_rej', rejects_scan = '_rejscan', rejects_limit = 0)")
     except duckdb.Error:
@@ -776,18 +814,19 @@ def _stage_batch(con, src: contract.Source, delim: str, members: list[tuple[int,
     unusual = {r[0] for r in con.execute(  # files with malformed rows (or bytes that are not UTF-8)
         "SELECT DISTINCT s.file_path FROM _rej JOIN _rejscan AS s USING (scan_id, file_id)").fetchall()}
     clean = []
-    for fidx, path in members:
-        st = stats.get(str(path))
-        if st is None or str(path) in unusual or st[2] or st[4] - st[3] + 1 != st[5] or blank_lines(path):
+    for file, (fidx, _) in readable.items():
+        st = stats.get(file)
+        if st is None or file in unusual or st[2] or st[4] - st[3] + 1 != st[5] or blank_lines(Path(file)):
             continue
-        clean.append((str(path), fidx, st[3]))
+        clean.append((file, fidx, st[3]))
     con.execute("CREATE OR REPLACE TEMP TABLE _m (file VARCHAR, fidx INTEGER, first_rowid BIGINT)")
     insert_rows(con, "_m", clean)
     con.execute(
         f"INSERT INTO _d SELECT _m.fidx, _f.rowid - _m.first_rowid + 2, "
         f"{', '.join(_column_exprs(src, by_norm, types, 'csv'))} FROM _f JOIN _m ON _m.file = _f.{FILE_COL} "
         f"WHERE NOT ({all_nulls})")
-    return {fidx: (stats[file][1], _file_notes(src, header, by_norm, 0, stats[file][0])) for file, fidx, _ in clean}
+    return {fidx: (stats[file][1], _file_notes(src, header, by_norm, 0, stats[file][0]), readable[file][1])
+            for file, fidx, _ in clean}
 
 
 def insert_rows(con, table: str, rows: list[tuple | list]) -> None:
@@ -826,20 +865,19 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
         con.execute("CREATE TEMP TABLE _bad (_fidx INTEGER, _line BIGINT, reason VARCHAR)")
         con.execute("CREATE TEMP TABLE _files (_fidx INTEGER, file VARCHAR)")
         staged: list[tuple[int, str]] = []
-        batched: dict[int, tuple[int, str]] = {}
+        batched: dict[int, tuple[int, str, str, float]] = {}  # rows, notes, encoding, seconds
         for delim, members in _batches(list(enumerate(d.files))):
             tb = time.perf_counter()
-            done = _stage_batch(con, src, delim, members)
+            done = _stage_batch(con, src, delim, members, tmp)
             per_file = (time.perf_counter() - tb) / max(len(done), 1)
-            batched |= {fidx: (rows, notes, per_file) for fidx, (rows, notes) in done.items()}
+            batched |= {fidx: (*staged_file, per_file) for fidx, staged_file in done.items()}
             progress(f"  {len(done)} of {len(members)} file(s) with the same header read together: "
-                     f"{sum(r for r, _ in done.values()):,} rows in {time.perf_counter() - tb:.1f}s")
+                     f"{sum(r for r, _, _ in done.values()):,} rows in {time.perf_counter() - tb:.1f}s")
         for fidx, path in enumerate(d.files):
             rel = path.relative_to(landing).as_posix()
             fr = FileResult(src.name, d.period, rel, FORMATS[path.suffix.lower()])
             if fidx in batched:
-                fr.encoding = "UTF-8"
-                fr.rows_read, fr.message, fr.seconds = batched[fidx]
+                fr.rows_read, fr.message, fr.encoding, fr.seconds = batched[fidx]
                 staged.append((fidx, rel))
                 res.files.append(fr)
                 continue
@@ -855,22 +893,20 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
                                      f"read {fr.rows_read:,} rows" + (f" ({fr.encoding})" if fr.encoding else "")
                                      + f" in {fr.seconds:.1f}s"))
         insert_rows(con, "_files", staged)
-        # exact duplicates across the delivery: one row per distinct record, the first (file, line) kept
-        group = ", ".join(vcols)
-        con.execute(f"CREATE TEMP TABLE _u AS SELECT {group}, min(_fidx::BIGINT * 4294967296 * 16 + _line) AS _rid "
-                    f"FROM _d GROUP BY ALL")
-        con.execute("DROP TABLE _d")
         sql = _parse_sql(src, key)
         keep = [f"v_{i}" for i, c in enumerate(src.columns) if c.kind != "pii_drop"]
         trimmed = ", ".join(f"{trimmed_sql(f'c_{i}')} AS v_{i}" for i, c in enumerate(src.columns)
                             if c.kind != "pii_drop")
         reason = f"NULLIF(concat_ws('; ', {', '.join(sql.reasons)}), '')" if sql.reasons else "NULL"
-        # values are parsed once, here; identifiers are hashed only where they are written
-        # (good rows -> raw.<source>, bad rows -> JSON record in raw.quarantine)
+        # One statement: exact duplicates across the delivery are grouped away (one row per
+        # distinct record, the first file and line kept), then values are trimmed and parsed once.
+        # Identifiers are hashed only where they are written (good rows -> raw.<source>, bad rows
+        # -> JSON record in raw.quarantine).
+        dedup = f"SELECT {', '.join(vcols)}, min(_fidx::BIGINT * 68719476736 + _line) AS _rid FROM _d GROUP BY ALL"
         con.execute(
             f"CREATE TEMP TABLE _p AS SELECT *, {reason} AS _reason FROM (SELECT _rid // 68719476736 AS _fidx, "
-            f"_rid % 68719476736 AS _line, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, {trimmed} FROM _u))")
-        con.execute("DROP TABLE _u")
+            f"_rid % 68719476736 AS _line, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, {trimmed} FROM ({dedup})))")
+        con.execute("DROP TABLE _d")
         # replace the delivery atomically
         con.execute("BEGIN TRANSACTION")
         for t in [src.name, "quarantine", "load_audit"]:
@@ -915,7 +951,7 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
             con.execute("ROLLBACK")
         raise
     finally:
-        for t in ("_d", "_u", "_p", "_bad", "_files", "_f", "_m", "_rej", "_rejscan", "_fl", "_gaps"):
+        for t in ("_d", "_p", "_bad", "_files", "_f", "_m", "_rej", "_rejscan", "_fl", "_gaps"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
     res.seconds = time.perf_counter() - t0
     return res

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from orchestration import contract, duck, settings
-from orchestration.land import (DATE_FORMATS, TIMESTAMP_FORMATS, create_raw_schema, land, sniff_encoding,
-                                strptime_sql, trimmed_sql)
+from orchestration.generate import ids
+from orchestration.land import (DATE_FORMATS, TIMESTAMP_FORMATS, create_raw_schema, gb11643_sql, land,
+                                sniff_encoding, strptime_sql, trimmed_sql)
 
 KEY = b"test-key-for-landing"
 # valid 身份证号 (GB 11643 check digit right) and one with a wrong check digit
@@ -167,6 +168,19 @@ def test_trimmed_sql_equals_python_strip():
     assert [g[0] for g in got] == [(v.strip(ws) or None) if v is not None else None for v in values]
 
 
+def test_gb11643_sql_agrees_with_the_generators_check():
+    import pandas as pd
+    first17 = pd.Series([f"{110105 + i:06d}1990{(i % 12) + 1:02d}{(i % 28) + 1:02d}{i % 1000:03d}" for i in range(400)])
+    valid = first17 + ids.check_digit(first17)
+    values = (list(valid) + list(ids.corrupt_check(valid))  # right and wrong check characters
+              + [ID_A, ID_B, ID_BAD, ID_A[:17], ID_A + "0", "11010519491231002x", "1101051949123100AX", "", None])
+    hand = [True, True, False, False, False, False, False, False, False]  # ID_A, ID_B right (worked by hand)
+    con = duck.connect(":memory:")
+    got = [r[0] for r in con.execute(f"SELECT {gb11643_sql('x')} FROM unnest(?) AS t(x)", [values]).fetchall()]
+    assert got == list(ids.is_valid_id(pd.Series(values)))
+    assert got[:400] == [True] * 400 and got[400:800] == [False] * 400 and got[800:] == hand
+
+
 @pytest.mark.parametrize("delim", [";", "\t", "|"])
 def test_other_csv_delimiters_are_detected(tmp_path, delim):
     landing = tmp_path / "landing"
@@ -232,7 +246,7 @@ def test_line_numbers_with_quoted_newlines_blank_and_malformed_lines(tmp_path):
 
 
 def test_files_read_together_keep_their_own_line_numbers(tmp_path, monkeypatch):
-    # Same-header UTF-8 files are staged with one multi-file read; files with anything unusual
+    # Same-header CSV files (UTF-8 or GB18030) are staged with one multi-file read; files with anything unusual
     # fall back to the per-file path. Lines are worked out from how each file is written.
     landing = tmp_path / "landing"
     base = landing / "outpatient_visits" / "2024Q2"
@@ -247,22 +261,29 @@ def test_files_read_together_keep_their_own_line_numbers(tmp_path, monkeypatch):
         "e.csv": [head, "too,few", good("e1")],                                # malformed line 2: e1 on line 3
         "f.csv": [head, good("a1"), good("f1")],                               # a1 again: duplicate of a.csv
         "g.csv": [head],                                                       # header only
+        "h.csv": [head, good("h1", dx="中医"), good("h2")],                   # GB18030: lines 2, 3
     }
     for name, lines in files.items():
-        (base / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (base / name).write_text("\n".join(lines) + "\n", encoding="gb18030" if name == "h.csv" else "utf-8")
+    (base / "j.csv").write_bytes(f"{head}\n{good('j1')}\n".encode() + b"\xff\xff\n")  # neither UTF-8 nor GB18030
     want_lines = {"a1": ("a.csv", 2), "a2": ("a.csv", 3), "a3": ("a.csv", 4), "b1": ("b.csv", 2),
                   "b2": ("b.csv", 4), "c1": ("c.csv", 2), "c2": ("c.csv", 4), "d1": ("d.csv", 2),
-                  "d2": ("d.csv", 4), "e1": ("e.csv", 3), "f1": ("f.csv", 3)}
+                  "d2": ("d.csv", 4), "e1": ("e.csv", 3), "f1": ("f.csv", 3), "h1": ("h.csv", 2), "h2": ("h.csv", 3)}
     db = tmp_path / "w.duckdb"
     said: list[str] = []
     rep = land(db, landing, progress=said.append)
-    assert any("3 of 7 file(s) with the same header read together" in m for m in said), said  # a, b, f
+    assert any("4 of 9 file(s) with the same header read together" in m for m in said), said  # a, b, f, h
     got = {v: (f.split("/")[-1], line) for v, f, line in rows(db, "SELECT visit_id, _file, _line FROM raw.outpatient_visits")}
     assert got == want_lines
+    assert rows(db, "SELECT dx_code FROM raw.outpatient_visits WHERE visit_id = 'h1'") == [("中医",)]
+    enc = {f.file.split("/")[-1]: (f.encoding, f.status) for f in rep.files}
+    assert enc["h.csv"] == ("GB18030", "loaded") and enc["a.csv"] == ("UTF-8", "loaded")
+    assert enc["j.csv"][1] == "rejected" and "unreadable encoding" in rep.files[-1].message
     assert rows(db, "SELECT file, line FROM raw.quarantine") == [("outpatient_visits/2024Q2/e.csv", 2)]
     read = {f.file.split("/")[-1]: (f.rows_read, f.rows_loaded, f.rows_quarantined, f.rows_duplicate) for f in rep.files}
     assert read == {"a.csv": (3, 3, 0, 0), "b.csv": (2, 2, 0, 0), "c.csv": (2, 2, 0, 0), "d.csv": (2, 2, 0, 0),
-                    "e.csv": (2, 1, 1, 0), "f.csv": (2, 1, 0, 1), "g.csv": (0, 0, 0, 0)}
+                    "e.csv": (2, 1, 1, 0), "f.csv": (2, 1, 0, 1), "g.csv": (0, 0, 0, 0), "h.csv": (2, 2, 0, 0),
+                    "j.csv": (0, 0, 0, 0)}
     # the per-file path alone (no multi-file reads) lands exactly the same
     import orchestration.land as land_module
 
