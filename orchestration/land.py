@@ -9,8 +9,9 @@ from `contract.raw_columns`. Everything row-level happens inside DuckDB, set-bas
    (`_stage_batch`, GB18030 ones transcoded first): DuckDB's start-up cost per read is most of
    the time of a small file, and a province delivers thousands. Files with malformed rows, empty lines or newlines inside
    values are left to the per-file path;
-2. the files of one delivery (source x period) are stacked into one table, exact duplicates are
-   found with one GROUP BY over every contract column (first file, line wins);
+2. the rows of one delivery (source x period) -- the per-file rows stacked in one table, each
+   batch's rows read where they were staged -- are de-duplicated by one GROUP BY over every
+   contract column (first file, line wins);
 3. one SELECT trims and parses every column once (try_strptime / TRY_CAST / IN-list) and builds
    the quarantine reason; the inserts hash identifiers with HMAC-SHA-256 written in SQL and
    check the GB 11643 check digit;
@@ -762,10 +763,11 @@ def _batches(paths: list[tuple[int, Path]]) -> list[tuple[str, list[Member]]]:
     return out
 
 
-def _stage_batch(con, src: contract.Source, delim: str, members: list[Member], tmp: Path
+def _stage_batch(con, src: contract.Source, delim: str, members: list[Member], tmp: Path, name: str
                  ) -> dict[int, tuple[int, str, str]]:
-    """Stage CSV files that share a header with one multi-file read into _d: DuckDB's start-up
-    cost per read is most of the time of a small file. GB18030 files are transcoded to UTF-8 in
+    """Stage CSV files that share a header with one multi-file read into temp table `name`, seen
+    through temp view `name`_rows in the layout of _d (the GROUP BY reads it beside _d, so the
+    rows are not copied): DuckDB's start-up cost per read is most of the time of a small file. GB18030 files are transcoded to UTF-8 in
     `tmp` first (see the module doc). Only files with nothing unusual -- no malformed row, no
     empty line, no newline inside a value -- are staged here, their line number being row order
     + 2; the rest is left to the per-file path, which numbers lines around such things.
@@ -782,26 +784,26 @@ def _stage_batch(con, src: contract.Source, delim: str, members: list[Member], t
             except FileRejected:
                 continue  # the per-file path rejects it and says why
             readable[str(out)] = (fidx, "GB18030")
-        return _stage_readable(con, src, delim, readable)
+        return _stage_readable(con, src, delim, readable, name)
     finally:
         for f in readable:
             if Path(f).parent == tmp:
                 Path(f).unlink(missing_ok=True)
 
 
-def _stage_readable(con, src: contract.Source, delim: str, readable: dict[str, tuple[int, str]]
+def _stage_readable(con, src: contract.Source, delim: str, readable: dict[str, tuple[int, str]], name: str
                     ) -> dict[int, tuple[int, str, str]]:
     if len(readable) < 2:
         return {}
-    con.execute("DROP TABLE IF EXISTS _f; DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rejscan")
+    con.execute("DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rejscan")
     try:
         con.execute(
-            f"CREATE TEMP TABLE _f AS SELECT * FROM read_csv({lit_list(readable)}, header = true, all_varchar = true, "
+            f"CREATE TEMP TABLE {name} AS SELECT * FROM read_csv({lit_list(readable)}, header = true, all_varchar = true, "
             f"delim = {lit(delim)}, quote = '\"', escape = '\"', filename = {lit(FILE_COL)}, store_rejects = true, "
             f"rejects_table = '_rej', rejects_scan = '_rejscan', rejects_limit = 0)")
     except duckdb.Error:
         return {}  # the per-file path reads them one by one and names the bad file
-    types = {n: t for n, t in con.execute("SELECT column_name, column_type FROM (DESCRIBE _f)").fetchall()
+    types = {n: t for n, t in con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {name})").fetchall()
              if n != FILE_COL}
     header = list(types)
     by_norm = _by_norm(header)
@@ -810,7 +812,7 @@ def _stage_readable(con, src: contract.Source, delim: str, readable: dict[str, t
     all_nulls, any_nl = _blank_and_newline_sql(header)
     stats = {r[0]: r[1:] for r in con.execute(
         f"SELECT {FILE_COL}, count(*) FILTER (WHERE {all_nulls}), count(*) FILTER (WHERE NOT ({all_nulls})), "
-        f"coalesce(bool_or({any_nl}), false), min(rowid), max(rowid), count(*) FROM _f GROUP BY 1").fetchall()}
+        f"coalesce(bool_or({any_nl}), false), min(rowid), max(rowid), count(*) FROM {name} AS _f GROUP BY 1").fetchall()}
     unusual = {r[0] for r in con.execute(  # files with malformed rows (or bytes that are not UTF-8)
         "SELECT DISTINCT s.file_path FROM _rej JOIN _rejscan AS s USING (scan_id, file_id)").fetchall()}
     clean = []
@@ -819,14 +821,19 @@ def _stage_readable(con, src: contract.Source, delim: str, readable: dict[str, t
         if st is None or file in unusual or st[2] or st[4] - st[3] + 1 != st[5] or blank_lines(Path(file)):
             continue
         clean.append((file, fidx, st[3]))
-    con.execute("CREATE OR REPLACE TEMP TABLE _m (file VARCHAR, fidx INTEGER, first_rowid BIGINT)")
-    insert_rows(con, "_m", clean)
+    con.execute(f"CREATE TEMP TABLE {name}_m (file VARCHAR, fidx INTEGER, first_rowid BIGINT)")
+    insert_rows(con, f"{name}_m", clean)
     con.execute(
-        f"INSERT INTO _d SELECT _m.fidx, _f.rowid - _m.first_rowid + 2, "
-        f"{', '.join(_column_exprs(src, by_norm, types, 'csv'))} FROM _f JOIN _m ON _m.file = _f.{FILE_COL} "
-        f"WHERE NOT ({all_nulls})")
+        f"CREATE TEMP VIEW {name}_rows AS SELECT _m.fidx AS _fidx, _f.rowid - _m.first_rowid + 2 AS _line, "
+        f"{', '.join(_column_exprs(src, by_norm, types, 'csv'))} FROM {name} AS _f JOIN {name}_m AS _m "
+        f"ON _m.file = _f.{FILE_COL} WHERE NOT ({all_nulls})")
     return {fidx: (stats[file][1], _file_notes(src, header, by_norm, 0, stats[file][0]), readable[file][1])
             for file, fidx, _ in clean}
+
+
+def _drop_batches(con, names: list[str]) -> None:
+    for n in names:
+        con.execute(f"DROP VIEW IF EXISTS {n}_rows; DROP TABLE IF EXISTS {n}_m; DROP TABLE IF EXISTS {n}")
 
 
 def insert_rows(con, table: str, rows: list[tuple | list]) -> None:
@@ -859,6 +866,8 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
     vcols = [f"c_{i}" for i in range(ncol)]
     # Staging runs in auto-commit mode: row ids of a table filled inside an open transaction are
     # transaction-local (huge), and the file order is read from committed row ids.
+    batch_tables: list[str] = []
+    stacked = ["SELECT * FROM _d"]  # every staged row: per-file rows + the batches' views
     try:
         con.execute("DROP TABLE IF EXISTS _d; DROP TABLE IF EXISTS _bad; DROP TABLE IF EXISTS _files")
         con.execute(f"CREATE TEMP TABLE _d (_fidx INTEGER, _line BIGINT, {', '.join(c + ' VARCHAR' for c in vcols)})")
@@ -866,9 +875,14 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
         con.execute("CREATE TEMP TABLE _files (_fidx INTEGER, file VARCHAR)")
         staged: list[tuple[int, str]] = []
         batched: dict[int, tuple[int, str, str, float]] = {}  # rows, notes, encoding, seconds
-        for delim, members in _batches(list(enumerate(d.files))):
+        for n, (delim, members) in enumerate(_batches(list(enumerate(d.files)))):
             tb = time.perf_counter()
-            done = _stage_batch(con, src, delim, members, tmp)
+            batch_tables.append(f"_b{n}")
+            done = _stage_batch(con, src, delim, members, tmp, batch_tables[-1])
+            if done:
+                stacked.append(f"SELECT * FROM {batch_tables[-1]}_rows")
+            else:
+                _drop_batches(con, batch_tables[-1:])
             per_file = (time.perf_counter() - tb) / max(len(done), 1)
             batched |= {fidx: (*staged_file, per_file) for fidx, staged_file in done.items()}
             progress(f"  {len(done)} of {len(members)} file(s) with the same header read together: "
@@ -902,11 +916,12 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
         # distinct record, the first file and line kept), then values are trimmed and parsed once.
         # Identifiers are hashed only where they are written (good rows -> raw.<source>, bad rows
         # -> JSON record in raw.quarantine).
-        dedup = f"SELECT {', '.join(vcols)}, min(_fidx::BIGINT * 68719476736 + _line) AS _rid FROM _d GROUP BY ALL"
+        dedup = f"SELECT {', '.join(vcols)}, min(_fidx::BIGINT * 68719476736 + _line) AS _rid FROM ({' UNION ALL '.join(stacked)}) GROUP BY ALL"
         con.execute(
             f"CREATE TEMP TABLE _p AS SELECT *, {reason} AS _reason FROM (SELECT _rid // 68719476736 AS _fidx, "
             f"_rid % 68719476736 AS _line, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, {trimmed} FROM ({dedup})))")
         con.execute("DROP TABLE _d")
+        _drop_batches(con, batch_tables)
         # replace the delivery atomically
         con.execute("BEGIN TRANSACTION")
         for t in [src.name, "quarantine", "load_audit"]:
@@ -951,8 +966,9 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
             con.execute("ROLLBACK")
         raise
     finally:
-        for t in ("_d", "_p", "_bad", "_files", "_f", "_m", "_rej", "_rejscan", "_fl", "_gaps"):
+        for t in ("_d", "_p", "_bad", "_files", "_f", "_rej", "_rejscan", "_fl", "_gaps"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
+        _drop_batches(con, batch_tables)
     res.seconds = time.perf_counter() - t0
     return res
 
