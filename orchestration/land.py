@@ -7,8 +7,8 @@ from `contract.raw_columns`. Everything row-level happens inside DuckDB, set-bas
    the file order, and its physical line numbers are computed there (see `_line_expr`).
    CSV files with the same header are read together, one multi-file read per batch
    (`_stage_batch`, GB18030 ones transcoded first): DuckDB's start-up cost per read is most of
-   the time of a small file, and a province delivers thousands. Files with malformed rows, empty lines or newlines inside
-   values are left to the per-file path;
+   the time of a small file, and a province delivers thousands. Files with malformed rows,
+   empty lines or newlines inside values are left to the per-file path;
 2. the rows of one delivery (source x period) -- the per-file rows stacked in one table, each
    batch's rows read where they were staged -- are de-duplicated by one GROUP BY over every
    contract column (first file, line wins);
@@ -729,6 +729,7 @@ def _file_notes(src: contract.Source, header: list[str], by_norm: dict[str, str]
 
 BATCH_BYTES = 256 << 20  # files read together per multi-file read (bounds the staging table)
 FILE_COL = "_ygt_source_file"
+RID_BASE = 1 << 36  # lines per file below this; file index times this plus line = row id
 
 
 Member = tuple[int, Path, str]  # (file index, path, encoding 'utf-8' | 'gb18030')
@@ -767,8 +768,8 @@ def _stage_batch(con, src: contract.Source, delim: str, members: list[Member], t
                  ) -> dict[int, tuple[int, str, str]]:
     """Stage CSV files that share a header with one multi-file read into temp table `name`, seen
     through temp view `name`_rows in the layout of _d (the GROUP BY reads it beside _d, so the
-    rows are not copied): DuckDB's start-up cost per read is most of the time of a small file. GB18030 files are transcoded to UTF-8 in
-    `tmp` first (see the module doc). Only files with nothing unusual -- no malformed row, no
+    rows are not copied): DuckDB's start-up cost per read is most of the time of a small file.
+    GB18030 files are transcoded to UTF-8 in `tmp` first (see the module doc). Only files with nothing unusual -- no malformed row, no
     empty line, no newline inside a value -- are staged here, their line number being row order
     + 2; the rest is left to the per-file path, which numbers lines around such things.
     Returns {file index: (rows read, notes, encoding label)} of the files staged."""
@@ -793,6 +794,7 @@ def _stage_batch(con, src: contract.Source, delim: str, members: list[Member], t
 
 def _stage_readable(con, src: contract.Source, delim: str, readable: dict[str, tuple[int, str]], name: str
                     ) -> dict[int, tuple[int, str, str]]:
+    """_stage_batch on UTF-8 files: {path to read: (file index, encoding label)}."""
     if len(readable) < 2:
         return {}
     con.execute("DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rejscan")
@@ -916,10 +918,12 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
         # distinct record, the first file and line kept), then values are trimmed and parsed once.
         # Identifiers are hashed only where they are written (good rows -> raw.<source>, bad rows
         # -> JSON record in raw.quarantine).
-        dedup = f"SELECT {', '.join(vcols)}, min(_fidx::BIGINT * 68719476736 + _line) AS _rid FROM ({' UNION ALL '.join(stacked)}) GROUP BY ALL"
+        # (file index, line) packed into one BIGINT, so that min() keeps the first occurrence
+        dedup = (f"SELECT {', '.join(vcols)}, min(_fidx::BIGINT * {RID_BASE} + _line) AS _rid "
+                 f"FROM ({' UNION ALL '.join(stacked)}) GROUP BY ALL")
         con.execute(
-            f"CREATE TEMP TABLE _p AS SELECT *, {reason} AS _reason FROM (SELECT _rid // 68719476736 AS _fidx, "
-            f"_rid % 68719476736 AS _line, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, {trimmed} FROM ({dedup})))")
+            f"CREATE TEMP TABLE _p AS SELECT *, {reason} AS _reason FROM (SELECT _rid // {RID_BASE} AS _fidx, "
+            f"_rid % {RID_BASE} AS _line, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, {trimmed} FROM ({dedup})))")
         con.execute("DROP TABLE _d")
         _drop_batches(con, batch_tables)
         # replace the delivery atomically
