@@ -1,9 +1,10 @@
 """Which delivery periods a dbt build recomputes: the incremental quarterly refresh.
 
-The heavy intermediate models (int_visits__daily, int_settlements__signed,
-int_settlements__daily) are dbt incremental models keyed by delivery period `_period`. Given
-YGT_REFRESH_PERIODS (a JSON list), each one deletes and recomputes only the rows of those periods
-(macros/incremental_refresh.sql). Everything downstream is small and is rebuilt in full.
+The heavy intermediate models (int_visits__daily, int_settlements__daily) are dbt incremental
+models keyed by delivery period `_period`. Given YGT_REFRESH_PERIODS (a JSON list), each one
+deletes and recomputes only the rows of those periods (macros/incremental_refresh.sql). The
+models above them are views (staging, int_settlements__signed); those below are small and are
+rebuilt in full.
 
 `plan(con)` decides what to recompute:
 

@@ -18,7 +18,7 @@ from orchestration.generate import generate
 pytestmark = pytest.mark.slow
 
 YEAR = 2024
-INCREMENTAL_MODELS = ("int_visits__daily", "int_settlements__signed", "int_settlements__daily")
+INCREMENTAL_MODELS = ("int_visits__daily", "int_settlements__daily")
 quiet = lambda m: None  # noqa: E731
 
 
