@@ -769,9 +769,10 @@ def _stage_batch(con, src: contract.Source, delim: str, members: list[Member], t
     """Stage CSV files that share a header with one multi-file read into temp table `name`, seen
     through temp view `name`_rows in the layout of _d (the GROUP BY reads it beside _d, so the
     rows are not copied): DuckDB's start-up cost per read is most of the time of a small file.
-    GB18030 files are transcoded to UTF-8 in `tmp` first (see the module doc). Only files with nothing unusual -- no malformed row, no
-    empty line, no newline inside a value -- are staged here, their line number being row order
-    + 2; the rest is left to the per-file path, which numbers lines around such things.
+    GB18030 files are transcoded to UTF-8 in `tmp` first (see the module doc). Only files with
+    nothing unusual -- no malformed row, no empty line, no newline inside a value -- are staged
+    here, their line number being row order + 2; the rest is left to the per-file path, which
+    numbers lines around such things.
     Returns {file index: (rows read, notes, encoding label)} of the files staged."""
     readable: dict[str, tuple[int, str]] = {}  # path read -> (file index, encoding label)
     try:
