@@ -246,8 +246,9 @@ def test_line_numbers_with_quoted_newlines_blank_and_malformed_lines(tmp_path):
 
 
 def test_files_read_together_keep_their_own_line_numbers(tmp_path, monkeypatch):
-    # Same-header CSV files (UTF-8 or GB18030) are staged with one multi-file read; files with anything unusual
-    # fall back to the per-file path. Lines are worked out from how each file is written.
+    # Same-header CSV files (UTF-8 or GB18030) are staged with one multi-file read; files with
+    # anything unusual fall back to the per-file path. Lines are worked out from how each file
+    # is written.
     landing = tmp_path / "landing"
     base = landing / "outpatient_visits" / "2024Q2"
     base.mkdir(parents=True)
