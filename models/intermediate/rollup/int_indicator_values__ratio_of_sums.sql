@@ -3,7 +3,7 @@
 -- To add an indicator of this kind (S01, S02, ...): write its county x period model with
 -- (county_code, period, indicator_code, numerator, denominator) and list it here.
 {%- set county_models = [
-    'int_indicator__i04', 'int_indicator__i05c', 'int_indicator__i07', 'int_indicator__i08',
+    'int_indicator__i04', 'int_indicator__i05ab', 'int_indicator__i05c', 'int_indicator__i07', 'int_indicator__i08',
     'int_indicator__i09', 'int_indicator__i10a', 'int_indicator__i11', 'int_indicator__i12',
     'int_indicator__i13', 'int_indicator__s01', 'int_indicator__s02', 'int_indicator__s03',
     'int_indicator__s04_cost', 'int_indicator__s05',
