@@ -35,12 +35,13 @@ def test_committed_sources_yml_is_rendered_from_the_contract():
     )
 
 
-def test_committed_indicator_docs_are_rendered_from_the_catalogue():
-    from orchestration import indicator_docs
+def test_committed_catalogue_renderings_are_current():
+    """docs/indicators.md and macros/indicator_registry.sql are rendered from the seeds."""
+    from orchestration import catalogue
 
-    committed = indicator_docs.DOC_PATH.read_text(encoding="utf-8")
-    assert committed == indicator_docs.render_indicators_md(), (
-        "docs/indicators.md differs from the seeds; render it with `python -m orchestration.indicator_docs`")
+    how = "render them with `python -m orchestration.catalogue`"
+    assert catalogue.DOC_PATH.read_text(encoding="utf-8") == catalogue.render_indicators_md(), how
+    assert catalogue.REGISTRY_PATH.read_text(encoding="utf-8") == catalogue.render_registry_sql(), how
 
 
 def test_catalogue_rules_name_known_parameters_and_sources():

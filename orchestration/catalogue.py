@@ -1,9 +1,14 @@
-"""`docs/indicators.md`, rendered from the seeds that define the indicators.
+"""The indicator catalogue and what is rendered from it.
 
-One place for each rule: `seeds/indicator_definitions.csv` (also published as
-`marts.indicator_catalog`), `seeds/parameters.csv` (every dbt var and seed with its default) and
-`seeds/qualitative_items.csv` (the checklists). `python -m orchestration.indicator_docs` writes
-the page; a test fails when the committed page differs from the rendering.
+One place for each indicator: its row in `seeds/indicator_definitions.csv` (published as
+`marts.indicator_catalog`) names its rule, unit, frequency, parameters, the dbt model of its
+county values, its roll-up method and its plausible bounds; `seeds/parameters.csv` documents
+every dbt var and seed with its default and `seeds/qualitative_items.csv` the checklists.
+Rendered from them (`python -m orchestration.catalogue`; tests fail when a committed file
+differs from its rendering):
+- `docs/indicators.md`, the rules in words;
+- `macros/indicator_registry.sql`, the lists the roll-up models iterate over (which county
+  models each roll-up reads), so adding an indicator is a folder and a seed row.
 """
 
 from __future__ import annotations
@@ -14,6 +19,15 @@ from pathlib import Path
 from orchestration.settings import PROJECT_DIR
 
 DOC_PATH = PROJECT_DIR / "docs" / "indicators.md"
+REGISTRY_PATH = PROJECT_DIR / "macros" / "indicator_registry.sql"
+# roll-up method (seed column rollup_method) -> the model that rolls county values up that way
+ROLLUP_MODELS = {
+    "ratio_of_sums": "int_indicator_values__ratio_of_sums",
+    "share_of_counties_met": "int_indicator_values__shares",
+    "pooled_per_head": "int_indicator_values__i06",
+    "growth_of_rolled_up": "int_indicator_values__growth",
+    "pooled_life_table": "int_indicator_values__i14",
+}
 SEEDS = PROJECT_DIR / "seeds"
 DIMENSIONS = {
     "紧密型": "tightness", "同质化": "homogenisation", "促分工": "division of labour",
@@ -30,7 +44,7 @@ INTRO = """\
 # Indicators — what the warehouse computes and how
 
 <!-- Rendered from seeds/indicator_definitions.csv, seeds/parameters.csv and
-seeds/qualitative_items.csv by `python -m orchestration.indicator_docs`. Do not edit by hand:
+seeds/qualitative_items.csv by `python -m orchestration.catalogue`. Do not edit by hand:
 change the seeds and render again (a test compares this page with the rendering). -->
 
 The monitoring indicator system for compact county medical communities, 2024 edition
@@ -114,10 +128,51 @@ def render_indicators_md() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_indicators_md(path: Path = DOC_PATH) -> Path:
-    path.write_text(render_indicators_md(), encoding="utf-8")
-    return path
+def _jinja_list(values) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def render_registry_sql() -> str:
+    """macros/indicator_registry.sql: the catalogue's routing as Jinja lists for the roll-ups."""
+    indicators = _read("indicator_definitions.csv")
+    unknown = {i["rollup_method"] for i in indicators} - set(ROLLUP_MODELS)
+    if unknown:
+        raise ValueError(f"seeds/indicator_definitions.csv: unknown rollup_method {sorted(unknown)}; "
+                         f"known: {sorted(ROLLUP_MODELS)}")
+    ratio = [i["model"] for i in indicators if i["rollup_method"] in ("ratio_of_sums", "growth_of_rolled_up")]
+    ratio = list(dict.fromkeys(ratio))
+    growth = {i["indicator_code"]: i["base_indicator"] for i in indicators
+              if i["rollup_method"] == "growth_of_rolled_up"}
+    rollups = list(dict.fromkeys(ROLLUP_MODELS[i["rollup_method"]] for i in indicators))
+    growth_text = "{" + ", ".join(f"'{k}': '{v}'" for k, v in growth.items()) + "}"
+    return f"""{{#- GENERATED from seeds/indicator_definitions.csv by `python -m orchestration.catalogue`.
+    Do not edit: add or change an indicator's seed row and render again (a test compares this
+    file with the rendering). -#}}
+
+{{#- County x period models summed into every area level (rollup_method ratio_of_sums, and the
+    levels whose growth is computed: rollup_method growth_of_rolled_up). -#}}
+{{% macro ratio_of_sums_county_models() -%}}
+    {{{{ return({_jinja_list(ratio)}) }}}}
+{{%- endmacro %}}
+
+{{#- Growth indicators and the rolled-up level they are the growth of. -#}}
+{{% macro growth_bases() -%}}
+    {{{{ return({growth_text}) }}}}
+{{%- endmacro %}}
+
+{{#- The roll-up models whose union is int_indicator_values. -#}}
+{{% macro indicator_rollup_models() -%}}
+    {{{{ return({_jinja_list(rollups)}) }}}}
+{{%- endmacro %}}
+"""
+
+
+def write_all() -> list[Path]:
+    DOC_PATH.write_text(render_indicators_md(), encoding="utf-8")
+    REGISTRY_PATH.write_text(render_registry_sql(), encoding="utf-8")
+    return [DOC_PATH, REGISTRY_PATH]
 
 
 if __name__ == "__main__":
-    print(f"wrote {write_indicators_md()}")
+    for path in write_all():
+        print(f"wrote {path}")
