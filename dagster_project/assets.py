@@ -55,7 +55,7 @@ def _run_lock(context, ygt: YgtPaths) -> Iterator[None]:
     from orchestration import runlock
 
     with runlock.hold(ygt.work_db(), wait=True, progress=context.log.info,
-                      command=f"dagster run {context.run_id}"):
+                      command=f"dagster run {context.op_execution_context.run_id}"):
         yield
 
 

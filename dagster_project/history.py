@@ -35,7 +35,8 @@ def _dbt_keys(dbt_result) -> list[dg.AssetKey]:
     keys = []
     for r in dbt_result.results:
         node = manifest["nodes"].get(r.get("unique_id", ""))
-        if node and node["resource_type"] in ("model", "seed", "snapshot") and r.get("status") in BUILT:
+        built = node and node["resource_type"] in ("model", "seed", "snapshot")
+        if built and r.get("status") in BUILT:
             keys.append(dg.AssetKey([node["schema"], node["name"]]))
     return keys
 

@@ -45,8 +45,8 @@ def cmd_generate(args) -> int:
 def cmd_land(args) -> int:
     from orchestration import pipeline, runlock, settings
 
-    work_db = settings.work_db_for(Path(args.warehouse))
     try:
+        work_db = settings.work_db_for(pipeline.warehouse_folder(Path(args.warehouse), args.create_dir))
         with runlock.hold(work_db, wait=args.wait, progress=_progress):
             report = pipeline.land_step(Path(args.landing), work_db,
                                         pipeline.periods_for(args.period), _progress, force=args.force)
@@ -209,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--force", action="store_true", help="re-land deliveries even if their files are unchanged")
         sp.add_argument("--wait", action="store_true",
                         help="if another run holds the warehouse, wait for it instead of stopping")
+        sp.add_argument("--create-dir", action="store_true",
+                        help="create the warehouse's folder if it does not exist (default: refuse, it may be a typo)")
 
     la = sub.add_parser("land", help="land files into the working database only (no build, no publish)")
     add_run_args(la)
@@ -228,8 +230,6 @@ def build_parser() -> argparse.ArgumentParser:
                        "publication (the previous warehouse is then untouched). Each run is "
                        "recorded in the project's Dagster instance (DAGSTER_HOME, default .dagster/).")
     add_run_args(r)
-    r.add_argument("--create-dir", action="store_true",
-                   help="create the warehouse's folder if it does not exist (default: refuse, it may be a typo)")
     r.add_argument("--allow-empty", action="store_true",
                    help="publish even if the build computed no indicator value (default: refuse)")
     r.set_defaults(func=cmd_run)

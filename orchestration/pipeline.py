@@ -323,6 +323,19 @@ def outputs_step(warehouse: Path, work_db: Path) -> dict[str, Path]:
     return outputs
 
 
+def warehouse_folder(warehouse: Path, create: bool = False) -> Path:
+    """The resolved warehouse path; its folder must exist (a typo must not create a tree)."""
+    warehouse = Path(warehouse).resolve()
+    if not warehouse.parent.is_dir():
+        if not create:
+            raise PipelineError(
+                f"the folder of --warehouse {warehouse} does not exist ({warehouse.parent}); "
+                "check the path for a typo, create the folder, or pass --create-dir"
+            )
+        warehouse.parent.mkdir(parents=True)
+    return warehouse
+
+
 def run(
     landing: Path,
     warehouse: Path,
@@ -335,14 +348,7 @@ def run(
     command: str = "ygt run",
 ) -> RunResult:
     """One whole run, holding the warehouse's run lock (orchestration/runlock.py) throughout."""
-    warehouse = Path(warehouse).resolve()
-    if not warehouse.parent.is_dir():
-        if not create_dir:
-            raise PipelineError(
-                f"the folder of --warehouse {warehouse} does not exist ({warehouse.parent}); "
-                "check the path for a typo, create the folder, or pass --create-dir"
-            )
-        warehouse.parent.mkdir(parents=True)
+    warehouse = warehouse_folder(warehouse, create_dir)
     work_db = settings.work_db_for(warehouse)
     periods = periods_for(period)
     try:
