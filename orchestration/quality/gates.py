@@ -2,9 +2,11 @@
 
 For each stage one DataFrame holds a row per (check, source, period) with rows_checked,
 rows_failed and failed_share. One GE suite per stage has one expectation per catalogue check
-(`failed_share` ≤ threshold, restricted to that check's rows), so Data Docs list every check by
-id and description. The GE project lives in gx/ (config committed; suites, results and Data
-Docs are regenerated from the catalogue under gx/ and are git-ignored).
+(`failed_share` ≤ threshold, restricted to that check's rows), so GE's results name every check by
+id and description. The GE project template lives in gx/ (config committed); each working
+database gets its own copy beside it, where GE writes suites, results and its Data Docs (left
+in the working folder: they need CDN assets; people read `<stem>_quality.html`, written by
+`orchestration.report.write_quality_page` from `marts.data_quality`).
 """
 
 from __future__ import annotations
@@ -247,16 +249,3 @@ def run_raw_gates(con: duckdb.DuckDBPyConnection, periods: set[str] | None = Non
 
 def run_mart_gates(con: duckdb.DuckDBPyConnection) -> GateResult:
     return run_gates(con, "mart")
-
-
-def copy_data_docs(work_db: Path, dest_dir: Path) -> Path | None:
-    """Copy the Great Expectations Data Docs of a working database next to the warehouse."""
-    site = data_docs_dir(Path(work_db).resolve().parent / "gx_project")
-    if not site.exists():
-        return None
-    tmp = Path(str(dest_dir) + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(site, tmp)
-    shutil.rmtree(dest_dir, ignore_errors=True)
-    tmp.rename(dest_dir)
-    return dest_dir / "index.html"
