@@ -2,6 +2,7 @@
 stops publication and leaves the previous warehouse byte-identical."""
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -217,3 +218,22 @@ def test_blocking_failure_refuses_publication_and_keeps_old_warehouse(published,
     assert out.returncode == 2, out.stderr[-2000:]
     assert "R23" in out.stderr and "blocking" in out.stderr and "untouched" in out.stderr
     assert digest(warehouse) == before
+
+
+def test_published_warehouse_has_the_quality_page_and_findings(published):
+    _, warehouse = published
+    page = warehouse.with_name(f"{warehouse.stem}_quality.html")
+    html = page.read_text(encoding="utf-8")
+    assert not warehouse.with_name(f"{warehouse.stem}_data_docs").exists()  # GE docs stay in the work folder
+    assert "cdn" not in html.lower() and not re.search(r"(?i)(src|href)=\"(https?:)?//", html)
+    con = duck.connect(warehouse, read_only=True)
+    try:
+        rows = con.execute("select check_id, period, rows_failed, finding, status from marts.data_quality").fetchall()
+    finally:
+        con.close()
+    assert rows and all(f is not None for *_, f, _ in rows)
+    for check_id, period, failed, finding, status in rows:
+        # every check that found a failing row says what it found; a clean one says nothing
+        assert bool(finding) == bool(failed), (check_id, period, failed, finding)
+        assert not re.search(r"\d{17}[\dXx]", finding)  # never a 身份证号
+        assert f"<td>{check_id}</td>" in html
