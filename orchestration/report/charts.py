@@ -146,3 +146,20 @@ def quarter_lines(series: list[tuple[str, int, list[float | None], str]], fmt, t
     if target is not None:
         legend += f"<span><i style=\"background:{TARGET_COLOUR}\"></i>目标 target</span>"
     return Markup("".join(parts) + f"<div class=\"legend\">{legend}</div>")
+
+
+def sparkline(values: list[float | None], title: str, width: int = 90, height: int = 22) -> Markup:
+    """A small line of Q1..Q4 for a table cell, on an axis from zero like the larger charts."""
+    shown = [float(v) for v in values if v is not None]
+    if not shown:
+        return Markup("")
+    lo, hi = value_range(shown)
+    step = (width - 6) / max(len(values) - 1, 1)
+    pts = [(3 + i * step, height - 3 - (float(v) - lo) / (hi - lo) * (height - 6))
+           for i, v in enumerate(values) if v is not None]
+    dots = "".join(f"<circle cx=\"{x:.1f}\" cy=\"{y:.1f}\" r=\"1.8\" fill=\"#4e79a7\"/>" for x, y in pts)
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+    return Markup(f"<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" "
+                  f"aria-label=\"{e(title)}\" style=\"display:inline;margin:0\"><title>{e(title)}</title>"
+                  f"<line x1=\"0\" y1=\"{height - 3}\" x2=\"{width}\" y2=\"{height - 3}\" stroke=\"#ddd\"/>"
+                  f"<polyline points=\"{line}\" fill=\"none\" stroke=\"#4e79a7\" stroke-width=\"1.5\"/>{dots}</svg>")

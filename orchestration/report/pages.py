@@ -151,6 +151,11 @@ def fmt_int(value) -> str:
     return "—" if value is None else f"{int(value):,}"
 
 
+def fmt_amount(value) -> str:
+    """A numerator or denominator: whole counts without decimals."""
+    return fmt_int(value) if value is not None and float(value).is_integer() else fmt(value)
+
+
 def fmt_share(value) -> str:
     """A share as a percentage that never rounds a failure to zero."""
     if value is None:
@@ -195,12 +200,14 @@ def report_context(con, warehouse: Path) -> dict:
         latest = con.execute("SELECT max(period) FROM marts.indicator_values WHERE quarter IS NULL").fetchone()[0]
     ctx = {"latest": latest, "has_values": has_values, "has_targets": bool(targets),
            "quality_page": f"{warehouse.stem}_quality.html",
-           "league": league(con, tables), "indicators": [], "misses": [], "trends": None,
+           "league": league(con, tables), "indicators": [], "misses": [], "trends": None, "counties": [],
            "quality": quality_summary(con, tables), "audit": audit(con, tables)}
     if has_values:
         if latest is not None:
             ctx["indicators"], ctx["misses"] = indicators(con, catalog, targets, latest)
         ctx["trends"] = trends(con, catalog, targets)
+        if latest is not None:
+            ctx["counties"] = county_pages(con, tables, catalog, targets, latest)
     return ctx
 
 
@@ -303,6 +310,73 @@ def trends(con, catalog, targets) -> dict:
         items.append(heading(code, catalog, unit) | {"chart": charts.quarter_lines(
             series, lambda v, u=unit: fmt(v, u), f"{code} quarterly year-to-date", target=target)})
     return {"per_city": level == "city", "max_lines": MAX_TREND_LINES, "charts": items}
+
+
+TOP_FACILITIES = 3
+
+
+def county_pages(con, tables, catalog, targets, latest) -> list[dict]:
+    """Per county: each indicator's latest value, its year-to-date quarters, its rank among the
+    counties of its city and province (1 = best in the indicator's direction; cities and
+    provinces by GB/T 2260 code prefix) and, when marts.indicator_breakdown exists, the
+    facilities contributing most to the numerator."""
+    year = int(str(latest)[:4])
+    rows = query(con, """
+        SELECT area_code, area_name, indicator_code, quarter, value, unit, status
+        FROM marts.indicator_values
+        WHERE area_level = 'county' AND year = ? ORDER BY area_code""", [year])
+    annual = [r for r in rows if r["quarter"] is None]
+    ranks = {}
+    for code in {r["indicator_code"] for r in annual}:
+        lower_better = (catalog.get(code, {}).get("direction")
+                        or (targets.get(code) or {}).get("direction")) == "lower_better"
+        valued = [r for r in annual if r["indicator_code"] == code and r["value"] is not None]
+        for scope, width in (("city", 4), ("province", 2)):
+            for r in valued:
+                peers = [p["value"] for p in valued if p["area_code"][:width] == r["area_code"][:width]]
+                better = sum((p < r["value"]) if lower_better else (p > r["value"]) for p in peers)
+                ranks[(r["area_code"], code, scope)] = f"{better + 1} / {len(peers)}"
+    top = _top_facilities(con, tables, latest)
+    quarters: dict[tuple[str, str], list] = {}
+    for r in rows:
+        if r["quarter"] is not None:
+            quarters.setdefault((r["area_code"], r["indicator_code"]), [None] * 4)[r["quarter"] - 1] = r["value"]
+    pages: dict[str, dict] = {}
+    for r in sorted(annual, key=lambda r: (r["area_code"], indicator_sort_key(r["indicator_code"]))):
+        code, unit = r["indicator_code"], r["unit"] or catalog.get(code, {}).get("unit")
+        page = pages.setdefault(r["area_code"], {"code": r["area_code"], "name": r["area_name"] or r["area_code"],
+                                                 "rows": []})
+        ytd = quarters.get((r["area_code"], code))
+        _, target_label = target_of(targets.get(code), unit)
+        page["rows"].append(heading(code, catalog, unit) | {
+            "value": fmt(r["value"], unit), "status": r["status"] or "",
+            "reason": "" if r["value"] is not None else NO_VALUE_REASONS.get(code, NO_VALUE_DEFAULT),
+            "target": target_label, "missed": misses_target(r["value"], targets.get(code)),
+            "quarters": [fmt(v, unit) for v in ytd] if ytd else [],
+            "spark": charts.sparkline(ytd, f"{code} {r['area_name']} {year} Q1–Q4") if ytd else "",
+            "rank_city": ranks.get((r["area_code"], code, "city"), "—"),
+            "rank_province": ranks.get((r["area_code"], code, "province"), "—"),
+            "top": top.get((r["area_code"], code), []) if top is not None else None,
+        })
+    return [{"year": year, "has_breakdown": top is not None} | p for p in pages.values()]
+
+
+def _top_facilities(con, tables, period) -> dict[tuple[str, str], list[str]] | None:
+    if "marts.indicator_breakdown" not in tables:
+        return None
+    rows = query(con, f"""
+        SELECT area_code, indicator_code, facility_code, facility_name, numerator, denominator
+        FROM (SELECT *, row_number() OVER (PARTITION BY area_code, indicator_code
+                                           ORDER BY numerator DESC NULLS LAST, facility_code) AS n
+              FROM marts.indicator_breakdown
+              WHERE area_level = 'county' AND period = ? AND numerator IS NOT NULL)
+        WHERE n <= {TOP_FACILITIES} ORDER BY area_code, indicator_code, n""", [period])
+    out: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        den = f" / {fmt_amount(r['denominator'])}" if r["denominator"] is not None else ""
+        out.setdefault((r["area_code"], r["indicator_code"]), []).append(
+            f"{r['facility_name'] or r['facility_code']} {fmt_amount(r['numerator'])}{den}")
+    return out
 
 
 def quality_summary(con, tables) -> dict | None:

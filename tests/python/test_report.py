@@ -594,3 +594,50 @@ def test_quality_page_renders_offline_in_headless_chromium(tmp_path, browser):
     inked = sum(p != b"\xff\xff\xff" for p in pixels)
     assert inked > 0.01 * len(pixels), f"screenshot nearly blank: {inked} of {len(pixels)} pixels"
     assert len(set(pixels)) > 20  # text in several colours, not one flat fill
+
+
+# ---------------------------------------------------------------- issue 18: a page per county
+
+
+def county_table(page: str, code: str) -> str:
+    return re.search(r"id=\"county-" + code + r"\".*?<tbody>(.*?)</tbody>", page, re.S).group(1)
+
+
+def indicator_row(table: str, code: str) -> list[str]:
+    row = re.search(r"<tr><td>" + code + r" .*?</tr>", table, re.S).group(0)
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+
+
+def test_county_pages_rank_in_city_and_province_and_name_top_facilities(tmp_path):
+    wh = build_warehouse(tmp_path / "wh.duckdb")
+    con = duck.connect(wh)
+    # a fourth county in another city of the same province, I07 2024 = 60 %
+    con.execute("insert into marts.indicator_values values ('county', '990221', '丁县', '2024', 2024, "
+                "null, 'I07', 60, 100, 0.60, 'ratio', null)")
+    con.execute("""create table marts.indicator_breakdown (area_level varchar, area_code varchar,
+        area_name varchar, period varchar, year integer, quarter integer, indicator_code varchar,
+        facility_code varchar, facility_name varchar, facility_category varchar,
+        facility_county_code varchar, numerator double, denominator double)""")
+    con.executemany("insert into marts.indicator_breakdown values ('county', '990121', '甲县', '2024', 2024, "
+                    "null, 'I07', ?, ?, 'C21', '990121', ?, ?)",
+                    [("F1", "一号卫生院", 500, 1000), ("F2", "二号卫生院", 900, 1200),
+                     ("F3", "三号卫生院", 100, 300), ("F4", "四号卫生院", 300, 400)])
+    con.close()
+    page = write_report(wh, tmp_path / "r.html").read_text(encoding="utf-8")
+    # I07 2024 (higher is better): 丙县 68 %, 乙县 63 %, 丁县 60 %, 甲县 58 %
+    jia = indicator_row(county_table(page, "990121"), "I07")
+    assert jia[1] == "58.0%" and jia[4:6] == ["3 / 3", "4 / 4"]
+    assert jia[6] == "二号卫生院 900 / 1,200; 一号卫生院 500 / 1,000; 四号卫生院 300 / 400"
+    assert indicator_row(county_table(page, "990221"), "I07")[4:6] == ["1 / 1", "3 / 4"]
+    assert indicator_row(county_table(page, "990123"), "I07")[4:6] == ["1 / 3", "1 / 4"]
+    # I10a (lower is better) 2024: 甲县 6,300 is the cheapest of the three
+    assert indicator_row(county_table(page, "990121"), "I10a")[4] == "1 / 3"
+    # year-to-date quarters of 甲县 I07 2024: (0.55 + 0.01 + 0.005 q) for q = 1..4
+    assert "56.5% · 57.0% · 57.5% · 58.0%" in jia[3]
+
+
+def test_county_pages_without_breakdown_say_so(warehouse, tmp_path):
+    page = write_report(warehouse, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "No marts.indicator_breakdown table: the top facilities are omitted" in page
+    assert "Top facilities" not in page
+    assert all(f"id=\"county-{code}\"" in page for code, _ in COUNTIES)
