@@ -23,26 +23,35 @@ NO_VALUE_REASONS = {
     "I10b": "增长率需要上一年同期的 I10a needs I10a of the same period a year earlier",
     "S04": "增长率需要上一年同期数据 its growth needs the same period a year earlier",
     "I14p": "三年合并值需要连续三年的死亡和人口数据 the 3-year pooled rate needs deaths and "
-            "population for the year and the two before it",
+    "population for the year and the two before it",
 }
 NO_VALUE_DEFAULT = "分母为零或未报送数据 a zero denominator or no data delivered for it"
 STATUS_WORDS = {  # (status, severity) -> (label, css class)
     ("passed", "blocking"): ("通过 passed", "ok"), ("passed", "warning"): ("通过 passed", "ok"),
-    ("failed", "warning"): ("警告 warning", "warn"), ("failed", "blocking"): ("阻断 blocking failure", "bad"),
+    ("failed", "warning"): ("警告 warning", "warn"),
+    ("failed", "blocking"): ("阻断 blocking failure", "bad"),
     ("not_applicable", "blocking"): ("不适用 not applicable", "muted"),
     ("not_applicable", "warning"): ("不适用 not applicable", "muted"),
     ("error", "warning"): ("出错 could not run (warning)", "warn"),
     ("error", "blocking"): ("出错 could not run (blocking)", "bad"),
 }  # fmt: skip
 SEVERITY_WORDS = {"blocking": "阻断 blocking", "warning": "警告 warning"}
-CATEGORY_WORDS = {"conformance": "一致性 conformance", "completeness": "完整性 completeness",
-                  "plausibility": "合理性 plausibility"}
-STAGE_WORDS = {"raw": "原始数据（加载后） Raw data, after landing",
-               "mart": "指标结果（计算后） Indicator results, after the dbt build"}
+CATEGORY_WORDS = {
+    "conformance": "一致性 conformance",
+    "completeness": "完整性 completeness",
+    "plausibility": "合理性 plausibility",
+}
+STAGE_WORDS = {
+    "raw": "原始数据（加载后） Raw data, after landing",
+    "mart": "指标结果（计算后） Indicator results, after the dbt build",
+}
 
 ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("orchestration.report", "templates"),
-    autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
 )
 
 
@@ -91,9 +100,14 @@ def table_names(con) -> set[str]:
 
 def columns_of(con, table: str) -> list[str]:
     schema, name = table.split(".")
-    return [r[0] for r in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = ? AND table_name = ? ORDER BY column_index", [schema, name]).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ? ORDER BY column_index",
+            [schema, name],
+        ).fetchall()
+    ]
 
 
 def query(con, sql: str, params=None) -> list[dict]:
@@ -122,9 +136,12 @@ def load_targets(con, tables: set[str]) -> dict[str, dict]:
         if "indicator_code" not in cols or "target" not in cols:
             continue
         direction = "direction" if "direction" in cols else "NULL"
-        rows = query(con, f"SELECT indicator_code, any_value(target) AS target, "
-                          f"any_value({direction}) AS direction FROM {table} "
-                          "WHERE target IS NOT NULL GROUP BY indicator_code")
+        rows = query(
+            con,
+            f"SELECT indicator_code, any_value(target) AS target, "
+            f"any_value({direction}) AS direction FROM {table} "
+            "WHERE target IS NOT NULL GROUP BY indicator_code",
+        )
         return {r["indicator_code"]: r for r in rows}
     return {}
 
@@ -183,8 +200,12 @@ def misses_target(value, target: dict | None) -> bool:
 
 def heading(code: str, catalog: dict, unit: str | None) -> dict:
     c = catalog.get(code, {})
-    return {"code": code, "name_zh": c.get("name_zh") or "", "name_en": c.get("name_en") or "",
-            "unit": f"{UNIT_ZH.get(unit, '')} {unit}" if unit else ""}
+    return {
+        "code": code,
+        "name_zh": c.get("name_zh") or "",
+        "name_en": c.get("name_en") or "",
+        "unit": f"{UNIT_ZH.get(unit, '')} {unit}" if unit else "",
+    }
 
 
 # ---------------------------------------------------------------- the report
@@ -197,11 +218,22 @@ def report_context(con, warehouse: Path) -> dict:
     has_values = "marts.indicator_values" in tables
     latest = None
     if has_values:
-        latest = con.execute("SELECT max(period) FROM marts.indicator_values WHERE quarter IS NULL").fetchone()[0]
-    ctx = {"latest": latest, "has_values": has_values, "has_targets": bool(targets),
-           "quality_page": f"{warehouse.stem}_quality.html",
-           "league": league(con, tables), "indicators": [], "misses": [], "trends": None, "counties": [],
-           "quality": quality_summary(con, tables), "audit": audit(con, tables)}
+        latest = con.execute(
+            "SELECT max(period) FROM marts.indicator_values WHERE quarter IS NULL"
+        ).fetchone()[0]
+    ctx = {
+        "latest": latest,
+        "has_values": has_values,
+        "has_targets": bool(targets),
+        "quality_page": f"{warehouse.stem}_quality.html",
+        "league": league(con, tables),
+        "indicators": [],
+        "misses": [],
+        "trends": None,
+        "counties": [],
+        "quality": quality_summary(con, tables),
+        "audit": audit(con, tables),
+    }
     if has_values:
         if latest is not None:
             ctx["indicators"], ctx["misses"] = indicators(con, catalog, targets, latest)
@@ -216,13 +248,16 @@ def league(con, tables) -> dict | None:
         return None
     cols = columns_of(con, "marts.county_scorecard")
     rank = "s.rank" if "rank" in cols else "rank() OVER (PARTITION BY s.year ORDER BY s.score DESC)"
-    rows = query(con, f"""
+    rows = query(
+        con,
+        f"""
         SELECT s.county_code, s.county_name, s.year, s.score, s.grade, {rank} AS rnk,
                p.score AS previous_score
         FROM marts.county_scorecard s
         LEFT JOIN marts.county_scorecard p ON p.county_code = s.county_code AND p.year = s.year - 1
         WHERE s.year = (SELECT max(year) FROM marts.county_scorecard)
-        ORDER BY rnk, s.county_code""")
+        ORDER BY rnk, s.county_code""",
+    )
     if not rows:
         return {"year": None, "rows": [], "chart": None}
     for r in rows:
@@ -230,20 +265,30 @@ def league(con, tables) -> dict | None:
         r["grade_en"] = GRADE_EN.get(r["grade"], "")
         r["score_txt"] = fmt(r["score"], "score")
         r["previous_txt"] = fmt(r["previous_score"], "score")
-        r["change"] = ("—" if r["previous_score"] is None or r["score"] is None
-                       else f"{r['score'] - r['previous_score']:+.1f}")
+        r["change"] = (
+            "—"
+            if r["previous_score"] is None or r["score"] is None
+            else f"{r['score'] - r['previous_score']:+.1f}"
+        )
     year = rows[0]["year"]
-    items = [(r["county_name"] or r["county_code"], r["score"], GRADE_COLOURS.get(r["grade"], "#4e79a7"))
-             for r in rows]
-    chart = charts.bar_chart(items, lambda v: fmt(v, "score"), f"{year} 县域得分 county scores",
-                             bands=(60.0, 80.0, 90.0))
+    items = [
+        (r["county_name"] or r["county_code"], r["score"], GRADE_COLOURS.get(r["grade"], "#4e79a7"))
+        for r in rows
+    ]
+    chart = charts.bar_chart(
+        items, lambda v: fmt(v, "score"), f"{year} 县域得分 county scores", bands=(60.0, 80.0, 90.0)
+    )
     return {"year": year, "rows": rows, "chart": chart}
 
 
 def indicators(con, catalog, targets, latest) -> tuple[list[dict], list[dict]]:
-    rows = query(con, """
+    rows = query(
+        con,
+        """
         SELECT area_level, area_code, area_name, indicator_code, value, unit, status
-        FROM marts.indicator_values WHERE period = ? ORDER BY area_code""", [latest])
+        FROM marts.indicator_values WHERE period = ? ORDER BY area_code""",
+        [latest],
+    )
     by_code: dict[str, list[dict]] = {}
     for r in rows:
         by_code.setdefault(r["indicator_code"], []).append(r)
@@ -254,25 +299,52 @@ def indicators(con, catalog, targets, latest) -> tuple[list[dict], list[dict]]:
         unit = next((r["unit"] for r in recs if r["unit"]), catalog.get(code, {}).get("unit"))
         counties = [r for r in recs if r["area_level"] == "county"]
         target, target_label = target_of(targets.get(code), unit)
-        items = [((r["area_name"] or r["area_code"]) + (f" {r['status']}" if r["status"] else ""),
-                  r["value"], "#4e79a7") for r in counties]
+        items = [
+            (
+                (r["area_name"] or r["area_code"]) + (f" {r['status']}" if r["status"] else ""),
+                r["value"],
+                "#4e79a7",
+            )
+            for r in counties
+        ]
         missing = [r["area_name"] or r["area_code"] for r in counties if r["value"] is None]
         for r in counties:
             if misses_target(r["value"], targets.get(code)):
                 misses.setdefault(r["area_name"] or r["area_code"], []).append(
-                    f"{code} {fmt(r['value'], unit)}（{target_label}）")
-        higher = sorted((r for r in recs if r["area_level"] != "county"),
-                        key=lambda r: (order.get(r["area_level"], 9), r["area_code"]))
-        out.append(heading(code, catalog, unit) | {
-            "chart": charts.bar_chart(items, lambda v, u=unit: fmt(v, u), f"{code} {latest}",
-                                      target=target, target_label=target_label)
-            if any(r["value"] is not None for r in counties) else None,
-            "no_value": missing, "no_value_reason": NO_VALUE_REASONS.get(code, NO_VALUE_DEFAULT),
-            "higher": [{"name": r["area_name"] or r["area_code"],
+                    f"{code} {fmt(r['value'], unit)}（{target_label}）"
+                )
+        higher = sorted(
+            (r for r in recs if r["area_level"] != "county"),
+            key=lambda r: (order.get(r["area_level"], 9), r["area_code"]),
+        )
+        out.append(
+            heading(code, catalog, unit)
+            | {
+                "chart": charts.bar_chart(
+                    items,
+                    lambda v, u=unit: fmt(v, u),
+                    f"{code} {latest}",
+                    target=target,
+                    target_label=target_label,
+                )
+                if any(r["value"] is not None for r in counties)
+                else None,
+                "no_value": missing,
+                "no_value_reason": NO_VALUE_REASONS.get(code, NO_VALUE_DEFAULT),
+                "higher": [
+                    {
+                        "name": r["area_name"] or r["area_code"],
                         "level": LEVEL_ZH.get(r["area_level"], r["area_level"]),
-                        "value": fmt(r["value"], unit), "status": r["status"] or ""} for r in higher],
-        })
-    return out, [{"county": k, "misses": v} for k, v in sorted(misses.items(), key=lambda kv: -len(kv[1]))]
+                        "value": fmt(r["value"], unit),
+                        "status": r["status"] or "",
+                    }
+                    for r in higher
+                ],
+            }
+        )
+    return out, [
+        {"county": k, "misses": v} for k, v in sorted(misses.items(), key=lambda kv: -len(kv[1]))
+    ]
 
 
 def trends(con, catalog, targets) -> dict:
@@ -280,11 +352,15 @@ def trends(con, catalog, targets) -> dict:
         "SELECT count(DISTINCT area_code) FROM marts.indicator_values WHERE area_level = 'county'"
     ).fetchone()[0]
     level = "county" if counties <= MAX_TREND_LINES else "city"
-    rows = query(con, """
+    rows = query(
+        con,
+        """
         SELECT area_level, area_code, area_name, year, quarter, indicator_code, value, unit
         FROM marts.indicator_values
         WHERE quarter IS NOT NULL AND area_level IN (?, 'province')
-        ORDER BY year, quarter, area_level DESC, area_code""", [level])
+        ORDER BY year, quarter, area_level DESC, area_code""",
+        [level],
+    )
     quarterly = {c for c, r in catalog.items() if r.get("frequency") == "quarterly"}
     if quarterly:
         rows = [r for r in rows if r["indicator_code"] in quarterly]
@@ -292,8 +368,13 @@ def trends(con, catalog, targets) -> dict:
     units: dict[str, str] = {}
     for r in rows:
         areas = by_code.setdefault(r["indicator_code"], {})
-        key = (r["area_level"] == "province", r["area_code"], r["area_name"] or r["area_code"],
-               r["area_level"], r["year"])
+        key = (
+            r["area_level"] == "province",
+            r["area_code"],
+            r["area_name"] or r["area_code"],
+            r["area_level"],
+            r["year"],
+        )
         areas.setdefault(key, [None] * 4)[r["quarter"] - 1] = r["value"]
         units.setdefault(r["indicator_code"], r["unit"])
     items = []
@@ -302,13 +383,26 @@ def trends(con, catalog, targets) -> dict:
         series = []
         for key, vals in sorted(by_code[code].items()):
             is_higher, area_code, name, lvl, year = key
-            colour = colours.setdefault(area_code, charts.HIGHER_LEVEL_COLOUR if is_higher
-                                        else charts.PALETTE[len(colours) % len(charts.PALETTE)])
+            colour = colours.setdefault(
+                area_code,
+                charts.HIGHER_LEVEL_COLOUR
+                if is_higher
+                else charts.PALETTE[len(colours) % len(charts.PALETTE)],
+            )
             series.append((f"{name} [{LEVEL_ZH.get(lvl, lvl)}]", year, vals, colour))
         unit = units.get(code) or catalog.get(code, {}).get("unit")
         target, _ = target_of(targets.get(code), unit)
-        items.append(heading(code, catalog, unit) | {"chart": charts.quarter_lines(
-            series, lambda v, u=unit: fmt(v, u), f"{code} quarterly year-to-date", target=target)})
+        items.append(
+            heading(code, catalog, unit)
+            | {
+                "chart": charts.quarter_lines(
+                    series,
+                    lambda v, u=unit: fmt(v, u),
+                    f"{code} quarterly year-to-date",
+                    target=target,
+                )
+            }
+        )
     return {"per_city": level == "city", "max_lines": MAX_TREND_LINES, "charts": items}
 
 
@@ -321,75 +415,105 @@ def county_pages(con, tables, catalog, targets, latest) -> list[dict]:
     provinces by GB/T 2260 code prefix) and, when marts.indicator_breakdown exists, the
     facilities contributing most to the numerator."""
     year = int(str(latest)[:4])
-    rows = query(con, """
+    rows = query(
+        con,
+        """
         SELECT area_code, area_name, indicator_code, quarter, value, unit, status
         FROM marts.indicator_values
-        WHERE area_level = 'county' AND year = ? ORDER BY area_code""", [year])
+        WHERE area_level = 'county' AND year = ? ORDER BY area_code""",
+        [year],
+    )
     annual = [r for r in rows if r["quarter"] is None]
     ranks = {}
     for code in {r["indicator_code"] for r in annual}:
-        lower_better = (catalog.get(code, {}).get("direction")
-                        or (targets.get(code) or {}).get("direction")) == "lower_better"
+        lower_better = (
+            catalog.get(code, {}).get("direction") or (targets.get(code) or {}).get("direction")
+        ) == "lower_better"
         valued = [r for r in annual if r["indicator_code"] == code and r["value"] is not None]
         for scope, width in (("city", 4), ("province", 2)):
             for r in valued:
-                peers = [p["value"] for p in valued if p["area_code"][:width] == r["area_code"][:width]]
+                peers = [
+                    p["value"] for p in valued if p["area_code"][:width] == r["area_code"][:width]
+                ]
                 better = sum((p < r["value"]) if lower_better else (p > r["value"]) for p in peers)
                 ranks[(r["area_code"], code, scope)] = f"{better + 1} / {len(peers)}"
     top = _top_facilities(con, tables, latest)
     quarters: dict[tuple[str, str], list] = {}
     for r in rows:
         if r["quarter"] is not None:
-            quarters.setdefault((r["area_code"], r["indicator_code"]), [None] * 4)[r["quarter"] - 1] = r["value"]
+            quarters.setdefault((r["area_code"], r["indicator_code"]), [None] * 4)[
+                r["quarter"] - 1
+            ] = r["value"]
     pages: dict[str, dict] = {}
-    for r in sorted(annual, key=lambda r: (r["area_code"], indicator_sort_key(r["indicator_code"]))):
+    for r in sorted(
+        annual, key=lambda r: (r["area_code"], indicator_sort_key(r["indicator_code"]))
+    ):
         code, unit = r["indicator_code"], r["unit"] or catalog.get(code, {}).get("unit")
-        page = pages.setdefault(r["area_code"], {"code": r["area_code"], "name": r["area_name"] or r["area_code"],
-                                                 "rows": []})
+        page = pages.setdefault(
+            r["area_code"],
+            {"code": r["area_code"], "name": r["area_name"] or r["area_code"], "rows": []},
+        )
         ytd = quarters.get((r["area_code"], code))
         _, target_label = target_of(targets.get(code), unit)
-        page["rows"].append(heading(code, catalog, unit) | {
-            "value": fmt(r["value"], unit), "status": r["status"] or "",
-            "reason": "" if r["value"] is not None else NO_VALUE_REASONS.get(code, NO_VALUE_DEFAULT),
-            "target": target_label, "missed": misses_target(r["value"], targets.get(code)),
-            "quarters": [fmt(v, unit) for v in ytd] if ytd else [],
-            "spark": charts.sparkline(ytd, f"{code} {r['area_name']} {year} Q1–Q4") if ytd else "",
-            "rank_city": ranks.get((r["area_code"], code, "city"), "—"),
-            "rank_province": ranks.get((r["area_code"], code, "province"), "—"),
-            "top": top.get((r["area_code"], code), []) if top is not None else None,
-        })
+        page["rows"].append(
+            heading(code, catalog, unit)
+            | {
+                "value": fmt(r["value"], unit),
+                "status": r["status"] or "",
+                "reason": ""
+                if r["value"] is not None
+                else NO_VALUE_REASONS.get(code, NO_VALUE_DEFAULT),
+                "target": target_label,
+                "missed": misses_target(r["value"], targets.get(code)),
+                "quarters": [fmt(v, unit) for v in ytd] if ytd else [],
+                "spark": charts.sparkline(ytd, f"{code} {r['area_name']} {year} Q1–Q4")
+                if ytd
+                else "",
+                "rank_city": ranks.get((r["area_code"], code, "city"), "—"),
+                "rank_province": ranks.get((r["area_code"], code, "province"), "—"),
+                "top": top.get((r["area_code"], code), []) if top is not None else None,
+            }
+        )
     return [{"year": year, "has_breakdown": top is not None} | p for p in pages.values()]
 
 
 def _top_facilities(con, tables, period) -> dict[tuple[str, str], list[str]] | None:
     if "marts.indicator_breakdown" not in tables:
         return None
-    rows = query(con, f"""
+    rows = query(
+        con,
+        f"""
         SELECT area_code, indicator_code, facility_code, facility_name, numerator, denominator
         FROM (SELECT *, row_number() OVER (PARTITION BY area_code, indicator_code
                                            ORDER BY numerator DESC NULLS LAST, facility_code) AS n
               FROM marts.indicator_breakdown
               WHERE area_level = 'county' AND period = ? AND numerator IS NOT NULL)
-        WHERE n <= {TOP_FACILITIES} ORDER BY area_code, indicator_code, n""", [period])
+        WHERE n <= {TOP_FACILITIES} ORDER BY area_code, indicator_code, n""",
+        [period],
+    )
     out: dict[tuple[str, str], list[str]] = {}
     for r in rows:
         den = f" / {fmt_amount(r['denominator'])}" if r["denominator"] is not None else ""
         out.setdefault((r["area_code"], r["indicator_code"]), []).append(
-            f"{r['facility_name'] or r['facility_code']} {fmt_amount(r['numerator'])}{den}")
+            f"{r['facility_name'] or r['facility_code']} {fmt_amount(r['numerator'])}{den}"
+        )
     return out
 
 
 def quality_summary(con, tables) -> dict | None:
     if "marts.data_quality" not in tables:
         return None
-    counts = query(con, """
+    counts = query(
+        con,
+        """
         SELECT severity,
                count(*) FILTER (WHERE status = 'passed') AS passed,
                count(*) FILTER (WHERE status = 'failed') AS failed,
                count(*) FILTER (WHERE status = 'error') AS errors,
                count(*) FILTER (WHERE status = 'not_applicable') AS not_applicable,
                count(*) AS total
-        FROM marts.data_quality GROUP BY severity ORDER BY severity""")
+        FROM marts.data_quality GROUP BY severity ORDER BY severity""",
+    )
     for r in counts:
         r["severity_words"] = SEVERITY_WORDS.get(r["severity"], r["severity"])
     failed = [r for r in quality_rows(con) if r["status"] in ("failed", "error")]
@@ -399,15 +523,23 @@ def quality_summary(con, tables) -> dict | None:
 def quality_rows(con) -> list[dict]:
     """marts.data_quality with the words an analyst reads; older warehouses lack some columns."""
     cols = set(columns_of(con, "marts.data_quality"))
-    optional = ", ".join(f"{c}" if c in cols else f"NULL AS {c}"
-                         for c in ("stage", "threshold", "description", "finding", "message"))
-    rows = query(con, f"""
-        SELECT check_id, source, period, category, severity, rows_checked, rows_failed, status, {optional}
+    optional = ", ".join(
+        f"{c}" if c in cols else f"NULL AS {c}"
+        for c in ("stage", "threshold", "description", "finding", "message")
+    )
+    rows = query(
+        con,
+        f"""
+        SELECT check_id, source, period, category, severity, rows_checked, rows_failed, status,
+               {optional}
         FROM marts.data_quality
-        ORDER BY stage, status = 'passed', status = 'not_applicable', severity, check_id, source, period""")
+        ORDER BY stage, status = 'passed', status = 'not_applicable', severity, check_id, source,
+                 period""",
+    )
     for r in rows:
         r["status_words"], r["status_class"] = STATUS_WORDS.get(
-            (r["status"], r["severity"]), (r["status"], ""))
+            (r["status"], r["severity"]), (r["status"], "")
+        )
         r["category_words"] = CATEGORY_WORDS.get(r["category"], r["category"])
         r["checked"] = fmt_int(r["rows_checked"])
         r["failed"] = fmt_int(r["rows_failed"])
@@ -422,15 +554,25 @@ def quality_rows(con) -> list[dict]:
 def audit(con, tables) -> list[dict] | None:
     if "marts.load_audit" not in tables:
         return None
-    rows = query(con, """
+    rows = query(
+        con,
+        """
         SELECT coalesce(source, '(total)') AS source, count(*) AS files,
                count(*) FILTER (WHERE status <> 'loaded') AS not_loaded,
                sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded,
                sum(rows_quarantined) AS rows_quarantined, sum(rows_duplicate) AS rows_duplicate,
                max(loaded_at) AS last_loaded
-        FROM marts.load_audit GROUP BY ROLLUP (source) ORDER BY source = '(total)', source""")
+        FROM marts.load_audit GROUP BY ROLLUP (source) ORDER BY source = '(total)', source""",
+    )
     for r in rows:
-        for k in ("files", "not_loaded", "rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate"):
+        for k in (
+            "files",
+            "not_loaded",
+            "rows_read",
+            "rows_loaded",
+            "rows_quarantined",
+            "rows_duplicate",
+        ):
             r[k + "_txt"] = fmt_int(r[k])
     return rows
 
@@ -445,13 +587,24 @@ def quality_context(con, warehouse: Path) -> dict:
     stages = []
     for stage in sorted({r["stage"] for r in rows}, key=lambda s: (s != "raw", s or "")):
         these = [r for r in rows if r["stage"] == stage]
-        stages.append({"stage": stage, "title": STAGE_WORDS.get(stage, stage or "检查 Checks"),
-                       "rows": these,
-                       "problems": sum(r["status"] in ("failed", "error") for r in these)})
+        stages.append(
+            {
+                "stage": stage,
+                "title": STAGE_WORDS.get(stage, stage or "检查 Checks"),
+                "rows": these,
+                "problems": sum(r["status"] in ("failed", "error") for r in these),
+            }
+        )
     return {
-        "missing": False, "stages": stages, "total": len(rows),
-        "blocking": sum(r["status"] in ("failed", "error") and r["severity"] == "blocking" for r in rows),
-        "warnings": sum(r["status"] in ("failed", "error") and r["severity"] == "warning" for r in rows),
+        "missing": False,
+        "stages": stages,
+        "total": len(rows),
+        "blocking": sum(
+            r["status"] in ("failed", "error") and r["severity"] == "blocking" for r in rows
+        ),
+        "warnings": sum(
+            r["status"] in ("failed", "error") and r["severity"] == "warning" for r in rows
+        ),
         "by_status": _count_words(rows),
     }
 
