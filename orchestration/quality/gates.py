@@ -77,7 +77,8 @@ class GateResult:
 
     @property
     def warnings(self) -> list[dict]:
-        return [r for r in self.rows if r["severity"] == "warning" and r["status"] in ("failed", "error")]
+        failed = [r for r in self.rows if r["severity"] == "warning" and r["status"] in ("failed", "error")]
+        return sorted(failed, key=lambda r: (r["check_id"], r["source"], r["period"] or ""))
 
     @property
     def passed(self) -> bool:

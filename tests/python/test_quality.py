@@ -236,4 +236,4 @@ def test_published_warehouse_has_the_quality_page_and_findings(published):
         # every check that found a failing row says what it found; a clean one says nothing
         assert bool(finding) == bool(failed), (check_id, period, failed, finding)
         assert not re.search(r"\d{17}[\dXx]", finding)  # never a 身份证号
-        assert f"<td>{check_id}</td>" in html
+        assert f"<td><b>{check_id}</b>" in html

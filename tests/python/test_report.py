@@ -564,18 +564,18 @@ def test_quality_page_says_in_words_what_was_checked_and_found(tmp_path):
     html = page.read_text(encoding="utf-8")
     assert external_refs(html) == [] and "<script" not in html.lower()
     assert "No blocking failure: the warehouse is published; 2 warning(s) to look into" in html
-    rows = re.findall(r"<tr><td class=\"[a-z]*\">([^<]+)</td><td>(\w+)</td>.*?</tr>", html, re.S)
+    rows = re.findall(r"<tr><td class=\"[a-z]*\">([^<]+)</td><td><b>(\w+)</b>.*?</tr>", html, re.S)
     status = dict((check, words) for words, check in rows)
     assert status == {"R07": "通过 passed", "R12": "警告 warning", "R13": "通过 passed",
                       "R30": "不适用 not applicable", "M01": "警告 warning"}
-    r12 = re.search(r"<td>R12</td>.*?</tr>", html, re.S).group(0)
+    r12 = re.search(r"<td><b>R12</b>.*?</tr>", html, re.S).group(0)
     # 8 of 74 = 10.81 %; integers with thousands separators; tolerated 0 %
     assert ">74<" in r12 and ">8<" in r12 and "10.81%" in r12 and ">0%<" in r12
     assert "H0001 甲县卫生院" in r12 and "and 3 more" in r12
-    r07 = re.search(r"<td>R07</td>.*?</tr>", html, re.S).group(0)
+    r07 = re.search(r"<td><b>R07</b>.*?</tr>", html, re.S).group(0)
     assert ">123,456<" in r07 and "0.1%" in r07
     assert "Raw data, after landing" in html and "Indicator results, after the dbt build" in html
-    assert html.index("<td>R12</td>") < html.index("<td>R07</td>")  # problems first
+    assert html.index("<td><b>R12</b>") < html.index("<td><b>R07</b>")  # problems first
     for raw_word in ("None", "failed_share", "row_condition", "Status: Failed"):
         assert raw_word not in html
 
