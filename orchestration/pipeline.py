@@ -21,7 +21,7 @@ from orchestration.land import LandingError, discover, land
 from orchestration.docs import write_dbt_docs
 from orchestration.export import export_parquet
 from orchestration.publish import PublishResult, publish
-from orchestration.report import write_report
+from orchestration.report import write_quality_page, write_report
 
 Progress = Callable[[str], None]
 PERIOD_RE = re.compile(r"^(\d{4})(Q[1-4])?$")
@@ -317,9 +317,8 @@ def outputs_step(warehouse: Path, work_db: Path) -> dict[str, Path]:
     report = write_report(warehouse, warehouse.with_name(f"{warehouse.stem}_report.html"))
     docs = write_dbt_docs(work_db, warehouse.with_name(f"{warehouse.stem}_dbt_docs"))
     outputs = {"parquet": parquet_dir, "report": report, "dbt docs": docs}
-    data_docs = quality.copy_data_docs(work_db, warehouse.with_name(f"{warehouse.stem}_data_docs"))
-    if data_docs:
-        outputs["quality data docs"] = data_docs
+    quality_page = warehouse.with_name(f"{warehouse.stem}_quality.html")
+    outputs["quality page"] = write_quality_page(warehouse, quality_page)
     return outputs
 
 
