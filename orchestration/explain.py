@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration import contract, duck, settings
+from orchestration.show import pad
 
 
 class ExplainError(RuntimeError):
@@ -319,8 +320,6 @@ def render_text(r: dict) -> str:
                    f"by numerator 按分子贡献):")
         out.append(f"  {'机构代码 code':<18}{pad('名称 name', 30)}{'类别':<6}{'所在县':<9}"
                    f"{'分子 num':>14}{'分母 den':>14}{'占分子 share':>13}")
-        from orchestration.show import pad
-
         for row in f["top"]:
             share = "—" if row["share_of_numerator"] is None else f"{100 * row['share_of_numerator']:.1f}%"
             out.append(f"  {row['facility_code']:<18}{pad((row['facility_name'] or '')[:14], 30)}"
