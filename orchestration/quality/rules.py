@@ -130,9 +130,13 @@ def _excluded(check: Check) -> str:
 
 
 def value_range(check: Check) -> str:
+    """params: {unit or indicator code: [low, high]}; an indicator's own range wins over its unit's."""
+    ranges = {k: v for k, v in check.params.items() if k != "exclude"}
+    by_code = {k: v for k, v in ranges.items() if k[:1] in "IS" and k[1:2].isdigit()}
+    by_unit = {k: v for k, v in ranges.items() if k not in by_code}
     cases = " ".join(
-        f"when unit = '{unit}' then value not between {lo} and {hi}"
-        for unit, (lo, hi) in check.params.items() if unit != "exclude"
+        [f"when indicator_code = {lit(code)} then value not between {lo} and {hi}" for code, (lo, hi) in by_code.items()]
+        + [f"when unit = {lit(unit)} then value not between {lo} and {hi}" for unit, (lo, hi) in by_unit.items()]
     )
     return _per_period(
         check, f"(case {cases} else false end)",

@@ -37,7 +37,7 @@ COUNTIES = [("990121", "甲县"), ("990122", "乙县"), ("990123", "丙县")]
 # code, dimension, name_zh, name_en, unit, direction, frequency
 CATALOG = [
     ("I01", "紧密型", "资源统一管理", "Unified management of resources", "ratio", "higher_better", "annual"),
-    ("I05a", "同质化", "影像中心服务开展", "Imaging centre in service", "flag", "higher_better", "quarterly"),
+    ("I05a", "同质化", "每万常住人口影像、心电中心开展远程诊断数量", "Remote diagnoses per 10k residents", "per_10k", "higher_better", "quarterly"),
     ("I07", "促分工", "县域内基层医疗卫生机构诊疗人次数占比", "Primary-care visit share", "ratio", "higher_better", "quarterly"),
     ("I08", "促分工", "医保基金县域内支出占比", "In-county insurance fund share", "ratio", "higher_better", "quarterly"),
     ("I10a", "提效能", "参保人在县域内住院人均费用", "Inpatient cost per admission", "yuan", "lower_better", "quarterly"),
@@ -63,7 +63,8 @@ def county_numbers(i: int, code: str, year: int, quarter: int | None) -> tuple[f
         den = (3000 + 500 * i) * share
         return den * (6000 + 400 * i) * growth, den
     if code == "I05a":
-        return float(i != 2), None
+        den = 20.0 + 5 * i  # residents / 10,000
+        return den * (120 + 40 * i) * share, den
     if code == "I14":
         return 0.16 - 0.01 * i, None
     if code == "I01":
@@ -85,10 +86,7 @@ def indicator_rows() -> list[tuple]:
                 for i, (area_code, area_name) in enumerate(COUNTIES):
                     num, den = county_numbers(i, code, year, quarter)
                     status = None
-                    if code == "I05a":
-                        value, num, den = num, None, None
-                        sums[2] += int(value)
-                    elif code == "I14":
+                    if code == "I14":
                         value, num, den = num, None, None
                     else:
                         value = num / den
@@ -101,9 +99,7 @@ def indicator_rows() -> list[tuple]:
                                  num, den, value, unit[code], status))
                 for level, (area_code, area_name) in (("city", CITY), ("province", PROVINCE),
                                                       ("national", ("000000", "全国"))):
-                    if code == "I05a":
-                        num, den = float(sums[2]), 3.0
-                    elif code == "I01":
+                    if code == "I01":
                         num, den = float(sums[3]), 3.0
                     elif code == "I14":
                         num, den = None, None
@@ -382,19 +378,21 @@ def analyst_statements() -> list[str]:
 
 def test_analyst_queries_run(warehouse):
     statements = analyst_statements()
-    assert len(statements) == 5
+    assert len(statements) == 6
     con = duck.connect(warehouse, read_only=True)
     try:
         results = [con.execute(s).fetchall() for s in statements]
     finally:
         con.close()
-    league, trend, city, behind, quality = results
+    league, trend, city, behind, quality, rates = results
     assert [r[2] for r in league] == ["甲县", "乙县", "丙县"] and league[0][4] == "优秀"
     assert len(trend) == 8 and trend[0][0] == "2023Q1" and trend[-1][0] == "2024Q4"
     assert len(city) == 1 and city[0][5] == 3 and city[0][4] == city[0][8]
     assert len(behind) == 1 and behind[0][5] is not None and behind[0][6] is not None
     sources = {r[0]: r for r in quality}
     assert sources["deaths"][2] == 1 and sources["outpatient_visits"][10] == "visit_time_in_period 2024Q4"
+    # I05a of the fixture: 丙县 (30 x 200) per 30 = 200 per 10k first, then 乙县 160 and 甲县 120
+    assert [(r[1], r[2], r[5]) for r in rates] == [("丙县", "I05a", 200.0), ("乙县", "I05a", 160.0), ("甲县", "I05a", 120.0)]
 
 
 def test_export_parquet(warehouse, tmp_path):
