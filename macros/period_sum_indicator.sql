@@ -61,6 +61,8 @@ select * from final
                         'county': 'insured_county_code', 'date': 'setl_date', 'facility': 'fixmedins_code'},
         'discharges': {'daily': 'int_discharges__by_facility', 'by_facility': 'int_discharges__by_facility',
                        'county': 'county_code', 'date': 'discharge_date', 'facility': 'org_code'},
+        'remote': {'by_facility': 'int_remote__by_facility', 'county': 'county_code',
+                   'date': 'reported_date', 'facility': 'requesting_org_code'},
     }) }}
 {%- endmacro %}
 

@@ -60,8 +60,9 @@ LEVEL_LABELS = {"county": "县 county", "city": "市 city", "province": "省 pro
                 "national": "全国 national"}
 LEVEL_DIGITS = {"county": 6, "city": 4, "province": 2, "national": 0}
 PERIOD_RE = re.compile(r"^(\d{4})(?:Q([1-4]))?$")
-# Reconciliation lists in the working database: indicator -> (table, year-only?, filter)
+# Reconciliation lists in the working database: indicator -> (table, flag of the rows counted)
 LISTS = {
+    "I04": ("reconciliation.i04_physicians", "is_counted"),
     "I13": ("reconciliation.i13_admitted_persons", "is_counted_i13"),
     "I13x": ("reconciliation.i13_admitted_persons", "is_counted_i13x"),
 }
@@ -162,13 +163,14 @@ def explain(warehouse: Path, area: str, period: str, indicator: str, top: int = 
         value = values[0]
         level, unit = value["area_level"], value["unit"]
         result = {
-            "indicator": {k: catalog[k] for k in ("indicator_code", "name_zh", "name_en", "dimension",
-                                                   "unit", "direction", "frequency", "definition")},
+            "indicator": {k: catalog.get(k) for k in (
+                "indicator_code", "name_zh", "name_en", "dimension", "unit", "direction", "frequency",
+                "definition", "numerator_rule", "denominator_rule", "rule_source")},
             "area": {"level": level, "code": area, "name": value["area_name"]},
             "period": period,
             "value": {k: value[k] for k in ("numerator", "denominator", "value", "status")},
             "units": dict(zip(("numerator", "denominator"), numerator_units(indicator, level))),
-            "parameters": _parameters(con, indicator),
+            "parameters": _parameters(con, indicator, (catalog.get("parameters") or "").split("|")),
             "comparisons": _comparisons(con, value, indicator),
             "facilities": _facilities(con, level, area, period, LEVEL_OF.get(indicator, indicator), top),
             "deliveries": _deliveries(con, indicator, period),
@@ -180,12 +182,13 @@ def explain(warehouse: Path, area: str, period: str, indicator: str, top: int = 
     return result
 
 
-def _parameters(con, indicator: str) -> list[dict]:
+def _parameters(con, indicator: str, named: list[str]) -> list[dict]:
+    """The parameters the catalogue names for the indicator, and those whose seed row lists it."""
     out = []
     for row in _rows(con, "select parameter, kind, value, indicators, description "
                      "from marts.indicator_parameters order by kind desc, parameter"):
         applies = (row["indicators"] or "").split()
-        if indicator in applies:
+        if indicator in applies or row["parameter"] in named:
             out.append({k: row[k] for k in ("parameter", "kind", "value", "description")})
     return out
 
@@ -270,6 +273,9 @@ def _quality(con, indicator: str, period: str) -> dict:
 
 def _notes(indicator: str) -> list[str]:
     notes = []
+    if indicator in ("I05a", "I05b"):
+        notes.append("机构为申请机构; 分母为常住人口/万, 不按机构拆分 (facilities are the requesting ones; "
+                     "the denominator, residents per 10,000, is not split by facility)")
     if indicator == "I10b":
         notes.append("I10b 是增长率, 不按机构相加; 列出的是当期水平 I10a 的机构构成 "
                      "(a growth rate is not a sum over facilities: facilities of the current level I10a)")
@@ -292,6 +298,12 @@ def render_text(r: dict) -> str:
         f"频度 Frequency: {ind['frequency']}",
         "",
         f"口径 Rule: {ind['definition']}",
+    ]
+    if ind.get("numerator_rule"):
+        out.append(f"  分子 numerator: {ind['numerator_rule']}")
+    if ind.get("denominator_rule"):
+        out.append(f"  分母 denominator: {ind['denominator_rule']}")
+    out += [
         "",
         "计算 Computation:",
         f"  分子 numerator {format_number(v['numerator'])} {nu} / 分母 denominator "

@@ -1,8 +1,10 @@
 -- marts.indicator_breakdown — one row per county x period x indicator x facility for the
 -- indicators that are sums over facilities (macro summed_indicators: I07, I08, I09, I10a,
--- I11, I12, S01, S02, S05): the facility's contribution to the county's numerator and
--- denominator, from the same facility tables (int_*__by_facility) the county values sum, so
--- per county they add up exactly to marts.indicator_values. Facilities with nothing to
+-- I11, I12, S01, S02, S05; and I05a / I05b by requesting facility): the facility's
+-- contribution to the county's numerator and denominator, from the same facility tables
+-- (int_*__by_facility) the county values sum, so per county they add up exactly to
+-- marts.indicator_values. I05a / I05b are per 10,000 residents: the population is not a sum
+-- over facilities, so their denominator is null and only the numerator adds up. Facilities with nothing to
 -- contribute (both 0) are left out. City and province break-downs are sums of these county
 -- rows; national rows are omitted for size. S04 (a growth rate) is not a sum over facilities:
 -- its current level is I10a restricted to primary-care facilities.
@@ -10,9 +12,11 @@
 -- facility is the settlement's fixmedins_code — when registered that year its org code, name,
 -- category and county from the register, else the code and fixmedins_name as sent
 -- (category and county null).
-{%- set breakdown_codes = ['I07', 'I12', 'I08', 'I09', 'I10a', 'I11', 'S01', 'S02', 'S05'] %}
+{%- set breakdown_codes = ['I05a', 'I05b', 'I07', 'I12', 'I08', 'I09', 'I10a', 'I11', 'S01', 'S02', 'S05'] %}
 {%- set families = summed_families() %}
 {%- set indicators = summed_indicators() %}
+{#- the counted reports of int_remote__counted_reports, by requesting facility -#}
+{%- do indicators.update({'I05a': ('remote', 'reports', none), 'I05b': ('remote', 'ecg_reports', none)}) %}
 with
 
 county_periods as (
@@ -30,7 +34,7 @@ area_names as (
 {%- for family, f in families.items() %}
 {%- set columns = [] %}
 {%- for code in breakdown_codes if indicators[code][0] == family %}
-{%- for c in indicators[code][1:] if c not in columns %}{% do columns.append(c) %}{% endfor %}
+{%- for c in indicators[code][1:] if c and c not in columns %}{% do columns.append(c) %}{% endfor %}
 {%- endfor %}
 
 {{ family }}_by_facility as (
@@ -70,9 +74,15 @@ contributions as (
         facility_county_code,
         source_facility_name,
         {{ to_double(numerator) }} as numerator,
+        {%- if denominator %}
         {{ to_double(denominator) }} as denominator
     from {{ family }}_by_facility
     where {{ numerator }} <> 0 or {{ denominator }} <> 0
+        {%- else %}
+        cast(null as {{ type_double() }}) as denominator
+    from {{ family }}_by_facility
+    where {{ numerator }} <> 0
+        {%- endif %}
     {%- if not loop.last %}
     union all
     {%- endif %}

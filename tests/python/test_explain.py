@@ -24,7 +24,8 @@ from orchestration.settings import PROJECT_DIR
 
 pytestmark = pytest.mark.slow
 
-BREAKDOWN = ("I07", "I08", "I09", "I10a", "I11", "I12", "S01", "S02", "S05")
+BREAKDOWN = ("I05a", "I05b", "I07", "I08", "I09", "I10a", "I11", "I12", "S01", "S02", "S05")
+PER_10K = ("I05a", "I05b")  # denominator = residents / 10,000: not split by facility
 MONEY = {"I08", "I09", "I10a", "S02"}
 quiet = lambda m: None  # noqa: E731
 
@@ -71,9 +72,13 @@ def test_breakdown_sums_to_every_published_county_value_exactly(built):
     periods = {r[1] for r in rows}
     assert len(counties) == 3 and {"2024", "2024Q1", "2023Q3"} <= periods
     assert len(rows) == 3 * len(periods) * len(BREAKDOWN)
-    bad = [r for r in rows if r[3] != r[5] or r[4] != r[6]]
+    bad = [r for r in rows if r[3] != r[5] or (r[2] not in PER_10K and r[4] != r[6])]
     assert not bad, bad[:5]
-    assert sum(1 for r in rows if r[6] != 0) > len(rows) * 0.9  # not a sum of zeros
+    summed = [r for r in rows if r[2] not in PER_10K]
+    assert sum(1 for r in summed if r[6] != 0) > len(summed) * 0.9  # not a sum of zeros
+    assert sum(1 for r in rows if r[2] in PER_10K and r[5] != 0) > 0
+    assert _q(wh, f"select count(*) from marts.indicator_breakdown where indicator_code in {PER_10K} "
+                  "and denominator is not null") == [(0,)]
     # codes outside the breakdown have no rows; only county rows exist
     extra = _q(wh, f"select distinct indicator_code, area_level from marts.indicator_breakdown "
                    f"where indicator_code not in {BREAKDOWN} or area_level <> 'county'")
@@ -92,7 +97,8 @@ def test_breakdown_sums_match_the_generators_ground_truth(built):
     for key, row in truth.items():
         n, d = sums.get(key, (0.0, 0.0))
         tol = 0.005 if key[2] in MONEY else 1e-9
-        assert abs(n - float(row["numerator"])) <= tol and abs(d - float(row["denominator"])) <= tol, key
+        assert abs(n - float(row["numerator"])) <= tol, key
+        assert key[2] in PER_10K or abs(d - float(row["denominator"])) <= tol, key
 
 
 def test_breakdown_settlements_list_facilities_outside_the_county(built):
@@ -223,6 +229,25 @@ def test_i13_list_is_the_numerator_person_by_person(built, capsys, tmp_path):
     assert all(r["admission_list"].count(";") + 1 == int(r["admissions"]) for r in rows)
     # never in the published file
     assert _q(wh, "select count(*) from duckdb_tables() where schema_name <> 'marts'") == [(0,)]
+
+
+def test_i04_list_is_the_counted_physicians(built, capsys, tmp_path):
+    root, wh = built
+    with open(root / "ground_truth" / "indicators.csv", encoding="utf-8") as fh:
+        truth = {r["area_code"]: float(r["numerator"]) for r in csv.DictReader(fh)
+                 if r["indicator_code"] == "I04" and r["period"] == "2024"}
+    county = max(truth, key=truth.get)
+    assert truth[county] > 0
+    out = tmp_path / "i04.csv"
+    rc, _, _ = _ygt(capsys, "explain", "--warehouse", str(wh), "--area", county, "--period", "2024",
+                    "--indicator", "I04", "--list", str(out))
+    assert rc == 0
+    with open(out, encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    min_days = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["min_dispatch_days"]
+    assert len(rows) == truth[county]
+    assert all(re.fullmatch(r"[0-9a-f]{64}", r["person_key"]) for r in rows)
+    assert all(int(r["days"]) >= min_days and r["home_org_code"] and r["host_org_codes"] for r in rows)
 
 
 def test_list_without_working_database_says_so(built, capsys, tmp_path):
