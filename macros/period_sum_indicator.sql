@@ -1,8 +1,8 @@
 {#- One county x period numerator/denominator model summing a daily table over the days of
     each period: `numerator` and `denominator` are columns of `daily_model`, summed where its
     `county_column` is the county and its `date_column` lies in the period (0 when no row).
-    Used by I07 and I12 (int_visits__daily) and, through settlement_indicator, by I08-I11,
-    S01, S02 and the S04 cost level (int_settlements__daily). -#}
+    Used, through summed_indicator, by I07 and I12 (int_visits__daily), I08-I11, S01, S02 and
+    the S04 cost level (int_settlements__daily) and S05 (int_discharges__by_facility). -#}
 {% macro period_sum_indicator(indicator_code, daily_model, county_column, date_column, numerator, denominator) -%}
 with
 
@@ -31,8 +31,63 @@ final as (
 select * from final
 {%- endmacro %}
 
-{#- Settlement indicators (int_settlements__daily): each settlement row counts in the period of
-    its own setl_time, reversals with a minus sign, pharmacies excluded. -#}
-{% macro settlement_indicator(indicator_code, numerator, denominator) -%}
-{{ period_sum_indicator(indicator_code, 'int_settlements__daily', 'insured_county_code', 'setl_date', numerator, denominator) }}
+{#- The indicators that are sums over facilities, defined once: code -> (family, numerator
+    column, denominator column). The county model int_indicator__<code> sums the family's
+    county x day table (summed_indicator below); marts.indicator_breakdown sums the same
+    columns of the family's facility table per facility. -#}
+{% macro summed_indicators() -%}
+    {{ return({
+        'I07': ('visits', 'primary_care_visits', 'visits'),
+        'I12': ('visits', 'tcm_visits', 'visits'),
+        'I08': ('settlements', 'pooled_fund_in_county', 'pooled_fund'),
+        'I09': ('settlements', 'pooled_fund_in_county_primary_care', 'pooled_fund_in_county'),
+        'I10a': ('settlements', 'inpatient_cost_in_county', 'inpatient_admissions_in_county'),
+        'I11': ('settlements', 'inpatient_admissions_in_county', 'inpatient_admissions'),
+        'S01': ('settlements', 'settlements_in_county', 'settlements'),
+        'S02': ('settlements', 'inpatient_pooled_fund_in_county', 'inpatient_cost_in_county'),
+        'S04_cost': ('settlements', 'inpatient_cost_in_county_primary_care', 'inpatient_admissions_in_county_primary_care'),
+        'S05': ('discharges', 'referral_discharges', 'discharges'),
+    }) }}
+{%- endmacro %}
+
+{#- Per family: the county x day model, the facility model (same columns plus the facility),
+    and the county, date and facility columns. Visits and discharges belong to the county of
+    the facility; settlements to the insured's county (facility anywhere). -#}
+{% macro summed_families() -%}
+    {{ return({
+        'visits': {'daily': 'int_visits__daily', 'by_facility': 'int_visits__by_facility',
+                   'county': 'county_code', 'date': 'visit_date', 'facility': 'org_code'},
+        'settlements': {'daily': 'int_settlements__daily', 'by_facility': 'int_settlements__by_facility',
+                        'county': 'insured_county_code', 'date': 'setl_date', 'facility': 'fixmedins_code'},
+        'discharges': {'daily': 'int_discharges__by_facility', 'by_facility': 'int_discharges__by_facility',
+                       'county': 'county_code', 'date': 'discharge_date', 'facility': 'org_code'},
+        'remote': {'by_facility': 'int_remote__by_facility', 'county': 'county_code',
+                   'date': 'reported_date', 'facility': 'requesting_org_code'},
+    }) }}
+{%- endmacro %}
+
+{#- The county x period model of a summed indicator. -#}
+{% macro summed_indicator(indicator_code) -%}
+{%- set family, numerator, denominator = summed_indicators()[indicator_code] -%}
+{%- set f = summed_families()[family] -%}
+{{ period_sum_indicator(indicator_code, f.daily, f.county, f.date, numerator, denominator) }}
+{%- endmacro %}
+
+{#- The signed settlement measures (name, expression over int_settlements__signed rows),
+    defined once: int_settlements__by_facility sums the expressions, int_settlements__daily
+    sums those sums over the facilities. -#}
+{% macro settlement_measures() -%}
+    {{ return([
+        ('pooled_fund', 'pooled_fund'),
+        ('pooled_fund_in_county', 'case when is_in_county then pooled_fund else 0 end'),
+        ('pooled_fund_in_county_primary_care', 'case when is_in_county and is_facility_primary_care then pooled_fund else 0 end'),
+        ('inpatient_admissions', 'case when is_inpatient then admission_sign else 0 end'),
+        ('inpatient_admissions_in_county', 'case when is_inpatient and is_in_county then admission_sign else 0 end'),
+        ('inpatient_cost_in_county', 'case when is_inpatient and is_in_county then total_cost else 0 end'),
+        ('inpatient_pooled_fund_in_county', 'case when is_inpatient and is_in_county then pooled_fund else 0 end'),
+        ('inpatient_admissions_in_county_primary_care', 'case when is_inpatient and is_in_county and is_facility_primary_care then admission_sign else 0 end'),
+        ('inpatient_cost_in_county_primary_care', 'case when is_inpatient and is_in_county and is_facility_primary_care then total_cost else 0 end'),
+        ('settlements', 'admission_sign'),
+        ('settlements_in_county', 'case when is_in_county then admission_sign else 0 end'),
+    ]) }}
 {%- endmacro %}

@@ -91,3 +91,13 @@
         end)))
     end
 {%- endmacro %}
+
+{#- A var's value as text, the way seeds/parameters.csv writes defaults: lists joined with '|',
+    booleans lower case. -#}
+{% macro var_as_text(value) -%}
+    {%- if value is string -%}{{ value }}
+    {%- elif value is sameas true or value is sameas false -%}{{ value | string | lower }}
+    {%- elif value is iterable -%}{{ value | join('|') }}
+    {%- else -%}{{ value }}
+    {%- endif -%}
+{%- endmacro %}

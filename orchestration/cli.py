@@ -6,6 +6,8 @@ Examples:
   ygt run --landing demo/landing --warehouse demo/warehouse.duckdb
   ygt run --landing /data/landing --warehouse /srv/ygt/warehouse.duckdb --period 2024Q2
   ygt show --warehouse demo/warehouse.duckdb
+  ygt explain --warehouse demo/warehouse.duckdb --area 990121 --period 2024 --indicator I07
+  ygt export-xlsx --warehouse demo/warehouse.duckdb --year 2024 --out demo/2024.xlsx
 """
 
 from __future__ import annotations
@@ -184,6 +186,66 @@ def cmd_demo(args) -> int:
     return 0
 
 
+# --- explain and export-xlsx (issue 18): logic in orchestration/explain.py and workbook.py
+def cmd_explain(args) -> int:
+    from orchestration import explain as ex
+
+    try:
+        if args.list:
+            n = ex.export_list(Path(args.warehouse), args.area, args.period, args.indicator, Path(args.list))
+            print(f"wrote {n} rows (reconciliation list of {args.indicator}) to {args.list}")
+            return 0
+        result = ex.explain(Path(args.warehouse), args.area, args.period, args.indicator, top=args.top)
+    except ex.ExplainError as exc:
+        print(f"ygt explain: {exc}", file=sys.stderr)
+        return 2
+    print(ex.render_json(result) if args.format == "json" else ex.render_text(result))
+    return 0
+
+
+def cmd_export_xlsx(args) -> int:
+    from orchestration import workbook
+
+    try:
+        out = workbook.write_workbook(Path(args.warehouse), args.year, Path(args.out))
+    except workbook.WorkbookError as exc:
+        print(f"ygt export-xlsx: {exc}", file=sys.stderr)
+        return 2
+    print(f"workbook: {out}")
+    return 0
+
+
+def add_explain_parsers(sub) -> None:
+    e = sub.add_parser(
+        "explain", help="explain one published value: rule, numerator/denominator, facilities, sources",
+        description="Print, in Chinese with English beside it, what is behind one value of "
+        "marts.indicator_values: the rule, numerator / denominator = value with units, the "
+        "parameters in force, the value a year earlier and at the higher levels, the top "
+        "facilities (marts.indicator_breakdown), the deliveries that fed it and their quality "
+        "checks. Reads the published file alone, read-only. With --list, writes instead the "
+        "reconciliation list (I13, I13x: cohort members admitted) from the working database. "
+        "Exit 2 with the existing codes on an unknown area, period or indicator.")
+    e.add_argument("--warehouse", required=True, help="published DuckDB file")
+    e.add_argument("--area", required=True, help="area code: county, city, province or 000000 (national)")
+    e.add_argument("--period", required=True, help="YYYY or YYYYQn (year to date)")
+    e.add_argument("--indicator", required=True, help="indicator code, e.g. I07 (see marts.indicator_catalog)")
+    e.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json for tools")
+    e.add_argument("--top", type=int, default=10, help="facilities to list (default 10)")
+    e.add_argument("--list", metavar="FILE.csv", help="write the reconciliation list (pseudonymised keys) "
+                   "from the working database to this CSV instead")
+    e.set_defaults(func=cmd_explain)
+    x = sub.add_parser(
+        "export-xlsx", help="write the provincial workbook (self-assessment layout) for a year",
+        description="Write an .xlsx with one sheet per county in the layout of the self-assessment "
+        "return (序号, 维度, 指标, 口径, 分子, 分母, 当期值, 单位, 数据来源, 上年值, 变化) and summary "
+        "sheets per city and for the province, from the published warehouse (read-only).")
+    x.add_argument("--warehouse", required=True, help="published DuckDB file")
+    x.add_argument("--year", required=True, type=int, help="calendar year (annual values)")
+    x.add_argument("--out", required=True, help="the .xlsx file to write")
+    x.set_defaults(func=cmd_export_xlsx)
+# --- end explain and export-xlsx
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ygt", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -260,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1.0)")
     d.add_argument("--regenerate", action="store_true", help="regenerate the landing folder even if it exists")
     d.set_defaults(func=cmd_demo)
+    add_explain_parsers(sub)
     return p
 
 

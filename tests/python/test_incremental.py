@@ -18,7 +18,8 @@ from orchestration.generate import generate
 pytestmark = pytest.mark.slow
 
 YEAR = 2024
-INCREMENTAL_MODELS = ("int_visits__daily", "int_settlements__daily")
+INCREMENTAL_MODELS = ("int_visits__by_facility", "int_visits__daily", "int_settlements__by_facility",
+                      "int_settlements__daily")
 quiet = lambda m: None  # noqa: E731
 
 

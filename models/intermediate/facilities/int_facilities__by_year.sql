@@ -37,6 +37,7 @@ final as (
         facilities.register_year,
         facilities.org_code,
         facilities.fixmedins_code,
+        facilities.org_name,
         facilities.county_code,
         facilities.category_code,
         coalesce(categories.is_primary_care = 1, false) as is_primary_care,

@@ -1,2 +1,2 @@
 -- I08 per county (of insurance enrolment) x period: Net pooled fund of the county's insured at in-county facilities / at all facilities (pharmacies excluded).
-{{ settlement_indicator('I08', 'pooled_fund_in_county', 'pooled_fund') }}
+{{ summed_indicator('I08') }}

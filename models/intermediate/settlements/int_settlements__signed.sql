@@ -3,7 +3,7 @@
 -- (refd_setl_flag = 1) -1 with its own (negative) amounts, each in the period of its own
 -- setl_time. In-county = the fixmedins_code belongs to a facility registered, in the
 -- settlement year's register, in the insured's county (insu_admdvs).
--- A view: its two readers filter it (int_settlements__daily by refreshed period, int_admissions
+-- A view: its two readers filter it (int_settlements__by_facility by refreshed period, int_admissions
 -- to inpatient rows), and persisting every settlement with its 64-character person key cost
 -- more than both reads (26 s of a 50M-visit build).
 -- Params: pooled_fund_column, total_cost_column, pharmacy_fixmedins_types,
@@ -26,6 +26,7 @@ insurance_codes as (
         year,
         fixmedins_code,
         min(county_code) as county_code,
+        min(org_code) as org_code,
         max(case when is_primary_care then 1 else 0 end) = 1 as is_primary_care
     from {{ ref('int_facilities__by_year') }}
     where fixmedins_code is not null
@@ -48,6 +49,8 @@ final as (
         settlements.fixmedins_type in ({{ sql_list(var('pharmacy_fixmedins_types')) }}) as is_pharmacy,
         coalesce({{ is_inpatient_med_type('settlements.med_type') }}, false) as is_inpatient,
         settlements.fixmedins_code,
+        settlements.fixmedins_name,
+        insurance_codes.org_code as facility_org_code,
         insurance_codes.county_code as facility_county_code,
         coalesce(insurance_codes.county_code = settlements.insu_admdvs, false) as is_in_county,
         coalesce(insurance_codes.is_primary_care, false) as is_facility_primary_care,
