@@ -236,10 +236,10 @@ def ygt_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ygt: 
             # No-op refresh: every model is current. Report the marts (what the gates and the
             # publish step wait for) as unchanged instead of rebuilding ~300 dbt nodes.
             context.log.info(pipeline.NOTHING_NEW)
-            for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
-                if key.path[0] == "marts":
-                    yield dg.MaterializeResult(asset_key=key, metadata={
-                        "dbt": "skipped: nothing landed since the last successful build"})
+            marts = [k for k in context.selected_asset_keys if k.path[0] == "marts"]
+            for key in _topological(context.assets_def, marts):  # Dagster requires this order
+                yield dg.MaterializeResult(asset_key=key, metadata={
+                    "dbt": "skipped: nothing landed since the last successful build"})
             return
         context.log.info(pipeline.describe_plan(periods))
         args, env = dbt_invocation(work_db, periods)
@@ -249,6 +249,24 @@ def ygt_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ygt: 
             yield from invocation.stream()
         if invocation.is_successful():
             pipeline.dbt_record(work_db, started, periods)
+
+
+def _topological(assets_def: dg.AssetsDefinition, keys: list[dg.AssetKey]) -> list[dg.AssetKey]:
+    """`keys` ordered so that every asset comes after those of `keys` it depends on."""
+    deps = {spec.key: {d.asset_key for d in spec.deps} for spec in assets_def.specs}
+    wanted, done, order = set(keys), set(), []
+
+    def visit(key: dg.AssetKey) -> None:
+        if key in done:
+            return
+        done.add(key)
+        for upstream in sorted(deps.get(key, ()) & wanted, key=lambda k: k.to_user_string()):
+            visit(upstream)
+        order.append(key)
+
+    for key in sorted(keys, key=lambda k: k.to_user_string()):
+        visit(key)
+    return order
 
 
 def _dbt_keys(schema: str | None = None) -> list[dg.AssetKey]:

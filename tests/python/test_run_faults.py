@@ -159,7 +159,7 @@ def _hold(work_db: Path, seconds: float) -> subprocess.Popen:
 def test_second_run_names_the_run_holding_the_warehouse_then_can_wait(landing, tmp_path):
     wh = tmp_path / "w.duckdb"
     work_db = settings.work_db_for(wh)
-    holder = _hold(work_db, 60)
+    holder = _hold(work_db, 600)  # killed below; long enough for a slow machine
     try:
         proc = ygt("run", "--landing", str(landing), "--warehouse", str(wh))
         assert proc.returncode == 2
@@ -171,12 +171,21 @@ def test_second_run_names_the_run_holding_the_warehouse_then_can_wait(landing, t
         holder.wait()
 
     # --wait queues behind the holder, then does its work (here: landing only)
-    holder = _hold(work_db, 3)
-    proc = ygt("land", "--landing", str(landing), "--warehouse", str(wh), "--period", "2024Q1",
-               "--wait")
+    holder = _hold(work_db, 600)
+    waiting = subprocess.Popen(
+        [*YGT, "land", "--landing", str(landing), "--warehouse", str(wh), "--period", "2024Q1",
+         "--wait"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=settings.PROJECT_DIR)
+    first = ""
+    for line in waiting.stderr:  # blocks until ygt land reports that it waits
+        first = line
+        if "waiting for the run that holds the warehouse" in line:
+            break
+    assert f"pid {holder.pid}" in first, first
+    holder.kill()  # the holder ends: the waiting run goes on
     holder.wait()
-    assert proc.returncode == 0, proc.stderr
-    assert "waiting for the run that holds the warehouse" in proc.stderr
+    _, rest = waiting.communicate(timeout=600)
+    assert waiting.returncode == 0, rest
     con = duck.connect(work_db, read_only=True)
     landed = {p for (p,) in con.execute("select distinct period from raw.deliveries").fetchall()}
     con.close()
@@ -211,7 +220,10 @@ def _published(root: Path) -> tuple[Path, Path]:
 
     pipeline.publish_step(work, wh, gates=[])
     # the next build is bigger than the file-size limit
-    make_work_db(work, [(f"{i:06d}", "2024", i / 7) for i in range(60_000)])
+    con = duck.connect(work)
+    con.execute("insert into marts.indicator_values select 'county', lpad(i::varchar, 6, '0'), "
+                "'X县', '2024', null, 'I07', i / 7 from range(60000) t(i)")
+    con.close()
     return work, wh
 
 
