@@ -1,12 +1,13 @@
 # Two commands on a fresh machine:
 #   make demo   -> install, generate demo landing data, build, check, publish, show the result
 #   make test   -> install and run every test
+#   make test-spark -> the same dbt models on Spark: parity with DuckDB (docs/scale.md)
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo
 
-.PHONY: install browser demo test clean
+.PHONY: install browser demo test test-spark clean
 
 $(BIN)/ygt: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,5 +29,18 @@ browser:
 test: install browser
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
+# Spark in its own venv (pyspark ~0.5 GB), so the main one stays as pinned. Java 17 must be
+# installed; nothing is downloaded at run time.
+SPARK_VENV ?= .venv-spark
+SPARK_PKGS := dbt-core==1.11.16 "dbt-spark[session]==1.11.0" pyspark==3.5.8
+$(SPARK_VENV)/bin/dbt: Makefile
+	@test -x $(SPARK_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SPARK_VENV)/bin/python -m pip install --quiet $(SPARK_PKGS)
+	@touch $(SPARK_VENV)/bin/dbt
+
+test-spark: install $(SPARK_VENV)/bin/dbt
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/spark_parity.py --spark-venv $(SPARK_VENV)
+
 clean:
-	rm -rf $(VENV) $(DEMO) target logs dbt_packages .pytest_cache
+	rm -rf $(VENV) $(SPARK_VENV) $(DEMO) target logs dbt_packages .pytest_cache
