@@ -71,7 +71,8 @@ def run(cmd: list[str], env: dict | None = None, log: Path | None = None) -> Non
 
 def spark_env(spark_dir: Path, refresh: list[str] | None = None) -> dict:
     env = dict(os.environ, DBT_PROFILES_DIR=str(ROOT), YGT_SPARK_DIR=str(spark_dir),
-               DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1")
+               DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1",
+               DBT_USE_COLORS="false")
     env.pop("YGT_REFRESH_PERIODS", None)
     if refresh is not None:
         env["YGT_REFRESH_PERIODS"] = json.dumps(refresh)
