@@ -9,24 +9,35 @@ DEMO   ?= demo
 
 .PHONY: install browser demo test test-spark clean
 
+# Each step says what it installs; pip shows each package as it goes (the first install takes
+# about 2.5 minutes and 1.4 GB in .venv).
 $(BIN)/ygt: pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@test -x $(BIN)/python || { echo "==> creating the virtual environment $(VENV) with $(PYTHON)"; \
+	  $(PYTHON) -m venv $(VENV); }
+	@echo "==> upgrading pip in $(VENV)"
+	$(BIN)/python -m pip install --upgrade --progress-bar on pip
+	@echo "==> installing ygt and its dependencies (dbt-duckdb, Dagster, Great Expectations, DuckDB, ...): \
+	first time about 2.5 min and 1.4 GB"
+	$(BIN)/python -m pip install --progress-bar on -e ".[dev]"
 	@touch $(BIN)/ygt
+	@echo "==> installed: $(BIN)/ygt"
 
 install: $(BIN)/ygt
 
 demo: install
 	$(BIN)/ygt demo --dir $(DEMO)
 
-# Headless Chromium renders the HTML report in the tests (Debian package; fonts for the screenshot).
+# Headless Chromium renders the HTML pages in the tests. When it is missing this installs SYSTEM
+# packages with apt (sudo unless root): chromium and CJK fonts for the screenshots, about 450 MB.
 BROWSER_PKGS ?= chromium fonts-noto-cjk
 browser:
-	@command -v chromium >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(BROWSER_PKGS) >/dev/null; }
+	@if command -v chromium >/dev/null 2>&1; then echo "==> browser for the tests: $$(command -v chromium)"; \
+	else SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "==> installing system packages with apt for the browser tests: $(BROWSER_PKGS) (about 450 MB)"; \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $(BROWSER_PKGS); fi
 
 test: install browser
+	@echo "==> running the test suite (pytest)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 # Spark in its own venv (pyspark ~0.5 GB), so the main one stays as pinned. Java 17 must be

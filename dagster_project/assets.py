@@ -42,7 +42,21 @@ class LandingConfig(dg.Config):
 
 
 def _periods(context) -> set[str]:
-    return {period_of(k) for k in context.partition_keys}
+    try:
+        return {period_of(k) for k in context.partition_keys}
+    except ValueError as exc:  # e.g. `2024-05`: not the first month of a quarter
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
+@contextmanager
+def _run_lock(context, ygt: YgtPaths) -> Iterator[None]:
+    """The warehouse's run lock (orchestration/runlock.py) for one step: a concurrent `ygt run`
+    is told which Dagster run holds it, and this step waits for a `ygt run` in progress."""
+    from orchestration import runlock
+
+    with runlock.hold(ygt.work_db(), wait=True, progress=context.log.info,
+                      command=f"dagster run {context.op_execution_context.run_id}"):
+        yield
 
 
 def _landing_asset(source: contract.Source) -> dg.AssetsDefinition:
@@ -68,10 +82,11 @@ def _define_landing_asset(source: contract.Source) -> dg.AssetsDefinition:
     )
     def _land(context: dg.AssetExecutionContext, config: LandingConfig, ygt: YgtPaths):
         periods = _periods(context)
-        report = pipeline.land_step(
-            ygt.landing_path(), ygt.work_db(), periods, context.log.info,
-            force=config.force, sources={source.name},
-        )
+        with _run_lock(context, ygt):
+            report = pipeline.land_step(
+                ygt.landing_path(), ygt.work_db(), periods, context.log.info,
+                force=config.force, sources={source.name},
+            )
         return dg.MaterializeResult(
             metadata={
                 "periods": ", ".join(sorted(periods)),
@@ -127,7 +142,8 @@ def _table(rows: list[dict], limit: int = 20) -> str:
 def raw_quality_gates(context: dg.AssetCheckExecutionContext, ygt: YgtPaths) -> Iterator[dg.AssetCheckResult]:
     """One gate run for every landed source in this run; one result per landing asset."""
     periods = _periods(context) if context.has_partition_key else None
-    gates = pipeline.raw_gate_step(ygt.work_db(), periods)
+    with _run_lock(context, ygt):
+        gates = pipeline.raw_gate_step(ygt.work_db(), periods)
     context.log.info(gates.summary())
     for check_key in sorted(context.selected_asset_check_keys, key=lambda k: k.asset_key.to_user_string()):
         source = check_key.asset_key.path[-1]
@@ -214,15 +230,25 @@ def ygt_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ygt: 
     build (incremental refresh), everything else from raw. dbt tests become asset checks;
     error-severity tests block."""
     work_db = ygt.work_db()
-    periods = pipeline.dbt_plan(work_db, incremental=True)
-    context.log.info(pipeline.describe_plan(periods))
-    args, env = dbt_invocation(work_db, periods)
-    started = datetime.now()
-    with _environ(env):
-        invocation = dbt.cli(args, context=context)
-        yield from invocation.stream()
-    if invocation.is_successful():
-        pipeline.dbt_record(work_db, started, periods)
+    with _run_lock(context, ygt):
+        periods = pipeline.dbt_plan(work_db, incremental=True)
+        if periods == []:
+            # No-op refresh: every model is current. Report the marts (what the gates and the
+            # publish step wait for) as unchanged instead of rebuilding ~300 dbt nodes.
+            context.log.info(pipeline.NOTHING_NEW)
+            for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+                if key.path[0] == "marts":
+                    yield dg.MaterializeResult(asset_key=key, metadata={
+                        "dbt": "skipped: nothing landed since the last successful build"})
+            return
+        context.log.info(pipeline.describe_plan(periods))
+        args, env = dbt_invocation(work_db, periods)
+        started = datetime.now()
+        with _environ(env):
+            invocation = dbt.cli(args, context=context)
+            yield from invocation.stream()
+        if invocation.is_successful():
+            pipeline.dbt_record(work_db, started, periods)
 
 
 def _dbt_keys(schema: str | None = None) -> list[dg.AssetKey]:
@@ -256,7 +282,8 @@ MART_GATE = "mart_quality_gates"
     "(orchestration.quality.run_mart_gates). A blocking failure stops publication.",
 )
 def mart_quality_gates(context: dg.AssetCheckExecutionContext, ygt: YgtPaths) -> dg.AssetCheckResult:
-    gates = pipeline.mart_gate_step(ygt.work_db())
+    with _run_lock(context, ygt):
+        gates = pipeline.mart_gate_step(ygt.work_db())
     context.log.info(gates.summary())
     return dg.AssetCheckResult(
         passed=not gates.blocking_failures,
@@ -300,8 +327,9 @@ def _latest_gate_failed(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> 
 )
 def published_warehouse(context: dg.AssetExecutionContext, ygt: YgtPaths) -> dg.MaterializeResult:
     _refuse_unless_gates_passed(context, ygt)
-    result = pipeline.publish_step(ygt.work_db(), ygt.warehouse_path(), gates=[])
-    outputs = pipeline.outputs_step(ygt.warehouse_path(), ygt.work_db())
+    with _run_lock(context, ygt):
+        result = pipeline.publish_step(ygt.work_db(), ygt.warehouse_path(), gates=[])
+        outputs = pipeline.outputs_step(ygt.warehouse_path(), ygt.work_db())
     return dg.MaterializeResult(
         metadata={
             **{name: str(path) for name, path in outputs.items()},
@@ -331,7 +359,8 @@ def _refuse_unless_gates_passed(context: dg.AssetExecutionContext, ygt: YgtPaths
             problems.append(f"{RAW_GATE} on {key.to_user_string()} failed")
     if problems:
         raise pipeline.PublicationRefused(
-            "not published: " + "; ".join(problems) + f". The previous warehouse "
-            f"{ygt.warehouse_path()} is untouched; re-deliver or fix the data and run again "
-            "(details in raw.dq_results and the check results)."
+            "not published: " + "; ".join(problems) + ". "
+            + pipeline.previous_warehouse_note(ygt.warehouse_path())
+            + " Re-deliver or fix the data and run again (details in raw.dq_results and the "
+            "check results)."
         )

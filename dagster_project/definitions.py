@@ -1,7 +1,8 @@
 """`defs`: the Dagster code location of the ygt warehouse (pyproject [tool.dagster]).
 
-Open the UI from the repository root with the venv active: `dagster dev`. Paths come from
-YGT_LANDING (default demo/landing) and YGT_WAREHOUSE (default demo/warehouse.duckdb).
+Open the UI from the repository root with the venv active: `DAGSTER_HOME=$PWD/.dagster dg dev`
+(pyproject [tool.dg]). Paths come from YGT_LANDING (default demo/landing) and YGT_WAREHOUSE
+(default demo/warehouse.duckdb).
 """
 
 from __future__ import annotations

@@ -41,7 +41,11 @@ def period_of(partition_key: str) -> str:
         return partition_key
     m = _QUARTER_KEY.match(partition_key)
     if not m:
-        raise ValueError(f"not a ygt partition key: {partition_key!r}")
+        raise ValueError(
+            f"partition key {partition_key!r} is not a ygt period: annual partitions are years "
+            "(2024), quarterly ones the first month of a quarter (2024-01, 2024-04, 2024-07, "
+            "2024-10 = 2024Q1..Q4)"
+        )
     return f"{m.group(1)}Q{(int(m.group(2)) - 1) // 3 + 1}"
 
 

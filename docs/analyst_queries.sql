@@ -80,3 +80,13 @@ from audit a
 full join checks c using (source)
 cross join missing m
 order by source;
+
+-- 6. The homogenisation rates per 10,000 residents (每万常住人口), per county, 2024: I04
+--    physicians dispatched 6 months or more in the year (annual only), I05a remote diagnoses of
+--    the county's imaging and ECG centres and I05b their ECG part (also year-to-date quarters).
+select area_code, area_name, indicator_code, numerator, round(denominator, 4) as residents_10k,
+       round(value, 2) as per_10k
+from marts.indicator_values
+where area_level = 'county' and period = '2024' and indicator_code in ('I04', 'I05a', 'I05b')
+  and unit = 'per_10k'
+order by indicator_code, value desc;

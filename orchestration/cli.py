@@ -43,11 +43,16 @@ def cmd_generate(args) -> int:
 
 
 def cmd_land(args) -> int:
-    from orchestration import pipeline, settings
+    from orchestration import pipeline, runlock, settings
 
-    work_db = settings.work_db_for(Path(args.warehouse))
-    report = pipeline.land_step(Path(args.landing), work_db, pipeline.periods_for(args.period),
-                                _progress, force=args.force)
+    try:
+        work_db = settings.work_db_for(pipeline.warehouse_folder(Path(args.warehouse), args.create_dir))
+        with runlock.hold(work_db, wait=args.wait, progress=_progress):
+            report = pipeline.land_step(Path(args.landing), work_db,
+                                        pipeline.periods_for(args.period), _progress, force=args.force)
+    except (pipeline.PipelineError, runlock.WarehouseBusy) as exc:
+        print(f"ygt land: {exc}", file=sys.stderr)
+        return 2
     print(report.summary(verbose=args.verbose))
     print(f"working database: {work_db}")
     return 0
@@ -59,12 +64,25 @@ def cmd_run(args) -> int:
     t0 = time.perf_counter()
     try:
         result = pipeline.run(Path(args.landing), Path(args.warehouse), period=args.period,
-                              progress=_progress, force=args.force)
+                              progress=_progress, force=args.force, allow_empty=args.allow_empty,
+                              create_dir=args.create_dir, wait=args.wait)
     except pipeline.PipelineError as exc:
         print(f"ygt run: {exc}", file=sys.stderr)
         return 2
+    _record_in_dagster(result)
     print(_run_summary(result, time.perf_counter() - t0))
     return 0
+
+
+def _record_in_dagster(result) -> None:
+    """Leave the run in the project's Dagster instance (the UI's history); never fail the run."""
+    try:
+        from dagster_project.history import record_run
+
+        home = record_run(result)
+        _progress(f"recorded in the Dagster instance {home} (open it with: dg dev)")
+    except Exception as exc:  # the warehouse is published; the history is a convenience
+        _progress(f"note: could not record the run in Dagster ({type(exc).__name__}: {exc})")
 
 
 def _run_summary(result, seconds: float) -> str:
@@ -82,11 +100,15 @@ def _run_summary(result, seconds: float) -> str:
 
 
 def cmd_show(args) -> int:
-    from orchestration.show import league_table, show
+    from orchestration.show import ShowError, league_table, show
 
-    print(show(Path(args.warehouse), period=args.period))
-    print()
-    print(league_table(Path(args.warehouse)))
+    try:
+        print(show(Path(args.warehouse), period=args.period))
+        print()
+        print(league_table(Path(args.warehouse)))
+    except ShowError as exc:
+        print(f"ygt show: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -145,10 +167,12 @@ def cmd_demo(args) -> int:
         generate(landing, counties=args.counties, years=(2023, 2024), scale=args.scale, seed=7,
                  progress=_progress)
     try:
-        result = pipeline.run(landing, warehouse, progress=_progress)
+        result = pipeline.run(landing, warehouse, progress=_progress, create_dir=True,
+                              command="ygt demo")
     except pipeline.PipelineError as exc:
         print(f"ygt demo: {exc}", file=sys.stderr)
         return 2
+    _record_in_dagster(result)
     print()
     print(show(warehouse))
     print()
@@ -183,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--warehouse", required=True, help="published DuckDB file (the working database lives in .ygt-work/ beside it)")
         sp.add_argument("--period", help="only this period: YYYY (year and its quarters) or YYYYQn; default every period found")
         sp.add_argument("--force", action="store_true", help="re-land deliveries even if their files are unchanged")
+        sp.add_argument("--wait", action="store_true",
+                        help="if another run holds the warehouse, wait for it instead of stopping")
+        sp.add_argument("--create-dir", action="store_true",
+                        help="create the warehouse's folder if it does not exist (default: refuse, it may be a typo)")
 
     la = sub.add_parser("land", help="land files into the working database only (no build, no publish)")
     add_run_args(la)
@@ -194,9 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
                        "With --period it is a quarterly refresh: the heavy models recompute only "
                        "the deliveries landed since the last build (same result as a full build); "
                        "without it everything is rebuilt. "
+                       "A --period run with nothing landed since the last build skips dbt. "
+                       "Refused (nothing landed or published): no delivery for the period; a "
+                       "quarterly refresh of a warehouse without the year's earlier quarters; "
+                       "another run holding the warehouse (see --wait). "
                        "Exit 0 on success; 2 when a blocking quality check or an error stops "
-                       "publication (the previous warehouse is then untouched).")
+                       "publication (the previous warehouse is then untouched). Each run is "
+                       "recorded in the project's Dagster instance (DAGSTER_HOME, default .dagster/).")
     add_run_args(r)
+    r.add_argument("--allow-empty", action="store_true",
+                   help="publish even if the build computed no indicator value (default: refuse)")
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("show", help="print the headline indicators and the county league table of a published warehouse")
@@ -232,7 +267,16 @@ def main(argv: list[str] | None = None) -> int:
     global VERBOSE
     args = build_parser().parse_args(argv)
     VERBOSE = args.verbose
-    return args.func(args)
+    from orchestration import settings
+
+    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home()))
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        # the reader went away (`ygt contract | head`): stop quietly, as CLI tools do. Point
+        # stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Everything that touches raw data reads this module: the generator writes these columns,
 the loader checks and parses them, the quality catalogue refers to them, and
 `ygt contract --dbt-sources` renders `models/staging/_sources.yml` from it.
-See ../shared/spec/raw-contract.md for the prose version.
+`ygt contract` prints it; docs/architecture.md ("Raw schema") describes what landing makes of it.
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ FACILITY_CATEGORIES = (
 )  # fmt: skip
 PRACTICE_TYPES = ("11", "12", "21", "31", "41", "51", "61", "69")
 TITLE_POSTS = ("1", "2", "3", "4", "5", "9")
+# remote diagnosis modalities (IMAGING = DR/CT/MR); I05a counts every one, I05b the ECG ones
+MODALITIES = ("IMAGING", "ULTRASOUND", "ECG", "NUCLEAR", "EMG", "EEG", "OTHER")
 AGE_GROUPS = ("0", "1-4") + tuple(f"{a}-{a + 4}" for a in range(5, 85, 5)) + ("85+",)
 
 
@@ -138,7 +140,7 @@ SOURCES: tuple[Source, ...] = (
     ), "death-cause surveillance 死因监测", ("death_id",)),
     Source("remote_diagnoses", "quarterly", "telemed", "remote_diagnoses", (
         C("request_id"), C("requesting_org_code"), C("center_org_code"),
-        C("modality", enum=("ECG", "IMAGING")), C("requested_at", "timestamp"),
+        C("modality", enum=MODALITIES), C("requested_at", "timestamp"),
         C("reported_at", "timestamp"),
     ), "remote imaging / ECG platform log", ("request_id",)),
     Source("qualitative_assessments", "annual", "assessment", "qualitative_assessments", (

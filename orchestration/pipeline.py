@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from orchestration import dbt, duck, quality, refresh, settings
-from orchestration.land import LandingError, land
+import duckdb
+
+from orchestration import contract, dbt, duck, quality, refresh, runlock, settings
+from orchestration.land import LandingError, discover, land
 from orchestration.docs import write_dbt_docs
 from orchestration.export import export_parquet
 from orchestration.publish import PublishResult, publish
-from orchestration.report import write_report
+from orchestration.report import write_quality_page, write_report
 
 Progress = Callable[[str], None]
 PERIOD_RE = re.compile(r"^(\d{4})(Q[1-4])?$")
@@ -50,6 +52,69 @@ def periods_for(period: str | None) -> set[str] | None:
     return {year} | {f"{year}Q{q}" for q in range(1, 5)}
 
 
+QUARTERLY_SOURCES = [s.name for s in contract.SOURCES if s.frequency == "quarterly"]
+
+
+def previous_warehouse_note(warehouse: Path) -> str:
+    """What a refusal says about the published file: it is untouched, or there is none yet."""
+    if Path(warehouse).exists():
+        return f"The previous warehouse {warehouse} is untouched."
+    return f"No warehouse was published ({warehouse} does not exist yet)."
+
+
+def _landed_periods(work_db: Path) -> set[str]:
+    """Delivery periods of the quarterly sources already in the working database."""
+    if not Path(work_db).exists():
+        return set()
+    con = duck.connect(work_db)
+    try:
+        return {p for (p,) in con.execute(
+            "select distinct period from raw.deliveries where source in "
+            + duck.lit_list(QUARTERLY_SOURCES)).fetchall()}
+    except duckdb.CatalogException:  # nothing landed yet
+        return set()
+    finally:
+        con.close()
+
+
+def check_periods(landing: Path, work_db: Path, warehouse: Path, period: str | None,
+                  periods: set[str] | None, command: str = "ygt run") -> None:
+    """Refuse, before anything is landed, a run that would land nothing, and a quarterly refresh
+    of a warehouse that lacks the year's earlier quarters (year-to-date values and the
+    cross-quarter checks such as R24, reversals of earlier settlements, need them)."""
+    try:
+        deliveries, _ = discover(landing, periods)
+        found = sorted({d.period for d in discover(landing)[0]})
+    except LandingError as exc:
+        raise PipelineError(f"{exc}; create it or run `ygt generate --out {landing}`") from None
+    if not deliveries:
+        what = f"for --period {period}" if period else "at all"
+        raise PipelineError(
+            f"the landing folder {landing} holds no deliveries {what} "
+            f"(periods found: {', '.join(found) or 'none'}; layout <landing>/<source>/<period>/). "
+            f"Nothing was landed or published. {previous_warehouse_note(warehouse)}"
+        )
+    if not period or "Q" not in period or period.endswith("Q1"):
+        return
+    year, quarter = period[:4], int(period[-1])
+    earlier = [f"{year}Q{q}" for q in range(1, quarter)]
+    missing = [p for p in earlier if p not in _landed_periods(work_db)]
+    if not missing:
+        return
+    in_folder = [p for p in missing if p in found]
+    where = (f"the landing folder holds {', '.join(in_folder)}" if in_folder
+             else "the landing folder does not hold them either")
+    args = f"--landing {landing} --warehouse {warehouse}"
+    raise PipelineError(
+        f"--period {period} is a quarterly refresh, but this warehouse has no {', '.join(missing)} "
+        f"landed yet ({where}). Year-to-date indicators and the cross-quarter checks (R24: "
+        f"reversals of earlier settlements) need the earlier quarters of the year. Land the year "
+        f"first: `{command} {args} --period {year}` (or the missing quarters one by one, "
+        f"--period {missing[0]} …), or run without --period to build everything delivered. "
+        f"Nothing was landed or published. {previous_warehouse_note(warehouse)}"
+    )
+
+
 @dataclass
 class RunResult:
     warehouse: Path
@@ -57,6 +122,7 @@ class RunResult:
     landing: object = None
     raw_gates: object = None
     mart_gates: object = None
+    dbt: object = None  # dbt.DbtResult, None when the build was skipped (nothing new)
     published: PublishResult | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -154,10 +220,18 @@ def describe_plan(periods: list[str] | None) -> str:
     return f"recomputing delivery periods {', '.join(periods) or '(none new)'}; the others are kept"
 
 
+NOTHING_NEW = ("dbt build skipped: nothing landed since the last successful build and the "
+               "definitions are unchanged, so every model is up to date")
+
+
 def dbt_step(work_db: Path, progress: Progress, incremental: bool = False):
     """`dbt build`. Incremental: the heavy models recompute only the delivery periods landed
-    since the last successful build; otherwise everything."""
+    since the last successful build, and nothing at all (None returned) when there are none;
+    otherwise everything."""
     periods = dbt_plan(work_db, incremental)
+    if periods == []:
+        progress(f"   {NOTHING_NEW}")
+        return None
     progress(f"   {describe_plan(periods)}")
     env, extra_args = dbt_plan_args(periods)
     started = datetime.now()
@@ -177,16 +251,62 @@ def mart_gate_step(work_db: Path, progress: Progress | None = None):
     return result
 
 
-def publish_step(work_db: Path, warehouse: Path, gates: list) -> PublishResult:
+def _computed_values(work_db: Path) -> int:
+    con = duck.connect(work_db, read_only=True)
+    try:
+        return con.execute("select count(value) from marts.indicator_values").fetchone()[0]
+    except duckdb.CatalogException:
+        return 0
+    finally:
+        con.close()
+
+
+def publish_step(work_db: Path, warehouse: Path, gates: list, allow_empty: bool = False
+                 ) -> PublishResult:
+    warehouse = Path(warehouse)
     blocking = [row for g in gates if g is not None for row in g.blocking_failures]
     if blocking:
         names = ", ".join(sorted({f"{r['check_id']} ({r['source']} {r['period']})" for r in blocking}))
         raise PublicationRefused(
             f"not published: {len(blocking)} blocking quality check(s) failed: {names}. "
-            f"The previous warehouse {warehouse} is untouched. Details: table raw.dq_results in "
+            f"{previous_warehouse_note(warehouse)} Details: table raw.dq_results in "
             f"{work_db} and the Data Docs; fix or re-deliver the files, then run again."
         )
-    return publish(work_db, warehouse)
+    if not allow_empty and _computed_values(work_db) == 0:
+        raise PublicationRefused(
+            "not published: the build computed no indicator value (marts.indicator_values has "
+            f"no non-null value), so the warehouse would be empty. {previous_warehouse_note(warehouse)} "
+            "Check that the landing folder holds the period's visits and settlements; "
+            "pass --allow-empty to publish an empty warehouse anyway."
+        )
+    try:
+        return publish(work_db, warehouse)
+    except (OSError, duckdb.Error) as exc:
+        raise PipelineError(_publish_failure(exc, warehouse)) from exc
+
+
+NO_SPACE = ("no space left", "file too large", "disk quota", "enospc", "efbig")
+NOT_ALLOWED = ("permission denied", "read-only file system", "operation not permitted")
+
+
+def _publish_failure(exc: Exception, warehouse: Path) -> str:
+    """One message for a publish that could not write its new file (full disk, read-only
+    folder): what happened, that nothing changed, and what to do."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    low = reason.lower()
+    folder = warehouse.parent
+    size = f" (the current one is {warehouse.stat().st_size / 1e6:.1f} MB)" if warehouse.exists() else ""
+    if any(k in low for k in NO_SPACE):
+        what = (f"the disk holding {folder} is full", f"free space there — the new file needs "
+                f"about as much as the warehouse{size} — and run again")
+    elif any(k in low for k in NOT_ALLOWED):
+        what = (f"the folder {folder} is not writable for this user",
+                "make it writable (or choose another --warehouse) and run again")
+    else:
+        what = (f"the new warehouse file could not be written in {folder}",
+                "fix the cause and run again")
+    return (f"not published: {what[0]} ({reason}). {previous_warehouse_note(warehouse)} No "
+            f"temporary file was left. The build is kept in the working database: {what[1]}.")
 
 
 def outputs_step(warehouse: Path, work_db: Path) -> dict[str, Path]:
@@ -197,10 +317,22 @@ def outputs_step(warehouse: Path, work_db: Path) -> dict[str, Path]:
     report = write_report(warehouse, warehouse.with_name(f"{warehouse.stem}_report.html"))
     docs = write_dbt_docs(work_db, warehouse.with_name(f"{warehouse.stem}_dbt_docs"))
     outputs = {"parquet": parquet_dir, "report": report, "dbt docs": docs}
-    data_docs = quality.copy_data_docs(work_db, warehouse.with_name(f"{warehouse.stem}_data_docs"))
-    if data_docs:
-        outputs["quality data docs"] = data_docs
+    quality_page = warehouse.with_name(f"{warehouse.stem}_quality.html")
+    outputs["quality page"] = write_quality_page(warehouse, quality_page)
     return outputs
+
+
+def warehouse_folder(warehouse: Path, create: bool = False) -> Path:
+    """The resolved warehouse path; its folder must exist (a typo must not create a tree)."""
+    warehouse = Path(warehouse).resolve()
+    if not warehouse.parent.is_dir():
+        if not create:
+            raise PipelineError(
+                f"the folder of --warehouse {warehouse} does not exist ({warehouse.parent}); "
+                "check the path for a typo, create the folder, or pass --create-dir"
+            )
+        warehouse.parent.mkdir(parents=True)
+    return warehouse
 
 
 def run(
@@ -209,10 +341,34 @@ def run(
     period: str | None = None,
     progress: Progress = print,
     force: bool = False,
+    allow_empty: bool = False,
+    create_dir: bool = False,
+    wait: bool = False,
+    command: str = "ygt run",
 ) -> RunResult:
-    warehouse = Path(warehouse).resolve()
+    """One whole run, holding the warehouse's run lock (orchestration/runlock.py) throughout."""
+    warehouse = warehouse_folder(warehouse, create_dir)
     work_db = settings.work_db_for(warehouse)
     periods = periods_for(period)
+    try:
+        with runlock.hold(work_db, wait=wait, progress=progress):
+            return _run_locked(Path(landing), warehouse, work_db, period, periods, progress,
+                               force, allow_empty, command)
+    except runlock.WarehouseBusy as exc:
+        raise PipelineError(str(exc)) from None
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        # another program (a DuckDB shell, a Dagster run) has the working database open
+        raise PipelineError(
+            f"the working database {work_db} is open in another program "
+            f"({str(exc).splitlines()[0]}). Close it (or wait for that run) and run again. "
+            f"{previous_warehouse_note(warehouse)}"
+        ) from None
+
+
+def _run_locked(landing, warehouse, work_db, period, periods, progress, force, allow_empty,
+                command) -> RunResult:
     result = RunResult(warehouse=warehouse, work_db=work_db)
 
     def timed(name, fn, *args, **kw):
@@ -222,16 +378,18 @@ def run(
         result.seconds[name] = time.perf_counter() - t0
         return out
 
-    result.landing = timed("land", land_step, Path(landing), work_db, periods, progress, force)
+    check_periods(landing, work_db, warehouse, period, periods, command)
+    result.landing = timed("land", land_step, landing, work_db, periods, progress, force)
     progress(result.landing.summary())
     result.raw_gates = timed("raw quality gates", raw_gate_step, work_db, periods)
     progress(result.raw_gates.summary())
     # a run for one period is a quarterly refresh: only the new deliveries are recomputed
-    timed("dbt build", dbt_step, work_db, progress, incremental=period is not None)
+    result.dbt = timed("dbt build", dbt_step, work_db, progress, incremental=period is not None)
     result.mart_gates = timed("mart quality gates", mart_gate_step, work_db, progress)
     progress(result.mart_gates.summary())
     result.published = timed(
-        "publish", publish_step, work_db, warehouse, [result.raw_gates, result.mart_gates]
+        "publish", publish_step, work_db, warehouse, [result.raw_gates, result.mart_gates],
+        allow_empty=allow_empty,
     )
     result.outputs = timed("parquet, report and docs", outputs_step, warehouse, work_db)
     return result

@@ -45,3 +45,9 @@ def work_db_for(warehouse: Path) -> Path:
         return Path(override)
     warehouse = Path(warehouse).resolve()
     return warehouse.parent / ".ygt-work" / f"{warehouse.stem}.work.duckdb"
+
+
+def dagster_home() -> Path:
+    """The Dagster instance `ygt run`, `ygt demo` and `dg dev` share: DAGSTER_HOME, else
+    `.dagster/` in the project (its dagster.yaml is committed, its run storage git-ignored)."""
+    return Path(os.environ.get("DAGSTER_HOME") or PROJECT_DIR / ".dagster")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
+import duckdb
+
 from orchestration import duck
 
 HEADLINE = ("I07", "I08", "I11", "I12", "I10a", "I13", "I14")
@@ -19,13 +21,34 @@ def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-def show(warehouse: Path, period: str | None = None) -> str:
-    con = duck.connect(warehouse, read_only=True)
+class ShowError(RuntimeError):
+    """The warehouse or the period asked for is not there; the message says what is."""
+
+
+def _open(warehouse: Path):
+    if not Path(warehouse).is_file():
+        raise ShowError(f"no warehouse file at {warehouse}; build one with `ygt run --landing "
+                        f"<folder> --warehouse {warehouse}` (or `ygt demo`)")
     try:
+        return duck.connect(warehouse, read_only=True)
+    except duckdb.Error as exc:
+        raise ShowError(f"{warehouse} cannot be opened as a DuckDB warehouse "
+                        f"({str(exc).splitlines()[0]})") from None
+
+
+def show(warehouse: Path, period: str | None = None) -> str:
+    con = _open(warehouse)
+    try:
+        found = [p for (p,) in con.execute(
+            "select distinct period from marts.indicator_values order by period").fetchall()]
+        if not found:
+            raise ShowError(f"{warehouse} holds no indicator values (an empty warehouse)")
         if period is None:
             period = con.execute(
                 "select max(period) from marts.indicator_values where quarter is null"
-            ).fetchone()[0]
+            ).fetchone()[0] or found[-1]
+        elif period not in found:
+            raise ShowError(f"no period {period} in {warehouse}; periods present: {', '.join(found)}")
         rows = con.execute(
             f"""
             select area_level, area_code, area_name, indicator_code, value
@@ -54,7 +77,7 @@ def show(warehouse: Path, period: str | None = None) -> str:
 
 def league_table(warehouse: Path, year: int | None = None, limit: int = 20) -> str:
     """The county league table of marts.county_scorecard (latest year by default)."""
-    con = duck.connect(warehouse, read_only=True)
+    con = _open(warehouse)
     try:
         if year is None:
             year = con.execute("select max(year) from marts.county_scorecard").fetchone()[0]

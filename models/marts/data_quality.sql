@@ -1,5 +1,5 @@
 -- marts.data_quality — one row per check x source x period (output contract), with the
--- catalogue's description. Rebuilt after the mart gates so it holds both stages' results.
+-- catalogue's description and what was found (`finding`). Rebuilt after the mart gates so it holds both stages' results.
 with
 
 results as (
@@ -23,6 +23,7 @@ final as (
         results.stage,
         results.threshold,
         catalog.description,
+        results.finding,
         results.message,
         results.run_at
     from results

@@ -1,5 +1,5 @@
 -- marts.indicator_catalog — one row per indicator code, from the indicator_definitions seed
--- (S01 - S05 are catalogued ahead of their computation).
+-- (docs/indicators.md is rendered from the same seed).
 with
 
 catalog as (
@@ -16,6 +16,10 @@ final as (
         direction,
         frequency,
         definition,
+        numerator_rule,
+        denominator_rule,
+        rule_source,
+        parameters,
         spec_version
     from catalog
 )

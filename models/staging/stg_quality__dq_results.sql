@@ -19,6 +19,7 @@ renamed as (
         rows_failed,
         status,
         message,
+        finding,
         run_at
     from source
 )

@@ -227,8 +227,11 @@ def generate(out: Path, counties: int = 6, years=(2023, 2024), scale: float = 1.
         inp, st = activity.inpatient_settlements(adm, reg, universe, y, seed)
         setl_stats["reversals_same_quarter"] += st["same_quarter"]
         setl_stats["reversals_earlier_quarter"] += st["earlier_quarter"]
-        remote = pd.concat([activity.remote_year(c, reg, y, years[-1], scale, seed).assign(_county=c.code) for c in cs],
-                           ignore_index=True)
+        town_orgs = {c.code: reg[(reg["county_code"] == c.code) & (reg["_cls"] == "TOWN")]["org_code"].to_numpy() for c in cs}
+        remote = pd.concat([activity.remote_year(c, reg, y, years[-1], scale, seed,
+                                                 np.concatenate([town_orgs[o.code] for o in cs if o.code != c.code]
+                                                                or [np.array([], dtype=object)]))
+                            .assign(_county=c.code) for c in cs], ignore_index=True)
         recs.remote.append(remote)
 
         for q in range(1, 5):

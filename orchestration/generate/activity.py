@@ -11,7 +11,7 @@ import pandas as pd
 from orchestration import contract
 from orchestration.generate import ids
 from orchestration.generate.world import (
-    AGE_LO, OUT_PROVINCE, VOLUME_FACTOR, County, city_district, rng_for,
+    AGE_LO, OUT_PROVINCE, VOLUME_FACTOR, County, city_district, qualitative_items, rng_for,
 )
 
 S = "datetime64[s]"
@@ -21,7 +21,7 @@ S = "datetime64[s]"
 VISITS_PER_RESIDENT = 5.0
 ADMISSIONS_PER_RESIDENT = 0.18
 PHARMACY_PER_RESIDENT = 0.6
-REMOTE_PER_RESIDENT = 0.35
+REMOTE_PER_RESIDENT = 0.06  # remote diagnoses (all modalities) per resident and year
 
 CLASS_SHARE = {"LEAD": .25, "TCMH": .11, "TOWN": .30, "VILLAGE": .19, "PRIVATE": .11, "B1": .03, "CDC": .006}
 FEE_MEAN = {"LEAD": 260, "TCMH": 190, "TOWN": 85, "VILLAGE": 38, "PRIVATE": 65, "B1": 75, "CDC": 40}
@@ -548,41 +548,77 @@ def deaths_year(c: County, population: pd.DataFrame, year: int, seed: int) -> pd
     return df[[col.name for col in contract.SOURCE_BY_NAME["deaths"].columns]]
 
 
-def remote_year(c: County, reg: pd.DataFrame, year: int, last_year: int, scale: float, seed: int) -> pd.DataFrame:
+MODALITIES = {"ECG": .45, "IMAGING": .28, "ULTRASOUND": .12, "NUCLEAR": .02, "EMG": .04, "EEG": .05, "OTHER": .04}
+
+
+def remote_year(c: County, reg: pd.DataFrame, year: int, last_year: int, scale: float, seed: int,
+                other_county_orgs: np.ndarray | None = None) -> pd.DataFrame:
+    """Remote-diagnosis platform log of the county's centre for one year (by request time).
+
+    Volume: REMOTE_PER_RESIDENT x population x scale (not volume-factored: I05a/I05b are rates per
+    10,000 residents, which a scaled-down count would make meaningless). Planted, besides the
+    counted reports of every modality: the centre's own requests, requests from another county
+    and from the city hospital, reports of facilities that are not centres, unreported
+    requests, and requests reported in the next quarter and in the next year.
+    """
     rng = rng_for(seed, "remote", c.code, year)
     f = reg[(reg["county_code"] == c.code) & (reg["active"] == "1")]
     centre = f[f["is_imaging_center"] == "1"]["org_code"].iloc[0]
     towns = f[f["_cls"] == "TOWN"]["org_code"].to_numpy()
     villages = f[(f["_cls"] == "VILLAGE") & (f["ecg_linked_to_center"] == "1")]["org_code"].to_numpy()
     tcm = f[f["_cls"] == "TCMH"]["org_code"].to_numpy()
-    n = max(12, int(rng.poisson(REMOTE_PER_RESIDENT * c.population * scale * VOLUME_FACTOR)))
-    modality = np.where(rng.random(n) < 0.55, "ECG", "IMAGING")
-    req = np.where(modality == "ECG", np.where((rng.random(n) < 0.5) & (len(villages) > 0),
-                                               villages[rng.integers(0, max(1, len(villages)), n)] if len(villages) else towns[0],
-                                               towns[rng.integers(0, len(towns), n)]),
-                   towns[rng.integers(0, len(towns), n)])
-    # one quarter of the year's requests guaranteed (flags must not hinge on luck at tiny scale)
+    n = max(40, int(rng.poisson(REMOTE_PER_RESIDENT * c.population * scale)))
+    modality = _pick(rng, MODALITIES, n)
+    # requesters: township centres, linked village clinics (ECG), the TCM hospital (counts too:
+    # any other facility of the county)
+    req = towns[rng.integers(0, len(towns), n)]
+    ecg = modality == "ECG"
+    if len(villages):
+        to_village = ecg & (rng.random(n) < 0.5)
+        req = np.where(to_village, villages[rng.integers(0, len(villages), n)], req)
+    if len(tcm):
+        req = np.where(rng.random(n) < 0.05, tcm[0], req)
     days_year = 366 if year % 4 == 0 else 365
     requested = _times(rng, np.datetime64(f"{year}-01-01"), days_year, n, 8.0, 17.0)
-    for i, m in enumerate(["ECG", "IMAGING", "ECG", "IMAGING", "ECG", "IMAGING", "ECG", "IMAGING"]):
-        qq = i // 2 + 1
-        s, e = quarter_bounds(year, qq)
+    # every modality in every quarter, so no count hinges on luck at tiny scale
+    for i, m in enumerate(list(MODALITIES) * 4):
+        s, _ = quarter_bounds(year, i // len(MODALITIES) + 1)
         requested[i] = s.astype(S) + np.timedelta64(10 * 86400 + 9 * 3600 + i * 60, "s")
         modality[i] = m
+    fixed = 4 * len(MODALITIES)
     centre_col = np.full(n, centre, dtype=object)
-    # a few requests from the TCM hospital (not primary care) and to a city hospital (not the centre)
-    k = max(1, n // 40)
-    req[8:8 + k] = tcm[0] if len(tcm) else req[8:8 + k]
-    centre_col[8 + k:8 + 2 * k] = f"{city_district(c.city_code)}90001"
     delay = rng.integers(600, 2 * 86400, n).astype("timedelta64[s]")
-    reported = (requested + delay).astype(S)
     pending = rng.random(n) < 0.03
-    pending[:8] = False
+    pending[:fixed] = False
+    # planted rows that must not count (each kind at least once, after the fixed ones)
+    k = max(1, n // 40)
+    kinds = ["own", "other_county", "city", "not_centre", "not_centre_city"]
+    for j, kind in enumerate(kinds):
+        sl = slice(fixed + j * k, fixed + (j + 1) * k)
+        if kind == "own":
+            req[sl] = centre
+        elif kind == "other_county" and other_county_orgs is not None and len(other_county_orgs):
+            req[sl] = other_county_orgs[rng.integers(0, len(other_county_orgs), k)]
+        elif kind in ("city", "other_county"):
+            req[sl] = f"{city_district(c.city_code)}90001"
+        elif kind == "not_centre":
+            centre_col[sl] = tcm[0] if len(tcm) else f"{city_district(c.city_code)}90001"
+        else:
+            centre_col[sl] = f"{city_district(c.city_code)}90001"
+    # reported in the next quarter (requested two days before a quarter ends) and the next year
+    nq = fixed + len(kinds) * k
+    for j, qq in enumerate((1, 2, 3, 4)):
+        _, e = quarter_bounds(year, qq)
+        requested[nq + j] = e.astype(S) - np.timedelta64(2 * 86400 - 3600 * j, "s")
+        delay[nq + j] = np.timedelta64(4 * 86400, "s")
+        pending[nq + j] = False
+    reported = (requested + delay).astype(S)
     # the second county's ECG centre starts work only in April of the last year
     if c.idx == 1:
         no_ecg = (modality == "ECG") & ((year < last_year) | (requested < np.datetime64(f"{year}-04-01").astype(S)))
         keep = ~no_ecg
-        req, centre_col, modality, requested, reported, pending = (x[keep] for x in (req, centre_col, modality, requested, reported, pending))
+        req, centre_col, modality, requested, reported, pending = (
+            x[keep] for x in (req, centre_col, modality, requested, reported, pending))
     df = pd.DataFrame({"requesting_org_code": req.astype(str), "center_org_code": centre_col.astype(str),
                        "modality": modality.astype(str), "requested_at": requested})
     df["reported_at"] = pd.Series(reported).where(~pending, pd.NaT).to_numpy()
@@ -591,8 +627,6 @@ def remote_year(c: County, reg: pd.DataFrame, year: int, last_year: int, scale: 
     return df
 
 
-QUAL_ITEMS = {"I01": ["I01-1", "I01-2", "I01-3", "I01-4", "I01-5"], "I02": ["I02-1", "I02-2", "I02-3"],
-              "I03": ["I03-1", "I03-2", "I03-3", "I03-4"]}
 
 
 def qualitative_year(c: County, year: int, year_idx: int, last_idx: int, seed: int) -> pd.DataFrame:
@@ -605,7 +639,7 @@ def qualitative_year(c: County, year: int, year_idx: int, last_idx: int, seed: i
     rows = []
     for lvl in levels:
         p_impl = {"county": .92, "city": .78, "province": .72}[lvl]
-        for ind, items in QUAL_ITEMS.items():
+        for ind, items in qualitative_items().items():
             for j, item in enumerate(items):
                 if lvl != "county" and rng.random() < 0.06:
                     continue  # item not assessed at this level -> not met

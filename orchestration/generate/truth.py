@@ -1,7 +1,7 @@
 """Ground truth: every indicator per county × period, computed in pandas from the generated records.
 
 This is the test oracle for the dbt models. Each indicator is its own small computation that
-follows ../shared/spec/indicators.md ("Precise rules") literally, on the records as generated
+follows docs/indicators.md (the rules of every indicator) literally, on the records as generated
 (before defects: quarantined rows, rejected files and duplicate copies are not in these frames).
 
 Periods: quarterly indicators get YYYYQ1..YYYYQ4 (year to date) and YYYY (= YYYYQ4); annual-only
@@ -9,9 +9,10 @@ indicators (I01–I03, I06, I14, I14p, S03) get YYYY.
 
 Interpretations (choices the spec leaves open, made here and to be mirrored by the models)
 ------------------------------------------------------------------------------------------
-1. Flags I05a/I05b: numerator and denominator null, value = the flag (0/1), as
-   output-contract.md says ("numerator: null for flags and qualitative items"); roll-ups
-   (share of counties with the flag) are then built from the county values, not summed.
+1. I05a/I05b: remote diagnoses (every modality / ECG) with reported_at in the period, whose
+   center_org_code is a facility registered in the county (register of the reported year)
+   flagged as imaging or ECG centre and whose requesting_org_code is another facility
+   registered in the same county; per 10,000 residents of the period's year.
 2. Qualitative I01–I03: numerator and denominator null (output contract), value = items met ÷
    number of default items (5/3/4), status 达标 (all) / 部分达标 (some) / 未达标 (none). Only rows
    at the highest assessor level present for that county × year × indicator count; an item is
@@ -24,12 +25,10 @@ Interpretations (choices the spec leaves open, made here and to be mirrored by t
    cost at the county's primary-care facilities (county's insured, in-county, net), i.e. I10b
    restricted to primary care; the level itself is not published under a separate code.
 5. Zero denominators give value null (numerator and denominator kept, e.g. 0 and 0).
-6. I04 and S03 use the dispatch ledger delivered for the period's year (each record overlapping
-   a year is repeated, unchanged, in that year's ledger; the generator never changes a record
-   between years, so de-duplicating by dispatch_id across years gives the same result).
-   home_org_level is taken from the ledger row (not the register). An empty end_date runs to
-   the period end. A day threshold of 180 × days_in_period / days_in_year (YTD period; leap
-   years count 366) is compared with >=.
+6. I04 (annual only) and S03 use only the dispatch ledger delivered for the year (an open-ended
+   record of an earlier ledger does not carry over). home_org_level is taken from the ledger
+   row (not the register). An empty end_date runs to Dec 31; days = inclusive overlap with the
+   year, summed per physician over the ledger's records, counted at >= 180 (no pro-rating).
 7. S03 (annual only): covered township centre = active C21/C22 of the county with at least one
    physician (practice 11/12, title 1–3, long_term) whose home_org_code is a lead hospital of
    the county in the year's register and whose days at that host in the calendar year (summed
@@ -61,6 +60,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from orchestration.generate.world import qualitative_items
+
 PRIMARY = {"B1", "B2", "C1", "C21", "C22", "D1", "D2", "D3", "D5"}
 TCM_CATEGORIES = {"A2", "A3", "A4"}
 TCM_DEPTS = {"50", "51", "52"}
@@ -68,12 +69,11 @@ HOSPITALS = {"A1", "A2", "A3", "A4", "A5"}
 MIN_DISPATCH_DAYS = 180
 RELATED = {"HTN": [("I", 10, 15), ("I", 20, 25), ("I", 50, 50), ("I", 60, 69)], "T2DM": [("E", 10, 14)]}
 FOUR_CAUSES = [("I", 0, 99), ("C", 0, 97), ("E", 10, 14), ("J", 30, 98)]
-QUAL_ITEMS = {"I01": ["I01-1", "I01-2", "I01-3", "I01-4", "I01-5"], "I02": ["I02-1", "I02-2", "I02-3"],
-              "I03": ["I03-1", "I03-2", "I03-3", "I03-4"]}
+QUAL_ITEMS = qualitative_items()
 LEVEL_RANK = {"county": 1, "city": 2, "province": 3}
-QUARTERLY = ["I04", "I05a", "I05b", "I05c", "I07", "I08", "I09", "I10a", "I10b", "I11", "I12", "I13", "I13x",
+QUARTERLY = ["I05a", "I05b", "I05c", "I07", "I08", "I09", "I10a", "I10b", "I11", "I12", "I13", "I13x",
              "S01", "S02", "S04", "S05"]
-ANNUAL = ["I01", "I02", "I03", "I06", "I14", "I14p", "S03"]
+ANNUAL = ["I01", "I02", "I03", "I04", "I06", "I14", "I14p", "S03"]
 
 
 def in_ranges(codes: pd.Series, ranges) -> pd.Series:
@@ -124,36 +124,38 @@ class Truth:
         return r[r["county_code"] == county]
 
     # ── I04 ──
-    def i04(self, county, year, q):
+    def i04(self, county, year):
         reg = self.county_reg(county, year)
         hosts = set(reg[reg["category_code"].isin(PRIMARY)]["org_code"])
-        d = self.f["dispatches"][year]
+        d = self.f["dispatches"][year]  # the ledger delivered for the year, as written
         d = d[(d["dispatch_type"] == "long_term") & d["practice_type"].isin(["11", "12"])
               & d["title_post"].isin(["1", "2", "3"]) & (d["home_org_level"].astype(int) >= 2)
               & d["host_org_code"].isin(hosts)]
-        p0, p1 = pd.Timestamp(year, 1, 1), period_end(year, q)
+        p0, p1 = pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31)
         s = d["start_date"].clip(lower=p0)
         e = d["end_date"].fillna(p1).clip(upper=p1)
         days = ((e - s).dt.days + 1).clip(lower=0)
         per = days.groupby(d["physician_id_no"]).sum()
-        days_in_year = 366 if year % 4 == 0 else 365
-        threshold = MIN_DISPATCH_DAYS * ((p1 - p0).days + 1) / days_in_year
-        num = int((per >= threshold).sum())
-        pop = self.pop[(self.pop["county_code"] == county) & (self.pop["year"] == year)]["population"].sum()
-        den = pop / 10_000
+        num = int((per >= MIN_DISPATCH_DAYS).sum())
+        den = self.population(county, year) / 10_000
         return num, den, ratio(num, den)
 
+    def population(self, county, year):
+        return self.pop[(self.pop["county_code"] == county) & (self.pop["year"] == year)]["population"].sum()
+
     # ── I05 ──
-    def i05_flag(self, county, year, q, modality):
-        reg = self.county_reg(county, year)
-        col = "is_imaging_center" if modality == "IMAGING" else "is_ecg_center"
-        centre = set(reg[reg[col] == "1"]["org_code"])
-        primary = set(reg[reg["category_code"].isin(PRIMARY)]["org_code"])
+    def i05(self, county, year, q):
+        """(I05a, I05b): counted remote reports per 10,000 residents, year to date."""
         r = self.f["remote"]
-        m = ((r["modality"] == modality) & r["center_org_code"].isin(centre) & r["requesting_org_code"].isin(primary)
-             & r["reported_at"].notna() & ytd(r["reported_at"], year, q))
-        flag = int(m.any())
-        return None, None, flag
+        r = r[r["reported_at"].notna() & ytd(r["reported_at"], year, q)]
+        reg = self.county_reg(county, year)  # reported in `year`: that year's register
+        centres = set(reg[(reg["is_imaging_center"] == "1") | (reg["is_ecg_center"] == "1")]["org_code"])
+        orgs = set(reg["org_code"])
+        m = (r["center_org_code"].isin(centres) & r["requesting_org_code"].isin(orgs)
+             & (r["requesting_org_code"] != r["center_org_code"]))
+        den = self.population(county, year) / 10_000
+        n_all, n_ecg = int(m.sum()), int((m & (r["modality"] == "ECG")).sum())
+        return (n_all, den, ratio(n_all, den)), (n_ecg, den, ratio(n_ecg, den))
 
     def i05c(self, county, year):
         reg = self.county_reg(county, year)
@@ -317,9 +319,7 @@ def compute(frames: dict, counties, years) -> pd.DataFrame:
             for q in (1, 2, 3, 4):
                 periods = [f"{y}Q{q}"] + ([str(y)] if q == 4 else [])
                 vals = {}
-                vals["I04"] = t.i04(cc, y, q)
-                vals["I05a"] = t.i05_flag(cc, y, q, "IMAGING")
-                vals["I05b"] = t.i05_flag(cc, y, q, "ECG")
+                vals["I05a"], vals["I05b"] = t.i05(cc, y, q)
                 vals["I05c"] = t.i05c(cc, y)
                 vals["I07"], vals["I12"] = t.visits(cc, y, q)
                 s = t.settlements(cc, y, q)
@@ -342,6 +342,7 @@ def compute(frames: dict, counties, years) -> pd.DataFrame:
             p = str(y)
             for ind in ("I01", "I02", "I03"):
                 t.add(cc, p, ind, *t.qualitative(cc, y, ind))
+            t.add(cc, p, "I04", *t.i04(cc, y))
             t.add(cc, p, "I06", *t.i06(cc, y))
             t.add(cc, p, "I14", None, None, t.i14(cc, y))
             t.add(cc, p, "I14p", None, None, t.i14p(cc, y))

@@ -32,6 +32,15 @@ AGE_LO = np.array([0, 1] + list(range(5, 90, 5)))
 AGE_HI = np.array([0, 4] + list(range(9, 85, 5)) + [99])
 
 
+def qualitative_items() -> dict[str, list[str]]:
+    """The checklist items per qualitative indicator, from the seed the models read
+    (seeds/qualitative_items.csv: the items of the 2024 edition's attachment)."""
+    from orchestration.settings import PROJECT_DIR
+
+    items = pd.read_csv(PROJECT_DIR / "seeds" / "qualitative_items.csv", dtype=str)
+    return {k: list(g["item_code"]) for k, g in items.groupby("indicator_code", sort=True)}
+
+
 def rng_for(seed: int, *keys) -> np.random.Generator:
     """An independent, reproducible random stream per (seed, key…)."""
     parts = [int(seed)]
@@ -392,14 +401,52 @@ def make_dispatches(c: County, facilities: pd.DataFrame, staff: pd.DataFrame,
                              home_org_code=home, home_org_level=home_level, home_county_code=home_county,
                              title_post=str(title), practice_type=str(practice), host_org_code=host,
                              start_date=s, end_date=pd.NaT if open_end else e, dispatch_type=typ))
+    rows += _planted_dispatches(c, years, ppl_city, city_orgs[0], district, hosts_town, seq)
     d = pd.DataFrame(rows)
     d["start_date"] = pd.to_datetime(d["start_date"]).astype("datetime64[s]")
     d["end_date"] = pd.to_datetime(d["end_date"]).astype("datetime64[s]")
     return d
 
 
+def _planted_dispatches(c: County, years: tuple[int, ...], ppl_city: pd.DataFrame, home: str, district: str,
+                        hosts_town: np.ndarray, seq: int) -> list[dict]:
+    """Deterministic records for the I04 rules, by eligible city-hospital physicians (level 3,
+    attending title) at a township centre of the county:
+    - 179, 180 and 181 days inside a year (the min_dispatch_days edge: 180 counts, 179 not);
+    - an open-ended record listed only in one year's ledger (the dispatch ended unrecorded), and a
+      120-day record of the same physician in the next year's ledger: 184 days count in the first
+      year; in the second only the 120 days of that year's ledger (not counted).
+    """
+    within = c.idx % COUNTIES_PER_CITY
+    rows = []
+
+    def add(person_idx, start, end, only_ledger=None):
+        nonlocal seq
+        seq += 1
+        p = ppl_city.iloc[person_idx]
+        rows.append(dict(dispatch_id=f"PZ{c.code}{seq:05d}", physician_id_no=p["id_no"], physician_name=p["name"],
+                         home_org_code=home, home_org_level="3", home_county_code=district, title_post="3",
+                         practice_type="11", host_org_code=hosts_town[(person_idx + len(rows)) % len(hosts_town)],
+                         start_date=np.datetime64(start), end_date=pd.NaT if end is None else np.datetime64(end),
+                         dispatch_type="long_term", _ledger_only=only_ledger))
+
+    for t, year in enumerate(years):
+        base = 1900 + within * 30 + t * 6
+        for k, days in enumerate((179, 180, 181)):
+            start = np.datetime64(f"{year}-03-01")
+            add(base + k, start, start + np.timedelta64(days - 1, "D"))
+        if t + 1 < len(years):
+            add(base + 3, f"{year}-07-01", None, only_ledger=year)
+            start = np.datetime64(f"{years[t + 1]}-01-10")
+            add(base + 3, start, start + np.timedelta64(119, "D"))
+    return rows
+
+
 def dispatch_ledger(d: pd.DataFrame, year: int) -> pd.DataFrame:
-    """Records that overlap the year (the year's ledger)."""
+    """The year's ledger: the records that overlap the year, except open-ended ones that an
+    earlier ledger listed and this one no longer does (`_ledger_only`)."""
     start, end = pd.Timestamp(f"{year}-01-01"), pd.Timestamp(f"{year}-12-31")
     m = (d["start_date"] <= end) & (d["end_date"].isna() | (d["end_date"] >= start))
+    if "_ledger_only" in d:
+        m &= d["_ledger_only"].isna() | (d["_ledger_only"] == year)
     return d[m].reset_index(drop=True)

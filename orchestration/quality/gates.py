@@ -2,9 +2,11 @@
 
 For each stage one DataFrame holds a row per (check, source, period) with rows_checked,
 rows_failed and failed_share. One GE suite per stage has one expectation per catalogue check
-(`failed_share` ≤ threshold, restricted to that check's rows), so Data Docs list every check by
-id and description. The GE project lives in gx/ (config committed; suites, results and Data
-Docs are regenerated from the catalogue under gx/ and are git-ignored).
+(`failed_share` ≤ threshold, restricted to that check's rows), so GE's results name every check by
+id and description. The GE project template lives in gx/ (config committed); each working
+database gets its own copy beside it, where GE writes suites, results and its Data Docs (left
+in the working folder: they need CDN assets; people read `<stem>_quality.html`, written by
+`orchestration.report.write_quality_page` from `marts.data_quality`).
 """
 
 from __future__ import annotations
@@ -30,8 +32,20 @@ RESULT_COLUMNS = (
     ("check_id", "VARCHAR"), ("stage", "VARCHAR"), ("source", "VARCHAR"), ("period", "VARCHAR"),
     ("category", "VARCHAR"), ("severity", "VARCHAR"), ("threshold", "DOUBLE"),
     ("rows_checked", "BIGINT"), ("rows_failed", "BIGINT"), ("status", "VARCHAR"),
-    ("message", "VARCHAR"), ("run_at", "TIMESTAMP"),
+    ("message", "VARCHAR"), ("run_at", "TIMESTAMP"), ("finding", "VARCHAR"),
 )  # fmt: skip
+COLUMN_NAMES = tuple(c for c, _ in RESULT_COLUMNS)
+
+
+def finding_text(rows_failed: int, examples: list[str] | None, examples_total: int | None) -> str:
+    """What was found, in words: the first failing values or rows and how many more."""
+    if not rows_failed:
+        return ""
+    shown = [str(x) for x in (examples or []) if x is not None]
+    if not shown:
+        return ""
+    more = (examples_total or len(shown)) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 def gx_root_for(con: duckdb.DuckDBPyConnection) -> Path:
@@ -63,7 +77,8 @@ class GateResult:
 
     @property
     def warnings(self) -> list[dict]:
-        return [r for r in self.rows if r["severity"] == "warning" and r["status"] in ("failed", "error")]
+        failed = [r for r in self.rows if r["severity"] == "warning" and r["status"] in ("failed", "error")]
+        return sorted(failed, key=lambda r: (r["check_id"], r["source"], r["period"] or ""))
 
     @property
     def passed(self) -> bool:
@@ -79,9 +94,10 @@ class GateResult:
         lines = [head]
         for label, rows in (("BLOCKING", self.outstanding), ("warning", self.warnings)):
             for r in rows[:20]:
+                found = f": {r['finding']}" if r.get("finding") else ""
                 lines.append(
                     f"  {label:<8} {r['check_id']} {r['source']} {r['period']}: "
-                    f"{r['rows_failed']} of {r['rows_checked']} rows failed ({r['message']})"
+                    f"{r['rows_failed']} of {r['rows_checked']} rows failed ({r['message']}){found}"
                 )
             if len(rows) > 20:
                 lines.append(f"  … and {len(rows) - 20} more {label.lower()} results")
@@ -92,6 +108,9 @@ def ensure_results_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists raw")
     cols = ", ".join(f"{n} {t}" for n, t in RESULT_COLUMNS)
     con.execute(f"create table if not exists raw.dq_results ({cols})")
+    # working databases made before a column was added get it (empty for their old rows)
+    for name, dtype in RESULT_COLUMNS:
+        con.execute(f"alter table raw.dq_results add column if not exists {name} {dtype}")
 
 
 def _table_exists(con, schema: str, table: str) -> bool:
@@ -119,11 +138,13 @@ def measure(con, checks: list[Check], periods: set[str] | None) -> pd.DataFrame:
             message = check.description
             error = False
         except duckdb.Error as exc:
-            counted, message, error = [(None, 0, 0)], f"check could not run: {exc}".splitlines()[0], True
-        for period, checked, failed in counted:
+            counted = [(None, 0, 0, None, None)]
+            message, error = f"check could not run: {exc}".splitlines()[0], True
+        for period, checked, failed, examples, examples_total in counted:
             out.append(base | dict(period=period, rows_checked=checked, rows_failed=failed,
                                    failed_share=(failed / checked) if checked else 0.0,
-                                   error=error, message=message))
+                                   error=error, message=message,
+                                   finding=finding_text(failed, examples, examples_total)))
     return pd.DataFrame(out)
 
 
@@ -194,12 +215,12 @@ def run_gates(con: duckdb.DuckDBPyConnection, stage: str, periods: set[str] | No
         rows.append(dict(check_id=row.check_id, stage=stage, source=row.source, period=row.period,
                          category=row.category, severity=row.severity, threshold=row.threshold,
                          rows_checked=int(row.rows_checked or 0), rows_failed=int(row.rows_failed or 0),
-                         status=status, message=row.message, run_at=run_at))
+                         status=status, message=row.message, run_at=run_at, finding=row.finding))
     _store(con, stage, periods, rows)
     outstanding = [
-        dict(zip([c for c, _ in RESULT_COLUMNS], r))
+        dict(zip(COLUMN_NAMES, r))
         for r in con.execute(
-            "select * from raw.dq_results where stage = ? and severity = 'blocking' "
+            f"select {', '.join(COLUMN_NAMES)} from raw.dq_results where stage = ? and severity = 'blocking' "
             "and status in ('failed', 'error') order by check_id, period", [stage]
         ).fetchall()
     ]
@@ -216,8 +237,9 @@ def _store(con, stage: str, periods: set[str] | None, rows: list[dict]) -> None:
                     [stage, sorted(periods)])
     if rows:
         con.executemany(
-            f"insert into raw.dq_results values ({', '.join('?' * len(RESULT_COLUMNS))})",
-            [[r[c] for c, _ in RESULT_COLUMNS] for r in rows],
+            f"insert into raw.dq_results ({', '.join(COLUMN_NAMES)}) "
+            f"values ({', '.join('?' * len(COLUMN_NAMES))})",
+            [[r[c] for c in COLUMN_NAMES] for r in rows],
         )
     con.execute("commit")
 
@@ -228,16 +250,3 @@ def run_raw_gates(con: duckdb.DuckDBPyConnection, periods: set[str] | None = Non
 
 def run_mart_gates(con: duckdb.DuckDBPyConnection) -> GateResult:
     return run_gates(con, "mart")
-
-
-def copy_data_docs(work_db: Path, dest_dir: Path) -> Path | None:
-    """Copy the Great Expectations Data Docs of a working database next to the warehouse."""
-    site = data_docs_dir(Path(work_db).resolve().parent / "gx_project")
-    if not site.exists():
-        return None
-    tmp = Path(str(dest_dir) + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(site, tmp)
-    shutil.rmtree(dest_dir, ignore_errors=True)
-    tmp.rename(dest_dir)
-    return dest_dir / "index.html"

@@ -1,7 +1,12 @@
 """Each rule is SQL that DuckDB runs over a whole table at once, returning one row per period:
-(period, rows_checked, rows_failed). Great Expectations then judges the shares against the
-catalogue's thresholds (gates.py). Row-level work stays in DuckDB, so a province-year of raw
-visits is never pulled into pandas.
+(period, rows_checked, rows_failed, examples, examples_total). Great Expectations then judges
+the shares against the catalogue's thresholds (gates.py). Row-level work stays in DuckDB, so a
+province-year of raw visits is never pulled into pandas.
+
+`examples` says what was found, in the same scan: either the distinct failing values of a code
+column (facility codes, diagnosis codes, area codes; `examples_total` = how many distinct) or,
+where a value could identify a person or is unique per row, the first failing rows as
+`file:line` (`examples_total` = rows failed). Never an identifier in clear.
 """
 
 from __future__ import annotations
@@ -20,10 +25,29 @@ def _table(check: Check) -> str:
     return f"raw.{check.source}" if check.stage == "raw" else f"marts.{check.source}"
 
 
-def _per_period(check: Check, failed: str, where: str = "true", period_col: str = "_period") -> str:
+MAX_EXAMPLES = 5
+LINE = "_file || ':' || _line"  # where a failing raw row is, without its content
+
+
+def _examples_of_values(expr: str, failed: str) -> str:
+    """The distinct failing values (sorted, first few) and how many there are."""
+    return (f"list_sort(list(distinct {expr}) filter (where {failed}))[1:{MAX_EXAMPLES}] as examples, "
+            f"count(distinct {expr}) filter (where {failed}) as examples_total")
+
+
+def _examples_of_lines(failed: str, detail: str | None = None) -> str:
+    """The first failing rows by file and line (bounded: top-N, not a list of every row)."""
+    label = LINE if detail is None else f"{LINE} || ' (' || coalesce(cast({detail} as varchar), '') || ')'"
+    return (f"arg_min({label}, (_file, _line), {MAX_EXAMPLES}) filter (where {failed}) as examples, "
+            f"count(*) filter (where {failed}) as examples_total")
+
+
+def _per_period(check: Check, failed: str, where: str = "true", period_col: str = "_period",
+                examples: str | None = None) -> str:
+    examples = examples or _examples_of_lines(failed)
     return f"""
         select {period_col} as period, count(*) as rows_checked,
-               count(*) filter (where {failed}) as rows_failed
+               count(*) filter (where {failed}) as rows_failed, {examples}
         from {_table(check)} where {where} group by {period_col}"""
 
 
@@ -33,12 +57,14 @@ def not_null(check: Check) -> str:
 
 def in_period(check: Check) -> str:
     f = check.fields[0]
-    return _per_period(check, f"not {IN_PERIOD.format(f=f)}", where=f"{f} is not null")
+    failed = f"not {IN_PERIOD.format(f=f)}"
+    return _per_period(check, failed, where=f"{f} is not null", examples=_examples_of_lines(failed, f))
 
 
 def non_negative(check: Check) -> str:
     f = check.fields[0]
-    return _per_period(check, f"{f} < 0", where=f"{f} is not null")
+    return _per_period(check, f"{f} < 0", where=f"{f} is not null",
+                       examples=_examples_of_lines(f"{f} < 0", f))
 
 
 def signed_amounts(check: Check) -> str:
@@ -56,9 +82,10 @@ def fund_le_total(check: Check) -> str:
 def reversal_has_original(check: Check) -> str:
     # Only the originals some reversal points at are grouped (a few percent of the rows): 3x
     # faster than grouping every settlement at 50M visits.
-    return """
+    return f"""
         with reversals as (
-            select _period, init_setl_id, setl_time from raw.insurance_settlements where refd_setl_flag = 1
+            select _period, _file, _line, init_setl_id, setl_time
+            from raw.insurance_settlements where refd_setl_flag = 1
         ),
         originals as (
             select setl_id, min(year(setl_time)) as setl_year
@@ -67,7 +94,10 @@ def reversal_has_original(check: Check) -> str:
             group by setl_id
         )
         select r._period as period, count(*) as rows_checked,
-               count(*) filter (where o.setl_id is null) as rows_failed
+               count(*) filter (where o.setl_id is null) as rows_failed,
+               arg_min(r._file || ':' || r._line, (r._file, r._line), {MAX_EXAMPLES})
+                   filter (where o.setl_id is null) as examples,
+               count(*) filter (where o.setl_id is null) as examples_total
         from reversals as r
         left join originals as o on o.setl_id = r.init_setl_id and o.setl_year <= year(r.setl_time)
         group by r._period"""
@@ -75,26 +105,27 @@ def reversal_has_original(check: Check) -> str:
 
 def icd10_format(check: Check) -> str:
     f = check.fields[0]
-    return _per_period(check, f"not regexp_matches({f}, '^[A-Z][0-9]{{2}}')", where=f"{f} is not null")
+    failed = f"not regexp_matches({f}, '^[A-Z][0-9]{{2}}')"
+    return _per_period(check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed))
 
 
 def area_code_format(check: Check) -> str:
     f = check.fields[0]
-    return _per_period(check, f"not regexp_matches({f}, '^[0-9]{{6}}$')", where=f"{f} is not null")
+    failed = f"not regexp_matches({f}, '^[0-9]{{6}}$')"
+    return _per_period(check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed))
 
 
 def in_set(check: Check) -> str:
     f = check.fields[0]
     values = ", ".join(lit(v) for v in check.params["values"])
-    return _per_period(check, f"{f} not in ({values})", where=f"{f} is not null")
+    failed = f"{f} not in ({values})"
+    return _per_period(check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed))
 
 
 def known_facility(check: Check) -> str:
     f = check.fields[0]
-    return _per_period(
-        check, f"{f} not in (select org_code from raw.facilities where org_code is not null)",
-        where=f"{f} is not null",
-    )
+    failed = f"{f} not in (select org_code from raw.facilities where org_code is not null)"
+    return _per_period(check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed))
 
 
 def facility_delivered(check: Check) -> str:
@@ -111,10 +142,13 @@ def facility_delivered(check: Check) -> str:
             from {t}
         )
         select p._period as period, count(*) as rows_checked,
-               count(*) filter (where now_.org is null) as rows_failed
+               count(*) filter (where now_.org is null) as rows_failed,
+               {_examples_of_values("before.org || coalesce(' ' || names.org_name, '')", "now_.org is null")}
         from periods as p
         join delivered as before on before._period = p.previous_period
         left join delivered as now_ on now_._period = p._period and now_.org = before.org
+        left join (select org_code, any_value(org_name) as org_name from raw.facilities group by org_code)
+            as names on names.org_code = before.org
         group by p._period"""
 
 
@@ -129,14 +163,23 @@ def _excluded(check: Check) -> str:
     return ", ".join(f"'{c}'" for c in codes)
 
 
+MART_ROW = "indicator_code || ' ' || area_code"
+
+
 def value_range(check: Check) -> str:
+    """params: {unit or indicator code: [low, high]}; an indicator's own range wins over its unit's."""
+    ranges = {k: v for k, v in check.params.items() if k != "exclude"}
+    by_code = {k: v for k, v in ranges.items() if k[:1] in "IS" and k[1:2].isdigit()}
+    by_unit = {k: v for k, v in ranges.items() if k not in by_code}
     cases = " ".join(
-        f"when unit = '{unit}' then value not between {lo} and {hi}"
-        for unit, (lo, hi) in check.params.items() if unit != "exclude"
+        [f"when indicator_code = {lit(code)} then value not between {lo} and {hi}" for code, (lo, hi) in by_code.items()]
+        + [f"when unit = {lit(unit)} then value not between {lo} and {hi}" for unit, (lo, hi) in by_unit.items()]
     )
+    failed = f"(case {cases} else false end)"
     return _per_period(
-        check, f"(case {cases} else false end)",
-        where=f"value is not null and indicator_code not in ({_excluded(check)})", period_col="period",
+        check, failed, where=f"value is not null and indicator_code not in ({_excluded(check)})",
+        period_col="period",
+        examples=_examples_of_values(f"{MART_ROW} || ' = ' || round(cast(value as double), 4)", failed),
     )
 
 
@@ -144,7 +187,11 @@ def yoy_jump(check: Check) -> str:
     limit = check.params["max_relative_change"]
     return f"""
         select cur.period, count(*) as rows_checked,
-               count(*) filter (where abs(cur.value / prev.value - 1) > {limit}) as rows_failed
+               count(*) filter (where abs(cur.value / prev.value - 1) > {limit}) as rows_failed,
+               {_examples_of_values(
+                   "cur.indicator_code || ' ' || cur.area_code || ' '"
+                   " || round(cast(prev.value as double), 4) || ' → ' || round(cast(cur.value as double), 4)",
+                   f"abs(cur.value / prev.value - 1) > {limit}")}
         from marts.indicator_values as cur
         join marts.indicator_values as prev
           on prev.area_level = cur.area_level and prev.area_code = cur.area_code
@@ -160,6 +207,7 @@ def value_present(check: Check) -> str:
     return _per_period(
         check, "value is null",
         where=f"area_level = 'county' and indicator_code not in ({_excluded(check)})", period_col="period",
+        examples=_examples_of_values(MART_ROW, "value is null"),
     )
 
 

@@ -1,3 +1,6 @@
+{{ config(meta={"dagster": {"ref": {"name": "indicator_values"}}}) }}
+-- meta.dagster.ref: dagster-dbt attaches this singular test (several refs) to
+-- marts.indicator_values as an asset check instead of logging it as an observation.
 -- Every area (each county and its city, province, nation) x period x implemented indicator of
 -- the right frequency has exactly one row in marts.indicator_values.
 with

@@ -137,6 +137,25 @@ def test_quarterly_backfill_lands_every_quarter_in_one_run_and_publishes(built, 
     assert {f"{YEAR}Q{q}" for q in range(1, 5)} | {str(YEAR)} <= landed
 
 
+def test_quarterly_run_with_nothing_new_skips_dbt_and_publishes(built, world):
+    """Q4 again after the backfill: nothing landed since the last build, so no dbt node runs;
+    the marts are reported unchanged and the warehouse is published."""
+    con = duck.connect(world["paths"].work_db(), read_only=True)
+    builds = con.execute("select count(*) from raw.dbt_builds").fetchone()[0]
+    con.close()
+    result = _run(world, "quarterly_refresh", partition_key=f"{YEAR}-10")
+    assert result.success, _failure_messages(result)
+    mats = [e.event_specific_data.materialization for e in result.all_events
+            if e.event_type_value == "ASSET_MATERIALIZATION"]
+    marts = [m for m in mats if m.asset_key.path[0] == "marts"]
+    assert marts and all("skipped" in m.metadata["dbt"].value for m in marts)
+    assert not any(m.asset_key.path[0] in ("staging", "intermediate") for m in mats)
+    assert PUBLISHED_KEY.to_user_string() in _materialised(result)
+    con = duck.connect(world["paths"].work_db(), read_only=True)
+    assert con.execute("select count(*) from raw.dbt_builds").fetchone()[0] == builds
+    con.close()
+
+
 # ── schedules ──────────────────────────────────────────────────────────────────────────────
 
 
@@ -173,6 +192,17 @@ def test_period_and_partition_keys_round_trip():
     for period in ("2023", "2024Q1", "2024Q2", "2024Q3", "2024Q4"):
         assert partitions.period_of(partitions.partition_key_of(period)) == period
     assert partitions.partition_key_of("2024Q5") is None
+    # a month that does not start a quarter: the message lists the valid keys
+    with pytest.raises(ValueError, match=r"'2024-05' is not a ygt period.*2024-04"):
+        partitions.period_of("2024-05")
+
+
+def test_singular_dbt_test_is_an_asset_check_of_indicator_values():
+    from dagster_project.assets import ygt_dbt_models
+
+    key = dg.AssetCheckKey(dg.AssetKey(["marts", "indicator_values"]),
+                           "assert_every_area_period_indicator_present")
+    assert key in ygt_dbt_models.check_keys
 
 
 # ── landing sensor ─────────────────────────────────────────────────────────────────────────

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
-import time
 from pathlib import Path
 
 import duckdb
@@ -34,6 +33,30 @@ def test_committed_sources_yml_is_rendered_from_the_contract():
         "models/staging/_sources.yml differs from contract.py; regenerate it with "
         "`python -c 'from orchestration import dbt; dbt.write_sources_yml()'`"
     )
+
+
+def test_committed_catalogue_renderings_are_current():
+    """docs/indicators.md and macros/indicator_registry.sql are rendered from the seeds."""
+    from orchestration import catalogue
+
+    how = "render them with `python -m orchestration.catalogue`"
+    assert catalogue.DOC_PATH.read_text(encoding="utf-8") == catalogue.render_indicators_md(), how
+    assert catalogue.REGISTRY_PATH.read_text(encoding="utf-8") == catalogue.render_registry_sql(), how
+
+
+def test_catalogue_rules_name_known_parameters_and_sources():
+    with open(PROJECT_DIR / "seeds" / "indicator_definitions.csv", encoding="utf-8") as f:
+        catalogue = list(csv.DictReader(f))
+    with open(PROJECT_DIR / "seeds" / "parameters.csv", encoding="utf-8") as f:
+        params = {r["parameter"] for r in csv.DictReader(f)}
+    for row in catalogue:
+        assert row["rule_source"] in ("official_2024", "project_default"), row["indicator_code"]
+        assert row["numerator_rule"] and row["denominator_rule"] and row["definition"], row["indicator_code"]
+        unknown = {p for p in row["parameters"].split("|") if p} - params
+        assert not unknown, (row["indicator_code"], unknown)
+    official = {r["indicator_code"] for r in catalogue if r["rule_source"] == "official_2024"}
+    assert official == {"I01", "I02", "I03", "I04", "I05a", "I05b", "I05c"}
+    assert {r["indicator_code"]: r["frequency"] for r in catalogue}["I04"] == "annual"
 
 
 def test_one_staging_model_per_raw_table():
@@ -185,13 +208,13 @@ def _qualitative():
                     has_policy=policy, implemented=impl, evidence=evidence, assessor_level=level,
                     assessed_at=dt.date(2024, 12, 1))
 
-    rows = [q(A, "I01", f"I01-{i}", "county") for i in range(1, 6)]
+    rows = [q(A, "I01", f"I01-{i}", "county") for i in range(1, 5)]
     rows += [q(A, "I01", f"I01-{i}", "city") for i in range(1, 4)]
-    rows += [q(A, "I01", "I01-4", "city", impl=0)]  # I01-5 missing at city level: not met
-    rows += [q(A, "I02", f"I02-{i}", "county") for i in range(1, 4)]
+    rows += [q(A, "I01", "I01-4", "city", impl=0)]  # the city level decides: 3 of 4 met
+    rows += [q(A, "I02", f"I02-{i}", "county") for i in range(1, 5)]
     rows += [q(A, "I03", f"I03-{i}", "province") for i in range(1, 4)]
     rows += [q(A, "I03", "I03-4", "province", evidence=None)]
-    rows += [q(B, "I01", f"I01-{i}", "county", policy=0) for i in range(1, 6)]
+    rows += [q(B, "I01", f"I01-{i}", "county", policy=0) for i in range(1, 5)]
     return rows
 
 
@@ -255,6 +278,11 @@ def load_tiny_dataset(con) -> None:
     _insert(con, "remote_diagnoses", "2024Q2", [
         dict(request_id="r4", requesting_org_code="A-V1", center_org_code="A-H1", modality="ECG",
              requested_at=dt.datetime(2024, 4, 1), reported_at=dt.datetime(2024, 4, 2)),
+        # from the TCM hospital (counts: any other facility of the county) and from county B
+        dict(request_id="r5", requesting_org_code="A-T1", center_org_code="A-H1", modality="ULTRASOUND",
+             requested_at=dt.datetime(2024, 5, 1), reported_at=dt.datetime(2024, 5, 1, 12)),
+        dict(request_id="r6", requesting_org_code="B-C1", center_org_code="A-H1", modality="ECG",
+             requested_at=dt.datetime(2024, 5, 2), reported_at=dt.datetime(2024, 5, 2, 12)),
     ])
     _insert(con, "qualitative_assessments", "2024", _qualitative())
     con.execute("""insert into raw.load_audit values
@@ -267,16 +295,14 @@ def built(tmp_path_factory):
     con = duckdb.connect(str(work_db))
     load_tiny_dataset(con)
     con.close()
-    t0 = time.perf_counter()
     result = dbt.build(work_db)
-    seconds = time.perf_counter() - t0
     con = duckdb.connect(str(work_db), read_only=True)
     rows = con.execute("select * from marts.indicator_values").df()
     catalog = con.execute("select * from marts.indicator_catalog").df()
     audit = con.execute("select * from marts.load_audit").df()
     con.close()
     values = {(r.area_code, r.period, r.indicator_code): r for r in rows.itertuples(index=False)}
-    return {"result": result, "seconds": seconds, "rows": rows, "values": values,
+    return {"result": result, "rows": rows, "values": values,
             "catalog": catalog, "audit": audit}
 
 
@@ -289,14 +315,13 @@ def test_build_passes_with_unit_and_data_tests(built):
     counts = built["result"].counts
     assert counts.get("error", 0) == 0 and counts.get("fail", 0) == 0, counts
     assert counts.get("pass", 0) > 50  # unit tests and data tests ran
-    assert built["seconds"] < 60
 
 
 def test_every_area_period_indicator_row(built):
     rows = built["rows"]
-    # 5 areas x (2 annual periods x 24 indicators + 3 quarter periods x 17 quarterly indicators):
-    # 19 of the national system + S01-S05 a year; all but I01-I03, I06, I14, I14p, S03 quarterly
-    assert len(rows) == 5 * (2 * 24 + 3 * 17)
+    # 5 areas x (2 annual periods x 24 indicators + 3 quarter periods x 16 quarterly indicators):
+    # 19 of the national system + S01-S05 a year; all but I01-I04, I06, I14, I14p, S03 quarterly
+    assert len(rows) == 5 * (2 * 24 + 3 * 16)
     assert set(rows.period) == {"2023", "2023Q2", "2024", "2024Q1", "2024Q2"}
     names = dict(zip(rows.area_code, rows.area_name))
     assert names[PROV] == "示例省(合成数据)" and names[NAT] == "全国"
@@ -318,11 +343,15 @@ def test_every_area_period_indicator_row(built):
     (A, "2024Q1", "I10a", 750.0), (A, "2024Q2", "I10a", 600.0), (A, "2023Q2", "I10a", 500.0),
     (A, "2024Q2", "I10b", 0.2), (A, "2024", "I10b", 0.2), (A, "2024Q1", "I10b", None),
     (A, "2024Q1", "I11", 4 / 5), (A, "2024Q2", "I11", 3 / 5), (B, "2024Q2", "I11", 0.0),
-    # I04: population 100,000 -> 10 per 10k; Q1 K1 91d, K3 91d, K2 31+29=60 >= 44.75
-    (A, "2024Q1", "I04", 0.3), (A, "2024Q2", "I04", 0.2), (A, "2024", "I04", 0.1),
-    (A, "2023", "I04", 0.0), (CITY, "2024Q1", "I04", 3 / 15),
-    (A, "2024Q1", "I05a", 1.0), (A, "2024Q1", "I05b", 0.0), (A, "2024Q2", "I05b", 1.0),
-    (B, "2024", "I05a", 0.0), (CITY, "2024Q1", "I05a", 0.5), (NAT, "2024", "I05b", 0.5),
+    # I04 (annual, the year's ledger only): population 100,000 -> 10 per 10k (B: 50,000 -> 5).
+    # 2024 ledger: K1 366 days counted, K2 31 + 29 = 60 not; K3 is only in the 2023 ledger
+    # (122 days of 2023, not counted) and does not carry over into 2024.
+    (A, "2024", "I04", 0.1), (A, "2023", "I04", 0.0), (CITY, "2024", "I04", 1 / 15),
+    # I05 per 10k: r1 (Q1, imaging), r4 (Q2, ECG), r5 (Q2, TCM hospital's ultrasound) count;
+    # r2 unreported, r3 the centre's own, r6 from county B do not
+    (A, "2024Q1", "I05a", 0.1), (A, "2024Q1", "I05b", 0.0), (A, "2024Q2", "I05a", 0.3),
+    (A, "2024Q2", "I05b", 0.1), (A, "2024", "I05a", 0.3), (B, "2024", "I05a", 0.0),
+    (CITY, "2024Q1", "I05a", 1 / 15), (NAT, "2024", "I05b", 1 / 15),
     (A, "2024", "I05c", 0.5), (B, "2024", "I05c", None), (CITY, "2024Q1", "I05c", 0.5),
     # I06: A (60000+80000)/2 / ((150000+130000)/2) = 0.5; B 90000/120000; city pooled
     (A, "2024", "I06", 0.5), (B, "2024", "I06", 0.75), (CITY, "2024", "I06", (230000 / 3) / (400000 / 3)),
@@ -331,7 +360,7 @@ def test_every_area_period_indicator_row(built):
     (A, "2024Q2", "I13", 2 / 3), (A, "2024Q2", "I13x", 1.0), (A, "2023", "I13", None),
     (A, "2024", "I14", 0.14786), (CITY, "2024", "I14", 0.14786), (B, "2024", "I14", None),
     (A, "2024", "I14p", None),
-    (A, "2024", "I01", 0.6), (A, "2024", "I02", 1.0), (A, "2024", "I03", 0.75),
+    (A, "2024", "I01", 0.75), (A, "2024", "I02", 1.0), (A, "2024", "I03", 0.75),
     (B, "2024", "I01", 0.0), (B, "2024", "I02", 0.0), (CITY, "2024", "I02", 0.5),
     (CITY, "2024", "I01", 0.0),
 ])
@@ -355,7 +384,9 @@ def test_statuses_and_numerators(built):
     assert (i10b.numerator, i10b.denominator) == (100.0, 500.0)
     i14 = v[(A, "2024", "I14")]
     assert pd.isna(i14.numerator) and pd.isna(i14.denominator)  # a probability, not a ratio
-    assert pd.isna(v[(A, "2024", "I05a")].numerator) and v[(A, "2024", "I05a")].value == 1
+    i05a = v[(A, "2024", "I05a")]
+    assert (i05a.numerator, i05a.denominator, i05a.unit) == (3.0, 10.0, "per_10k")
+    assert not any(code == "I04" and period != "2024" and period != "2023" for _, period, code in v)
 
 
 def test_failing_build_names_the_failing_nodes(tmp_path):

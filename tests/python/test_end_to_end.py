@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 
 from orchestration import duck, pipeline
-from orchestration.generate import generate
+from orchestration.generate import compare, generate
 
 pytestmark = pytest.mark.slow
 
 # Indicators whose roll-up is sum(numerator) / sum(denominator) of the counties.
-SUMMABLE = {"I05c", "I07", "I08", "I09", "I10a", "I11", "I12", "I13", "I13x", "S01", "S02", "S03", "S05"}
-MONEY = {"I06", "I10a", "S02", "S04"}
+SUMMABLE = {"I04", "I05a", "I05b", "I05c", "I07", "I08", "I09", "I10a", "I11", "I12", "I13", "I13x", "S01", "S02", "S03", "S05"}
+MONEY = compare.MONEY
 
 
 @pytest.fixture(scope="module")
@@ -49,24 +49,18 @@ def _close(a, b, tol):
 
 
 def test_every_county_indicator_matches_ground_truth(built):
-    truth, values = built["truth"], built["values"]
-    county = values[values.area_level == "county"].set_index(["area_code", "period", "indicator_code"])
-    mismatches = []
-    for row in truth.itertuples(index=False):
-        key = (row.area_code, row.period, row.indicator_code)
-        if key not in county.index:
-            mismatches.append((key, "missing in marts.indicator_values"))
-            continue
-        got = county.loc[key]
-        tol = 0.005 if row.indicator_code in MONEY else 1e-9
-        for col in ("numerator", "denominator"):
-            if not _close(getattr(row, col), got[col], tol):
-                mismatches.append((key, col, getattr(row, col), got[col]))
-        if not _close(row.value, got["value"], 1e-9 if row.indicator_code not in MONEY else 0.005):
-            mismatches.append((key, "value", row.value, got["value"]))
-        if isinstance(row.status, str) and row.status != got["status"]:
-            mismatches.append((key, "status", row.status, got["status"]))
-    assert not mismatches, f"{len(mismatches)} mismatches, first: {mismatches[:10]}"
+    found = compare.mismatches(built["truth"], built["values"])
+    assert not found, f"{len(found)} mismatches, first: {found[:10]}"
+    # 3 counties x 3 years x (24 indicators a year + 4 year-to-date quarters x 16 quarterly ones)
+    assert len(built["truth"]) == 3 * 3 * (24 + 4 * 16)
+
+
+def test_comparison_finds_a_changed_value(built):
+    """The comparison the benchmark relies on does fail on a wrong value."""
+    values = built["values"].copy()
+    row = values.index[(values.area_level == "county") & (values.indicator_code == "I07")][0]
+    values.loc[row, "numerator"] += 1
+    assert len(compare.mismatches(built["truth"], values)) == 1
 
 
 def test_every_area_period_indicator_is_published(built):

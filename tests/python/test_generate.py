@@ -304,9 +304,9 @@ def test_truth_shape(gen):
     counties = sorted({c["code"] for c in gen["meta"]["counties"]})
     assert sorted(t.area_code.unique()) == counties
     assert not t.duplicated(["area_code", "period", "indicator_code"]).any()
-    quarterly = ["I04", "I05a", "I05b", "I05c", "I07", "I08", "I09", "I10a", "I10b", "I11", "I12", "I13", "I13x",
+    quarterly = ["I05a", "I05b", "I05c", "I07", "I08", "I09", "I10a", "I10b", "I11", "I12", "I13", "I13x",
                  "S01", "S02", "S04", "S05"]
-    annual = ["I01", "I02", "I03", "I06", "I14", "I14p", "S03"]
+    annual = ["I01", "I02", "I03", "I04", "I06", "I14", "I14p", "S03"]
     per = t.groupby("indicator_code").period.nunique()
     for code in quarterly:
         assert per[code] == 5 * len(YEARS), code
@@ -327,7 +327,11 @@ def test_truth_shape(gen):
     assert i14.between(0.08, 0.25).all()
     i11 = t[(t.indicator_code == "I11") & (t.period.str.len() == 4)].value
     assert i11.between(0.8, 0.95).all()
-    assert set(t[t.indicator_code == "I05b"].value) == {0.0, 1.0}  # the second county's ECG centre starts late
+    # the second county's ECG centre starts in April of the last year: no ECG report before
+    i05b = t[(t.indicator_code == "I05b")].set_index(["area_code", "period"]).value
+    second = sorted(t.area_code.unique())[1]
+    assert i05b[(second, f"{YEARS[-1]}Q1")] == 0 and i05b[(second, str(YEARS[-1]))] > 0
+    assert (t[t.indicator_code == "I05a"].value > 0).all()
 
 
 def test_truth_agrees_with_a_reference_computation_from_files(gen):
@@ -385,17 +389,16 @@ def test_truth_i04_i06_i14_from_files(gen):
     for c in t.index.get_level_values(0).unique():
         for y in YEARS:
             rc = reg[(reg["county_code"] == c) & (reg["year"] == y)]
-            # I04, year to date through Q2
+            # I04: annual, the year's ledger only, days >= 180 without pro-rating
             d = disp[(disp["_period"] == str(y)) & (disp["dispatch_type"] == "long_term")
                      & disp["practice_type"].isin(["11", "12"]) & disp["title_post"].isin(["1", "2", "3"])
                      & (disp["home_org_level"].astype(int) >= 2)
                      & disp["host_org_code"].isin(rc.loc[rc["category_code"].isin(primary), "org_code"])]
-            for period, end in ((f"{y}Q2", pd.Timestamp(y, 6, 30)), (str(y), pd.Timestamp(y, 12, 31))):
-                start = pd.Timestamp(y, 1, 1)
-                days = (d["end_date"].fillna(end).clip(upper=end) - d["start_date"].clip(lower=start)).dt.days + 1
-                per = days.clip(lower=0).groupby(d["physician_id_no"]).sum()
-                need = 180 * ((end - start).days + 1) / (366 if y % 4 == 0 else 365)
-                assert t.loc[(c, period, "I04"), "numerator"] == (per >= need).sum(), (c, period)
+            start, end = pd.Timestamp(y, 1, 1), pd.Timestamp(y, 12, 31)
+            days = (d["end_date"].fillna(end).clip(upper=end) - d["start_date"].clip(lower=start)).dt.days + 1
+            per = days.clip(lower=0).groupby(d["physician_id_no"]).sum()
+            assert t.loc[(c, str(y), "I04"), "numerator"] == (per >= 180).sum(), (c, y)
+            assert (c, f"{y}Q2", "I04") not in t.index
             popc = pop[(pop["county_code"] == c) & (pop["year"] == str(y))]
             assert t.loc[(c, str(y), "I04"), "denominator"] == pytest.approx(popc["population"].sum() / 1e4)
             # I06
@@ -421,3 +424,57 @@ def test_truth_i04_i06_i14_from_files(gen):
                 m = deaths_a / pop_a
                 prob *= 1 - 5 * m / (1 + 2.5 * m)
             assert t.loc[(c, str(y), "I14"), "value"] == pytest.approx(1 - prob, abs=1e-12)
+
+
+def test_planted_i04_cases_are_in_the_ledgers(gen):
+    """The 179/180/181-day edge and the open-ended record of one ledger followed by a short
+    record of the same physician in the next ledger (it must not carry over)."""
+    disp, _ = gen["loaded"]["dispatches"]
+    disp = disp[disp["dispatch_type"] == "long_term"]
+    days = (disp["end_date"] - disp["start_date"]).dt.days + 1
+    one_year = disp["start_date"].dt.year == disp["end_date"].dt.year
+    for n in (179, 180, 181):
+        assert ((days == n) & one_year).sum() >= COUNTIES * len(YEARS), n
+    first, second = str(YEARS[0]), str(YEARS[1])
+    open_first = disp[(disp["_period"] == first) & disp["end_date"].isna()]
+    in_second = disp[disp["_period"] == second]
+    carried = open_first[~open_first["dispatch_id"].isin(in_second["dispatch_id"])]
+    again = in_second[in_second["physician_id_no"].isin(carried["physician_id_no"])]
+    assert len(carried) >= COUNTIES and len(again) >= COUNTIES
+
+
+def test_planted_remote_cases_and_i05_from_files(gen):
+    """Every modality; the kinds of request that must not count; reports in the next quarter and
+    the next year; I05a/I05b of the truth recomputed from the files."""
+    t = gen["truth"].set_index(["area_code", "period", "indicator_code"])
+    reg = _registers(gen)
+    r, _ = gen["loaded"]["remote_diagnoses"]
+    assert set(r["modality"]) == set(contract.MODALITIES)
+    r = r.assign(year=r["reported_at"].dt.year)
+    fac = reg[["org_code", "year", "county_code", "is_imaging_center", "is_ecg_center"]]
+    r = r.merge(fac.rename(columns={"org_code": "center_org_code", "county_code": "centre_county"}),
+                on=["center_org_code", "year"], how="left")
+    r = r.merge(fac[["org_code", "year", "county_code"]].rename(
+        columns={"org_code": "requesting_org_code", "county_code": "requester_county"}),
+        on=["requesting_org_code", "year"], how="left")
+    centre = (r["is_imaging_center"] == "1") | (r["is_ecg_center"] == "1")
+    own = r["requesting_org_code"] == r["center_org_code"]
+    assert r["reported_at"].isna().any()  # unreported
+    assert (own & centre).any()  # the centre's own requests
+    assert (centre & r["requester_county"].notna() & (r["requester_county"] != r["centre_county"])).any()
+    assert (r["reported_at"].notna() & ~centre).any()  # a facility that is not a centre
+    assert (r["reported_at"].notna() & (r["reported_at"].dt.quarter != r["requested_at"].dt.quarter)).any()
+    assert (r["reported_at"].dt.year > r["requested_at"].dt.year).any()
+    counted = r[centre & ~own & (r["requester_county"] == r["centre_county"])]
+    pop, _ = gen["loaded"]["population"]
+    pop["population"] = pop["population"].astype(int)
+    for c in t.index.get_level_values(0).unique():
+        for y in YEARS:
+            for q in (1, 4):
+                k = counted[(counted["centre_county"] == c) & (counted["year"] == y)
+                            & (counted["reported_at"].dt.quarter <= q)]
+                den = pop[(pop["county_code"] == c) & (pop["year"] == str(y))]["population"].sum() / 1e4
+                period = f"{y}Q{q}"
+                assert t.loc[(c, period, "I05a"), "numerator"] == len(k), (c, period)
+                assert t.loc[(c, period, "I05b"), "numerator"] == (k["modality"] == "ECG").sum(), (c, period)
+                assert t.loc[(c, period, "I05a"), "denominator"] == pytest.approx(den)

@@ -117,8 +117,17 @@ def test_refresh_keeps_periods_it_was_not_asked_to_recompute(landings):
     con.close()
     marker = "select count(*) from intermediate.int_visits__daily where county_code = 'MARKER'"
 
-    pipeline.dbt_step(inc_db, quiet, incremental=True)  # nothing new landed: nothing recomputed
-    assert _last_refresh(inc_db) == "[]"
+    builds = "select count(*) from raw.dbt_builds"
+    n = _scalar(inc_db, builds)
+    # nothing new landed: the no-op refresh skips dbt altogether (no build recorded)
+    assert pipeline.dbt_step(inc_db, quiet, incremental=True) is None
+    assert _scalar(inc_db, builds) == n
+    assert _scalar(inc_db, marker) == 1
+
+    # Q4's visits re-landed: Q4 alone is recomputed, Q1 (and its marker) is kept
+    pipeline.land_step(partial, inc_db, {f"{YEAR}Q4"}, quiet, force=True, sources={"outpatient_visits"})
+    assert pipeline.dbt_step(inc_db, quiet, incremental=True) is not None
+    assert _last_refresh(inc_db) == f'["{YEAR}Q4"]'
     assert _scalar(inc_db, marker) == 1
 
     pipeline.dbt_step(inc_db, quiet, incremental=False)  # a full build recomputes every period

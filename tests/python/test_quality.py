@@ -2,6 +2,7 @@
 stops publication and leaves the previous warehouse byte-identical."""
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -121,6 +122,36 @@ def test_warnings_do_not_block(con):
             ("R25", "2024Q1", 1), ("R26", "2024Q1", 1)} <= warned
 
 
+def test_findings_name_what_failed_without_identifiers(con):
+    """Warnings say what was found: the facilities that stopped delivering (first five, then
+    how many more), the codes that failed, and for person-level checks only file:line."""
+    con.execute("insert into raw.facilities (org_code, org_name, county_code, category_code, _period) "
+                "select 'F' || lpad(cast(i as varchar), 2, '0'), '卫生院' || i, '990121', 'C21', '2024' "
+                "from range(1, 8) t(i)")
+    q1 = [visit(i, org=f"F{i:02d}") for i in range(1, 8)] + [visit(8)]
+    insert(con, "outpatient_visits", [v | {"_file": "q1.csv", "_line": n + 2} for n, v in enumerate(q1)])
+    q2 = [visit(20, t="2024-05-01 09:00", period="2024Q2"),
+          visit(21, t="2024-05-01 09:00", period="2024Q2", dx="bad1", valid=False),
+          visit(22, t="2024-05-01 09:00", period="2024Q2", dx="bad2"),
+          visit(23, t="2024-05-01 09:00", period="2024Q2", dx="bad1")]
+    insert(con, "outpatient_visits", [v | {"_file": "q2.csv", "_line": n + 2} for n, v in enumerate(q2)])
+    gate = run_raw_gates(con)
+    # 8 facilities delivered in Q1, only H1 in Q2: F01..F07 stopped, the first five are named
+    r12 = result(gate, "R12", "2024Q2")
+    assert (r12["rows_checked"], r12["rows_failed"]) == (8, 7)
+    assert r12["finding"] == "F01 卫生院1, F02 卫生院2, F03 卫生院3, F04 卫生院4, F05 卫生院5 and 2 more"
+    assert "R12 outpatient_visits 2024Q2: 7 of 8 rows failed" in gate.summary()
+    assert "F01 卫生院1" in gate.summary()
+    r11 = result(gate, "R11", "2024Q2")  # two distinct bad diagnosis codes in three rows
+    assert (r11["rows_failed"], r11["finding"]) == (3, "bad1, bad2")
+    r13 = result(gate, "R13", "2024Q2")  # an invalid ID: its line, never its key
+    assert (r13["rows_failed"], r13["finding"]) == (1, "q2.csv:3")
+    assert result(gate, "R07", "2024Q1")["finding"] == ""  # nothing failed
+    stored = con.execute("select finding from raw.dq_results where check_id = 'R13' and period = '2024Q2'")
+    assert stored.fetchone()[0] == "q2.csv:3"
+    assert not con.execute("select count(*) from raw.dq_results where finding like '%p2%'").fetchone()[0]
+
+
 def test_results_of_other_periods_are_kept_and_refreshed_period_replaced(con):
     insert(con, "outpatient_visits", [visit(1, org=None)])
     run_raw_gates(con)
@@ -143,8 +174,10 @@ def test_mart_checks(con):
     assert gate.passed
     assert result(gate, "M01", "2024")["rows_failed"] == 1  # a ratio above 1
     assert result(gate, "M02", "2024")["rows_failed"] == 1  # 0.6 -> 1.2 doubles
+    assert result(gate, "M01", "2024")["finding"] == "I07 990121 = 1.2"
+    assert result(gate, "M02", "2024")["finding"] == "I07 990121 0.6 → 1.2"
     r = result(gate, "M03", "2024")
-    assert (r["rows_checked"], r["rows_failed"]) == (3, 1)
+    assert (r["rows_checked"], r["rows_failed"], r["finding"]) == (3, 1, "I08 990121")
 
 
 # ---- the publication gate, end to end -------------------------------------------------
@@ -185,3 +218,22 @@ def test_blocking_failure_refuses_publication_and_keeps_old_warehouse(published,
     assert out.returncode == 2, out.stderr[-2000:]
     assert "R23" in out.stderr and "blocking" in out.stderr and "untouched" in out.stderr
     assert digest(warehouse) == before
+
+
+def test_published_warehouse_has_the_quality_page_and_findings(published):
+    _, warehouse = published
+    page = warehouse.with_name(f"{warehouse.stem}_quality.html")
+    html = page.read_text(encoding="utf-8")
+    assert not warehouse.with_name(f"{warehouse.stem}_data_docs").exists()  # GE docs stay in the work folder
+    assert "cdn" not in html.lower() and not re.search(r"(?i)(src|href)=\"(https?:)?//", html)
+    con = duck.connect(warehouse, read_only=True)
+    try:
+        rows = con.execute("select check_id, period, rows_failed, finding, status from marts.data_quality").fetchall()
+    finally:
+        con.close()
+    assert rows and all(f is not None for *_, f, _ in rows)
+    for check_id, period, failed, finding, status in rows:
+        # every check that found a failing row says what it found; a clean one says nothing
+        assert bool(finding) == bool(failed), (check_id, period, failed, finding)
+        assert not re.search(r"\d{17}[\dXx]", finding)  # never a 身份证号
+        assert f"<td><b>{check_id}</b>" in html

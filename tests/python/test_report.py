@@ -37,7 +37,7 @@ COUNTIES = [("990121", "甲县"), ("990122", "乙县"), ("990123", "丙县")]
 # code, dimension, name_zh, name_en, unit, direction, frequency
 CATALOG = [
     ("I01", "紧密型", "资源统一管理", "Unified management of resources", "ratio", "higher_better", "annual"),
-    ("I05a", "同质化", "影像中心服务开展", "Imaging centre in service", "flag", "higher_better", "quarterly"),
+    ("I05a", "同质化", "每万常住人口影像、心电中心开展远程诊断数量", "Remote diagnoses per 10k residents", "per_10k", "higher_better", "quarterly"),
     ("I07", "促分工", "县域内基层医疗卫生机构诊疗人次数占比", "Primary-care visit share", "ratio", "higher_better", "quarterly"),
     ("I08", "促分工", "医保基金县域内支出占比", "In-county insurance fund share", "ratio", "higher_better", "quarterly"),
     ("I10a", "提效能", "参保人在县域内住院人均费用", "Inpatient cost per admission", "yuan", "lower_better", "quarterly"),
@@ -63,7 +63,8 @@ def county_numbers(i: int, code: str, year: int, quarter: int | None) -> tuple[f
         den = (3000 + 500 * i) * share
         return den * (6000 + 400 * i) * growth, den
     if code == "I05a":
-        return float(i != 2), None
+        den = 20.0 + 5 * i  # residents / 10,000
+        return den * (120 + 40 * i) * share, den
     if code == "I14":
         return 0.16 - 0.01 * i, None
     if code == "I01":
@@ -85,10 +86,7 @@ def indicator_rows() -> list[tuple]:
                 for i, (area_code, area_name) in enumerate(COUNTIES):
                     num, den = county_numbers(i, code, year, quarter)
                     status = None
-                    if code == "I05a":
-                        value, num, den = num, None, None
-                        sums[2] += int(value)
-                    elif code == "I14":
+                    if code == "I14":
                         value, num, den = num, None, None
                     else:
                         value = num / den
@@ -101,9 +99,7 @@ def indicator_rows() -> list[tuple]:
                                  num, den, value, unit[code], status))
                 for level, (area_code, area_name) in (("city", CITY), ("province", PROVINCE),
                                                       ("national", ("000000", "全国"))):
-                    if code == "I05a":
-                        num, den = float(sums[2]), 3.0
-                    elif code == "I01":
+                    if code == "I01":
                         num, den = float(sums[3]), 3.0
                     elif code == "I14":
                         num, den = None, None
@@ -324,7 +320,7 @@ def test_report_is_static_self_contained_and_escaped(warehouse, tmp_path):
     assert "<script" not in page.lower().replace("&lt;script", "")
     assert not re.search(r"(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", page), "external reference in the report"
     assert not re.search(r"(?i)<(link|img|iframe|object)\b", page)
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page  # markupsafe's escapes
     for _, name in COUNTIES:
         assert name in page
     assert page.count("<svg") >= 6
@@ -382,19 +378,21 @@ def analyst_statements() -> list[str]:
 
 def test_analyst_queries_run(warehouse):
     statements = analyst_statements()
-    assert len(statements) == 5
+    assert len(statements) == 6
     con = duck.connect(warehouse, read_only=True)
     try:
         results = [con.execute(s).fetchall() for s in statements]
     finally:
         con.close()
-    league, trend, city, behind, quality = results
+    league, trend, city, behind, quality, rates = results
     assert [r[2] for r in league] == ["甲县", "乙县", "丙县"] and league[0][4] == "优秀"
     assert len(trend) == 8 and trend[0][0] == "2023Q1" and trend[-1][0] == "2024Q4"
     assert len(city) == 1 and city[0][5] == 3 and city[0][4] == city[0][8]
     assert len(behind) == 1 and behind[0][5] is not None and behind[0][6] is not None
     sources = {r[0]: r for r in quality}
     assert sources["deaths"][2] == 1 and sources["outpatient_visits"][10] == "visit_time_in_period 2024Q4"
+    # I05a of the fixture: 丙县 (30 x 200) per 30 = 200 per 10k first, then 乙县 160 and 甲县 120
+    assert [(r[1], r[2], r[5]) for r in rates] == [("丙县", "I05a", 200.0), ("乙县", "I05a", 160.0), ("甲县", "I05a", 120.0)]
 
 
 def test_export_parquet(warehouse, tmp_path):
@@ -420,3 +418,224 @@ def test_report_of_an_empty_warehouse_explains_what_is_missing(tmp_path):
     page = write_report(tmp_path / "empty.duckdb", tmp_path / "r.html").read_text(encoding="utf-8")
     for table in ("marts.county_scorecard", "marts.indicator_values", "marts.data_quality", "marts.load_audit"):
         assert table in page
+
+
+# ---------------------------------------------------------------- 20.7: trends, axes, reasons, misses
+
+
+def svg_of(page: str, label: str) -> str:
+    m = re.search(r"<svg[^>]*aria-label=\"" + re.escape(label) + r"\".*?</svg>", page, re.S)
+    assert m, f"no chart {label}"
+    return m.group(0)
+
+
+def test_trends_draw_each_year_as_its_own_line_from_zero(warehouse, tmp_path):
+    page = write_report(warehouse, tmp_path / "r.html").read_text(encoding="utf-8")
+    svg = svg_of(page, "I07 quarterly year-to-date")
+    lines = re.findall(r"<polyline points=\"([^\"]+)\"", svg)
+    # 3 counties and the province, 2 years each: 8 lines of Q1..Q4, none joining Q4 to the next Q1
+    assert len(lines) == 8 and all(len(pts.split()) == 4 for pts in lines)
+    xs = {pts.split()[0].split(",")[0] for pts in lines}
+    assert len(xs) == 1  # every line starts at the same x: Q1
+    axis = re.findall(r"<text[^>]*text-anchor=\"end\"[^>]*>([^<]+)</text>", svg)
+    assert axis[0] == "0.0%"  # the value axis starts at zero (I07 values are 55-70%)
+    assert "2023" in svg and "2024" in svg  # the years are in the legend
+
+
+def test_missing_values_say_why_and_counties_missing_targets_are_listed(tmp_path):
+    wh = build_warehouse(tmp_path / "wh.duckdb")
+    con = duck.connect(wh)
+    con.executemany("insert into marts.indicator_values values (?, ?, ?, '2024', 2024, null, 'I14p', "
+                    "null, null, null, 'per_10k', null)", [("county", c, n) for c, n in COUNTIES])
+    con.close()
+    page = write_report(wh, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "no value for 甲县, 乙县, 丙县: 三年合并值需要连续三年的死亡和人口数据" in page
+    assert "deaths and population for the year and the two before it" in page
+    # 2024 values worked out from county_numbers: I07 58% / 63% / 68% against >= 65%,
+    # I08 70% / 76% / 82% against >= 90%, I14 16% / 15% / 14% against <= 15%
+    table = re.search(r"id=\"targets\".*?<tbody>(.*?)</tbody>", page, re.S).group(1)
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td class=\"num\">(\d+)</td></tr>", table)
+    missed = {county: (codes, int(n)) for county, codes, n in rows}
+    assert {c: n for c, (_, n) in missed.items()} == {"甲县": 3, "乙县": 2, "丙县": 1}
+    assert "I07 58.0%" in missed["甲县"][0] and "I14 16.0%" in missed["甲县"][0]
+    assert "I07" not in missed["丙县"][0] and "I08 82.0%" in missed["丙县"][0]
+
+
+def test_report_pages_have_no_hand_escaping_outside_the_chart_module():
+    pkg = ROOT / "orchestration" / "report"
+    for path in pkg.glob("*.py"):
+        if path.name != "charts.py":
+            text = path.read_text(encoding="utf-8")
+            assert "escape(" not in text and "import html" not in text, path
+    assert sorted(p.name for p in (pkg / "templates").glob("*.html.j2")) == [
+        "base.html.j2", "quality.html.j2", "report.html.j2"]
+
+
+# ---------------------------------------------------------------- 20.1: the quality page
+
+
+DQ_FULL = [  # check_id, stage, source, period, category, severity, threshold, checked, failed, status,
+    # description, finding, message
+    ("R07", "raw", "outpatient_visits", "2024Q4", "conformance", "blocking", 0.001, 123456, 0, "passed",
+     "Visits have an id, a facility and a time", "", "Visits have an id, a facility and a time"),
+    ("R12", "raw", "outpatient_visits", "2024Q4", "completeness", "warning", 0.0, 74, 8, "failed",
+     "Every facility that delivered last quarter delivered this quarter",
+     "H0001 甲县卫生院, H0002 乙县卫生院, H0003 x, H0004 y, H0005 z and 3 more", ""),
+    ("R13", "raw", "outpatient_visits", "2024Q4", "plausibility", "warning", 0.02, 200000, 3, "passed",
+     "Share of invalid 身份证号 check digits is small", "visits.csv:12, visits.csv:40, visits.csv:99", ""),
+    ("R30", "raw", "chronic_disease_roster", "2024", "plausibility", "warning", 0.0, 0, 0, "not_applicable",
+     "Roster rows are unique", "", ""),
+    ("M01", "mart", "indicator_values", "2024", "plausibility", "warning", 0.0, 540, 1, "failed",
+     "Indicator values lie in their plausible range", "I07 990121 = 1.2", ""),
+]
+
+
+def quality_warehouse(path: Path) -> Path:
+    con = duck.connect(path)
+    con.execute("create schema marts")
+    con.execute("""create table marts.data_quality (check_id varchar, stage varchar, source varchar,
+        period varchar, category varchar, severity varchar, threshold double, rows_checked bigint,
+        rows_failed bigint, status varchar, description varchar, finding varchar, message varchar)""")
+    con.executemany(f"insert into marts.data_quality values ({', '.join('?' * 13)})", DQ_FULL)
+    con.close()
+    return path
+
+
+def external_refs(page: str) -> list[str]:
+    """Every src/href/url() that would leave the file (http, https, protocol-relative)."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Refs(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.extend(v for k, v in attrs if k in ("src", "href", "xlink:href") and v
+                         and re.match(r"(?i)^(https?:)?//", v.strip()))
+
+    Refs().feed(page)
+    return found + re.findall(r"(?i)url\(\s*['\"]?(?:https?:)?//[^)]*\)", page)
+
+
+def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
+    """Decode an 8-bit RGB/RGBA PNG (what Chromium writes): width, height, rows of pixel bytes."""
+    import struct
+    import zlib
+
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width = 8, b"", 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", chunk[:10])
+            assert depth == 8 and colour in (2, 6)
+            bpp = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    raw, stride, rows, prev = zlib.decompress(idat), width * bpp, [], bytearray(width * bpp)
+    for y in range(height):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    return width, height, [bytes(r[i:i + 3]) for r in rows for i in range(0, stride, bpp)]
+
+
+def test_quality_page_says_in_words_what_was_checked_and_found(tmp_path):
+    from orchestration.report import write_quality_page
+
+    page = write_quality_page(quality_warehouse(tmp_path / "wh.duckdb"), tmp_path / "q.html")
+    html = page.read_text(encoding="utf-8")
+    assert external_refs(html) == [] and "<script" not in html.lower()
+    assert "No blocking failure: the warehouse is published; 2 warning(s) to look into" in html
+    rows = re.findall(r"<tr><td class=\"[a-z]*\">([^<]+)</td><td><b>(\w+)</b>.*?</tr>", html, re.S)
+    status = dict((check, words) for words, check in rows)
+    assert status == {"R07": "通过 passed", "R12": "警告 warning", "R13": "通过 passed",
+                      "R30": "不适用 not applicable", "M01": "警告 warning"}
+    r12 = re.search(r"<td><b>R12</b>.*?</tr>", html, re.S).group(0)
+    # 8 of 74 = 10.81 %; integers with thousands separators; tolerated 0 %
+    assert ">74<" in r12 and ">8<" in r12 and "10.81%" in r12 and ">0%<" in r12
+    assert "H0001 甲县卫生院" in r12 and "and 3 more" in r12
+    r07 = re.search(r"<td><b>R07</b>.*?</tr>", html, re.S).group(0)
+    assert ">123,456<" in r07 and "0.1%" in r07
+    assert "Raw data, after landing" in html and "Indicator results, after the dbt build" in html
+    assert html.index("<td><b>R12</b>") < html.index("<td><b>R07</b>")  # problems first
+    for raw_word in ("None", "failed_share", "row_condition", "Status: Failed"):
+        assert raw_word not in html
+
+
+def test_quality_page_renders_offline_in_headless_chromium(tmp_path, browser):
+    from orchestration.report import write_quality_page
+
+    out = write_quality_page(quality_warehouse(tmp_path / "wh.duckdb"), ARTIFACTS / "quality.html")
+    shot = ARTIFACTS / "quality.png"
+    shot.unlink(missing_ok=True)
+    result = render(browser, out, tmp_path, screenshot=shot)
+    assert result["errors"] == [] and result["foreign_requests"] == []
+    assert "警告 warning" in result["text"] and "H0001 甲县卫生院" in result["text"]
+    width, height, pixels = png_pixels(shot)
+    assert width == 1280 and height > 300
+    inked = sum(p != b"\xff\xff\xff" for p in pixels)
+    assert inked > 0.01 * len(pixels), f"screenshot nearly blank: {inked} of {len(pixels)} pixels"
+    assert len(set(pixels)) > 20  # text in several colours, not one flat fill
+
+
+# ---------------------------------------------------------------- issue 18: a page per county
+
+
+def county_table(page: str, code: str) -> str:
+    return re.search(r"id=\"county-" + code + r"\".*?<tbody>(.*?)</tbody>", page, re.S).group(1)
+
+
+def indicator_row(table: str, code: str) -> list[str]:
+    row = re.search(r"<tr><td>" + code + r" .*?</tr>", table, re.S).group(0)
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+
+
+def test_county_pages_rank_in_city_and_province_and_name_top_facilities(tmp_path):
+    wh = build_warehouse(tmp_path / "wh.duckdb")
+    con = duck.connect(wh)
+    # a fourth county in another city of the same province, I07 2024 = 60 %
+    con.execute("insert into marts.indicator_values values ('county', '990221', '丁县', '2024', 2024, "
+                "null, 'I07', 60, 100, 0.60, 'ratio', null)")
+    con.execute("""create table marts.indicator_breakdown (area_level varchar, area_code varchar,
+        area_name varchar, period varchar, year integer, quarter integer, indicator_code varchar,
+        facility_code varchar, facility_name varchar, facility_category varchar,
+        facility_county_code varchar, numerator double, denominator double)""")
+    con.executemany("insert into marts.indicator_breakdown values ('county', '990121', '甲县', '2024', 2024, "
+                    "null, 'I07', ?, ?, 'C21', '990121', ?, ?)",
+                    [("F1", "一号卫生院", 500, 1000), ("F2", "二号卫生院", 900, 1200),
+                     ("F3", "三号卫生院", 100, 300), ("F4", "四号卫生院", 300, 400)])
+    con.close()
+    page = write_report(wh, tmp_path / "r.html").read_text(encoding="utf-8")
+    # I07 2024 (higher is better): 丙县 68 %, 乙县 63 %, 丁县 60 %, 甲县 58 %
+    jia = indicator_row(county_table(page, "990121"), "I07")
+    assert jia[1] == "58.0%" and jia[4:6] == ["3 / 3", "4 / 4"]
+    assert jia[6] == "二号卫生院 900 / 1,200; 一号卫生院 500 / 1,000; 四号卫生院 300 / 400"
+    assert indicator_row(county_table(page, "990221"), "I07")[4:6] == ["1 / 1", "3 / 4"]
+    assert indicator_row(county_table(page, "990123"), "I07")[4:6] == ["1 / 3", "1 / 4"]
+    # I10a (lower is better) 2024: 甲县 6,300 is the cheapest of the three
+    assert indicator_row(county_table(page, "990121"), "I10a")[4] == "1 / 3"
+    # year-to-date quarters of 甲县 I07 2024: (0.55 + 0.01 + 0.005 q) for q = 1..4
+    assert "56.5% · 57.0% · 57.5% · 58.0%" in jia[3]
+
+
+def test_county_pages_without_breakdown_say_so(warehouse, tmp_path):
+    page = write_report(warehouse, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "No marts.indicator_breakdown table: the top facilities are omitted" in page
+    assert "Top facilities" not in page
+    assert all(f"id=\"county-{code}\"" in page for code, _ in COUNTIES)

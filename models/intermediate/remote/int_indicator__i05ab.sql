@@ -1,7 +1,7 @@
--- I05a (imaging) and I05b (ECG) per county x period: flag = 1 when the county's centre (the
--- facility flagged is_imaging_center / is_ecg_center in the year's register) reported at
--- least min_center_reports remote reports requested by a primary-care facility of the
--- county, reported_at in the period.
+-- I05a and I05b per county x period (quarterly, year-to-date): remote diagnoses counted in
+-- int_remote__counted_reports with reported_at in the period — all modalities for I05a, the
+-- ECG ones for I05b — per 10,000 residents (the county's total resident population of the
+-- period's year / population_per).
 with
 
 county_periods as (
@@ -9,68 +9,50 @@ county_periods as (
 ),
 
 reports as (
-    select * from {{ ref('stg_telemed__remote_diagnoses') }}
-    where reported_at is not null
+    select * from {{ ref('int_remote__counted_reports') }}
 ),
 
-facilities as (
-    select * from {{ ref('int_facilities__by_year') }}
-),
-
-modalities as (
-    select 'I05a' as indicator_code, 'IMAGING' as modality
-    union all
-    select 'I05b', 'ECG'
-),
-
-valid_reports as (
-    select
-        requester.county_code,
-        reports.reported_at,
-        modalities.indicator_code
-    from reports
-    inner join modalities
-        on modalities.modality = reports.modality
-    inner join facilities as requester
-        on requester.year = reports.reported_year
-        and requester.org_code = reports.requesting_org_code
-        and requester.is_primary_care
-    inner join facilities as centre
-        on centre.year = reports.reported_year
-        and centre.org_code = reports.center_org_code
-        and centre.county_code = requester.county_code
-        and (
-            (modalities.modality = 'IMAGING' and centre.is_imaging_center)
-            or (modalities.modality = 'ECG' and centre.is_ecg_center)
-        )
+population as (
+    select * from {{ ref('int_county_population') }}
 ),
 
 counted as (
     select
         county_periods.county_code,
         county_periods.period,
-        valid_reports.indicator_code,
-        count(*) as reports
+        count(reports.request_id) as reports,
+        sum(case when reports.is_ecg then 1 else 0 end) as ecg_reports
     from county_periods
-    inner join valid_reports
-        on valid_reports.county_code = county_periods.county_code
-        and {{ period_contains('county_periods', 'valid_reports.reported_at') }}
-    group by county_periods.county_code, county_periods.period, valid_reports.indicator_code
+    left join reports
+        on reports.county_code = county_periods.county_code
+        and {{ period_contains('county_periods', 'reports.reported_at') }}
+    group by county_periods.county_code, county_periods.period
 ),
 
-final as (
+per_county as (
     select
         county_periods.county_code,
         county_periods.period,
-        modalities.indicator_code,
         coalesce(counted.reports, 0) as reports,
-        case when coalesce(counted.reports, 0) >= {{ var('min_center_reports') }} then 1 else 0 end as flag
+        coalesce(counted.ecg_reports, 0) as ecg_reports,
+        {{ to_double('population.population') }} / {{ var('population_per') }} as population_units
     from county_periods
-    cross join modalities
     left join counted
         on counted.county_code = county_periods.county_code
         and counted.period = county_periods.period
-        and counted.indicator_code = modalities.indicator_code
+    left join population
+        on population.county_code = county_periods.county_code
+        and population.year = county_periods.year
+),
+
+final as (
+    select county_code, period, 'I05a' as indicator_code,
+        {{ to_double('reports') }} as numerator, population_units as denominator
+    from per_county
+    union all
+    select county_code, period, 'I05b',
+        {{ to_double('ecg_reports') }}, population_units
+    from per_county
 )
 
 select * from final

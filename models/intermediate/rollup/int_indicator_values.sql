@@ -1,10 +1,7 @@
 -- Every computed indicator value at every area level, one row per
 -- (area_level, area_code, period, indicator_code). The mart adds names, units and the rows
--- with no value. New indicator families are added here as one more union branch.
-{%- set families = [
-    'int_indicator_values__shares', 'int_indicator_values__ratio_of_sums',
-    'int_indicator_values__i06', 'int_indicator_values__growth', 'int_indicator_values__i14',
-] %}
+-- with no value. The roll-up models come from the catalogue (macros/indicator_registry.sql).
+{%- set families = indicator_rollup_models() %}
 with
 
 unioned as (

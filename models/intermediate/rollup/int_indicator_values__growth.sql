@@ -1,9 +1,9 @@
 -- Growth indicators at every area level, from the (rolled-up) level of the period and of the
 -- same period a year earlier: numerator = difference, denominator = the earlier level. Null
 -- when the earlier period is missing or its level is null.
---   I10b = growth of I10a (inpatient cost per admission, in county);
---   S04  = growth of S04_cost (the same at primary-care facilities; the level is not published).
-{%- set growth_of = {'I10b': 'I10a', 'S04': 'S04_cost'} %}
+-- Which growth of which level: the catalogue's base_indicator (macros/indicator_registry.sql),
+-- e.g. I10b = growth of I10a, S04 = growth of S04_cost (primary-care level, not published).
+{%- set growth_of = growth_bases() %}
 with
 
 levels as (

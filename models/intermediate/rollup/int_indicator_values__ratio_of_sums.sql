@@ -1,13 +1,8 @@
 -- Indicators whose value is numerator / denominator, at every area level: county rows are
 -- joined to the area hierarchy and numerators and denominators are summed, never averaged.
--- To add an indicator of this kind (S01, S02, ...): write its county x period model with
--- (county_code, period, indicator_code, numerator, denominator) and list it here.
-{%- set county_models = [
-    'int_indicator__i04', 'int_indicator__i05c', 'int_indicator__i07', 'int_indicator__i08',
-    'int_indicator__i09', 'int_indicator__i10a', 'int_indicator__i11', 'int_indicator__i12',
-    'int_indicator__i13', 'int_indicator__s01', 'int_indicator__s02', 'int_indicator__s03',
-    'int_indicator__s04_cost', 'int_indicator__s05',
-] %}
+-- The county models come from the catalogue (macros/indicator_registry.sql, rendered from
+-- seeds/indicator_definitions.csv): see docs/adding-an-indicator.md.
+{%- set county_models = ratio_of_sums_county_models() %}
 with
 
 county_values as (

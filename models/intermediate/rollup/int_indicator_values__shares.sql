@@ -1,21 +1,9 @@
--- Flags (I05a, I05b) and qualitative indicators (I01 - I03). County level: the flag / the share
--- of items met with its status (numerator and denominator null, as the output contract
--- says). Roll-ups: numerator = counties with the flag / at 达标, denominator = counties with a
--- value, value = their ratio.
+-- Qualitative indicators (I01 - I03). County level: the share of items met with its status
+-- (numerator and denominator null, as the output contract says). Roll-ups: numerator =
+-- counties at 达标, denominator = counties with a value, value = their ratio.
 with
 
-flags as (
-    select
-        county_code,
-        period,
-        indicator_code,
-        {{ to_double('flag') }} as value,
-        cast(null as {{ dbt.type_string() }}) as status,
-        flag = 1 as is_met
-    from {{ ref('int_indicator__i05ab') }}
-),
-
-qualitative as (
+county_values as (
     select
         county_code,
         period,
@@ -24,12 +12,6 @@ qualitative as (
         status,
         status = '达标' as is_met
     from {{ ref('int_indicator__i01_i03') }}
-),
-
-county_values as (
-    select * from flags
-    union all
-    select * from qualitative
 ),
 
 areas as (

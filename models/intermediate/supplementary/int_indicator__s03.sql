@@ -1,8 +1,9 @@
 -- S03 per county x year (annual only): active township health centres (seed flag
 -- is_township_health_centre) with at least one physician from a lead hospital of the county
--- stationed year-round — dispatch days at that centre within the year, summed over the
+-- stationed year-round — days at that centre in the year's dispatch ledger, summed over the
 -- physician's records, >= min_dispatch_days — over active township health centres.
--- Physicians: the eligible long-term dispatches of I04 (intermediate-or-higher title).
+-- Physicians: the eligible long-term dispatches of I04 (intermediate-or-higher title), with
+-- their days in the ledger year (int_dispatches__eligible).
 with
 
 county_years as (
@@ -42,40 +43,30 @@ lead_hospitals as (
 
 stationed_days as (
     select
-        county_years.county_code,
-        county_years.period,
+        centres.county_code,
+        centres.year,
         centres.org_code as centre_code,
         dispatches.person_key,
-        sum(
-            {{ dbt.datediff(
-                'case when dispatches.start_date > county_years.period_start then dispatches.start_date else county_years.period_start end',
-                'case when dispatches.end_date is not null and dispatches.end_date < county_years.period_end then dispatches.end_date else county_years.period_end end',
-                'day'
-            ) }} + 1
-        ) as days
-    from county_years
-    inner join centres
-        on centres.year = county_years.year
-        and centres.county_code = county_years.county_code
+        sum(dispatches.days_in_year) as days
+    from centres
     inner join dispatches
-        on dispatches.host_org_code = centres.org_code
-        and dispatches.start_date <= county_years.period_end
-        and (dispatches.end_date is null or dispatches.end_date >= county_years.period_start)
+        on dispatches.ledger_year = centres.year
+        and dispatches.host_org_code = centres.org_code
     inner join lead_hospitals
-        on lead_hospitals.year = county_years.year
-        and lead_hospitals.county_code = county_years.county_code
+        on lead_hospitals.year = centres.year
+        and lead_hospitals.county_code = centres.county_code
         and lead_hospitals.org_code = dispatches.home_org_code
-    group by county_years.county_code, county_years.period, centres.org_code, dispatches.person_key
+    group by centres.county_code, centres.year, centres.org_code, dispatches.person_key
 ),
 
 covered as (
     select
         county_code,
-        period,
+        year,
         count(distinct centre_code) as centres_covered
     from stationed_days
     where days >= {{ var('min_dispatch_days') }}
-    group by county_code, period
+    group by county_code, year
 ),
 
 centre_counts as (
@@ -94,7 +85,7 @@ final as (
     from county_years
     left join covered
         on covered.county_code = county_years.county_code
-        and covered.period = county_years.period
+        and covered.year = county_years.year
     left join centre_counts
         on centre_counts.county_code = county_years.county_code
         and centre_counts.year = county_years.year

@@ -1,0 +1,83 @@
+"""What `ygt run` / `ygt demo` did, recorded in the project's Dagster instance so the UI shows it.
+
+`ygt run` does not go through Dagster (it needs no daemon and no webserver); after a
+successful publish it reports, as run-less asset events (`report_runless_asset_event`), the
+landing partitions it landed, every dbt model and seed its build materialised, the raw and mart
+gate evaluations and the published warehouse — under the same asset keys and check names as
+the Dagster assets (dagster_project/assets.py), which this module does not import (that would
+parse the dbt project).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration import settings
+
+from .partitions import partition_key_of
+
+RAW_GATE = "raw_quality_gates"
+MART_GATE = "mart_quality_gates"
+GATED_MART = dg.AssetKey(["marts", "indicator_values"])
+PUBLISHED_KEY = dg.AssetKey(["published_warehouse"])
+BUILT = {"success", "pass"}
+
+
+def _dbt_keys(dbt_result) -> list[dg.AssetKey]:
+    """Asset keys (schema/name, as YgtDbtTranslator makes them) of the models and seeds built."""
+    if dbt_result is None:
+        return []
+    manifest = json.loads((settings.PROJECT_DIR / "target" / "manifest.json").read_text())
+    keys = []
+    for r in dbt_result.results:
+        node = manifest["nodes"].get(r.get("unique_id", ""))
+        built = node and node["resource_type"] in ("model", "seed", "snapshot")
+        if built and r.get("status") in BUILT:
+            keys.append(dg.AssetKey([node["schema"], node["name"]]))
+    return keys
+
+
+def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
+    """Report a successful pipeline.RunResult to the instance; returns its DAGSTER_HOME."""
+    home = settings.dagster_home()
+    if instance is None:
+        home.mkdir(parents=True, exist_ok=True)
+        if not (home / "dagster.yaml").exists():  # one writer per pool, as in the project's
+            shutil.copy(settings.PROJECT_DIR / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+        instance = dg.DagsterInstance.from_config(str(home))
+    report = instance.report_runless_asset_event
+    tag = {"recorded_by": "ygt run", "warehouse": str(result.warehouse)}
+    landed = [d for d in result.landing.deliveries if d.status == "landed"]
+    for d in landed:
+        rows = sum(f.rows_loaded for f in d.files)
+        report(dg.AssetMaterialization(
+            asset_key=["raw", d.source], partition=partition_key_of(d.period),
+            metadata={**tag, "period": d.period, "files": len(d.files), "rows_loaded": rows},
+        ))
+    for source in sorted({d.source for d in result.landing.deliveries}):
+        failed = [r for r in result.raw_gates.blocking_failures if r.get("source") == source]
+        warned = [r for r in result.raw_gates.warnings if r.get("source") == source]
+        report(dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey(["raw", source]), check_name=RAW_GATE, passed=not failed,
+            metadata={**tag, "blocking_failures": len(failed), "warnings": len(warned)},
+        ))
+    for key in _dbt_keys(result.dbt):
+        report(dg.AssetMaterialization(asset_key=key, metadata=tag))
+    gates = result.mart_gates
+    report(dg.AssetCheckEvaluation(
+        asset_key=GATED_MART, check_name=MART_GATE, passed=not gates.blocking_failures,
+        metadata={**tag, "blocking_failures": len(gates.blocking_failures),
+                  "warnings": len(gates.warnings)},
+    ))
+    pub = result.published
+    report(dg.AssetMaterialization(
+        asset_key=PUBLISHED_KEY,
+        metadata={**tag, "bytes": pub.bytes, "tables": len(pub.tables),
+                  "rows": sum(pub.tables.values()),
+                  "dbt": "built" if result.dbt is not None else "skipped (nothing new)"},
+    ))
+    return home

@@ -1,0 +1,178 @@
+"""The indicator catalogue and what is rendered from it.
+
+One place for each indicator: its row in `seeds/indicator_definitions.csv` (published as
+`marts.indicator_catalog`) names its rule, unit, frequency, parameters, the dbt model of its
+county values, its roll-up method and its plausible bounds; `seeds/parameters.csv` documents
+every dbt var and seed with its default and `seeds/qualitative_items.csv` the checklists.
+Rendered from them (`python -m orchestration.catalogue`; tests fail when a committed file
+differs from its rendering):
+- `docs/indicators.md`, the rules in words;
+- `macros/indicator_registry.sql`, the lists the roll-up models iterate over (which county
+  models each roll-up reads), so adding an indicator is a folder and a seed row.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from orchestration.settings import PROJECT_DIR
+
+DOC_PATH = PROJECT_DIR / "docs" / "indicators.md"
+REGISTRY_PATH = PROJECT_DIR / "macros" / "indicator_registry.sql"
+# roll-up method (seed column rollup_method) -> the model that rolls county values up that way
+ROLLUP_MODELS = {
+    "ratio_of_sums": "int_indicator_values__ratio_of_sums",
+    "share_of_counties_met": "int_indicator_values__shares",
+    "pooled_per_head": "int_indicator_values__i06",
+    "growth_of_rolled_up": "int_indicator_values__growth",
+    "pooled_life_table": "int_indicator_values__i14",
+}
+SEEDS = PROJECT_DIR / "seeds"
+DIMENSIONS = {
+    "紧密型": "tightness", "同质化": "homogenisation", "促分工": "division of labour",
+    "提效能": "efficiency", "保健康": "health outcomes", "补充": "supplementary",
+}
+RULE_SOURCE = {
+    "official_2024": "official — the 2024 edition's indicator explanations (指标说明)",
+    "project_default": "project default — this warehouse's rule, built on standard health-statistics "
+                       "definitions; a province may change its parameters",
+}
+UNITS = {"ratio": "ratio (0–1)", "yuan": "yuan 元", "per_10k": "per 10,000 residents 每万常住人口"}
+
+INTRO = """\
+# Indicators — what the warehouse computes and how
+
+<!-- Rendered from seeds/indicator_definitions.csv, seeds/parameters.csv and
+seeds/qualitative_items.csv by `python -m orchestration.catalogue`. Do not edit by hand:
+change the seeds and render again (a test compares this page with the rendering). -->
+
+The monitoring indicator system for compact county medical communities, 2024 edition
+(《紧密型县域医疗卫生共同体监测指标体系(2024版)》, 国卫办基层发〔2024〕22号): 14 indicators in five
+dimensions, plus supplementary indicators (S01–S05) from the 2023 guiding opinion and provincial
+evaluation practice. The same rules are published in the warehouse as `marts.indicator_catalog`.
+
+Each rule says where it comes from: **official** rules follow the indicator explanations of the
+2024 edition's attachment (held here for I01–I05); **project default** rules are this warehouse's
+computation where the official text gives no formula. Parameters are dbt vars (`dbt_project.yml`,
+override with `YGT_DBT_VARS`) or seeds (`seeds/`), never literals in SQL.
+
+## Shared rules
+
+- **Period**: `YYYY` is the calendar year; `YYYYQn` is year-to-date through quarter n (`2024Q2` =
+  1 January – 30 June 2024). Quarterly indicators have both; annual ones only `YYYY`.
+- **Time attribution**: a visit by `visit_time`, a HIS admission by `discharge_time`, a settlement
+  row by `setl_time`, a remote report by `reported_at`, a death by `death_date`.
+- **Roll-ups** to city (first 4 digits + `00`), province (first 2 + `0000`) and nation (`000000`)
+  re-compute from summed numerators and denominators, never by averaging county values.
+  Qualitative indicators roll up as the share of counties at 达标.
+- **Reversals** (冲销) are signed rows: an original counts +1 with its amounts, a reversal −1 with
+  its own (negative) amounts, each in the period of its own `setl_time`.
+- **In county**: a facility (or insurance code) registered in the county in that year's facility
+  register; pharmacies (`P1`, `fixmedins_type` 2) and CDCs (`J1`) are not medical facilities here.
+"""
+
+
+def _read(name: str) -> list[dict]:
+    with open(SEEDS / name, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def render_indicators_md() -> str:
+    indicators = _read("indicator_definitions.csv")
+    params = {p["parameter"]: p for p in _read("parameters.csv")}
+    items: dict[str, list[dict]] = {}
+    for item in _read("qualitative_items.csv"):
+        items.setdefault(item["indicator_code"], []).append(item)
+    out = [INTRO]
+    out.append("## Overview\n")
+    out.append("| code | indicator | unit | frequency | rule |")
+    out.append("|---|---|---|---|---|")
+    for ind in indicators:
+        source = "official" if ind["rule_source"] == "official_2024" else "project default"
+        out.append(f"| [{ind['indicator_code']}](#{ind['indicator_code'].lower()}) | {ind['name_zh']} "
+                   f"| {ind['unit']} | {ind['frequency']} | {source} |")
+    dimension = None
+    for ind in indicators:
+        if ind["dimension"] != dimension:
+            dimension = ind["dimension"]
+            out.append(f"\n## {dimension} — {DIMENSIONS.get(dimension, '')}\n")
+        code = ind["indicator_code"]
+        out.append(f"### {code}\n")
+        out.append(f"**{ind['name_zh']}** — {ind['name_en']}\n")
+        out.append(f"- Unit: {UNITS.get(ind['unit'], ind['unit'])}; frequency: {ind['frequency']}"
+                   f"{' (year-to-date quarters and the year)' if ind['frequency'] == 'quarterly' else ''}; "
+                   f"direction: {ind['direction'].replace('_', ' ')}")
+        out.append(f"- Numerator: {ind['numerator_rule']}")
+        out.append(f"- Denominator: {ind['denominator_rule']}")
+        out.append(f"- Rule: {ind['definition']}")
+        out.append(f"- Rule source: {RULE_SOURCE[ind['rule_source']]}")
+        names = [n for n in ind["parameters"].split("|") if n]
+        if names:
+            out.append("- Parameters:")
+            for n in names:
+                p = params[n]
+                where = "dbt var" if p["kind"] == "var" else "seed"
+                out.append(f"  - `{n}` ({where}, default `{p['default_value']}`): {p['description']}")
+        if code in items:
+            out.append("- Checklist items (seed `qualitative_items`):")
+            for item in items[code]:
+                out.append(f"  - {item['item_code']} {item['name_zh']} — {item['name_en']}")
+        out.append("")
+    out.append("## Every parameter\n")
+    out.append("| parameter | kind | default | indicators | meaning |")
+    out.append("|---|---|---|---|---|")
+    for p in params.values():
+        out.append(f"| `{p['parameter']}` | {p['kind']} | `{p['default_value']}` | {p['indicators']} "
+                   f"| {p['description']} |")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _jinja_list(values) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def render_registry_sql() -> str:
+    """macros/indicator_registry.sql: the catalogue's routing as Jinja lists for the roll-ups."""
+    indicators = _read("indicator_definitions.csv")
+    unknown = {i["rollup_method"] for i in indicators} - set(ROLLUP_MODELS)
+    if unknown:
+        raise ValueError(f"seeds/indicator_definitions.csv: unknown rollup_method {sorted(unknown)}; "
+                         f"known: {sorted(ROLLUP_MODELS)}")
+    ratio = [i["model"] for i in indicators if i["rollup_method"] in ("ratio_of_sums", "growth_of_rolled_up")]
+    ratio = list(dict.fromkeys(ratio))
+    growth = {i["indicator_code"]: i["base_indicator"] for i in indicators
+              if i["rollup_method"] == "growth_of_rolled_up"}
+    rollups = list(dict.fromkeys(ROLLUP_MODELS[i["rollup_method"]] for i in indicators))
+    growth_text = "{" + ", ".join(f"'{k}': '{v}'" for k, v in growth.items()) + "}"
+    return f"""{{#- GENERATED from seeds/indicator_definitions.csv by `python -m orchestration.catalogue`.
+    Do not edit: add or change an indicator's seed row and render again (a test compares this
+    file with the rendering). -#}}
+
+{{#- County x period models summed into every area level (rollup_method ratio_of_sums, and the
+    levels whose growth is computed: rollup_method growth_of_rolled_up). -#}}
+{{% macro ratio_of_sums_county_models() -%}}
+    {{{{ return({_jinja_list(ratio)}) }}}}
+{{%- endmacro %}}
+
+{{#- Growth indicators and the rolled-up level they are the growth of. -#}}
+{{% macro growth_bases() -%}}
+    {{{{ return({growth_text}) }}}}
+{{%- endmacro %}}
+
+{{#- The roll-up models whose union is int_indicator_values. -#}}
+{{% macro indicator_rollup_models() -%}}
+    {{{{ return({_jinja_list(rollups)}) }}}}
+{{%- endmacro %}}
+"""
+
+
+def write_all() -> list[Path]:
+    DOC_PATH.write_text(render_indicators_md(), encoding="utf-8")
+    REGISTRY_PATH.write_text(render_registry_sql(), encoding="utf-8")
+    return [DOC_PATH, REGISTRY_PATH]
+
+
+if __name__ == "__main__":
+    for path in write_all():
+        print(f"wrote {path}")
