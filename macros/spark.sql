@@ -34,8 +34,7 @@
         {%- if partitioned -%}
             {%- do run_query('msck repair table ' ~ relation) -%}
         {%- endif -%}
-        {%- set n = run_query('select count(*) from ' ~ relation).columns[0].values()[0] -%}
-        {{ log('registered ' ~ relation ~ ': ' ~ n ~ ' rows', info=true) }}
+        {{ log('registered ' ~ relation ~ ' at ' ~ root ~ '/' ~ source.identifier, info=true) }}
     {%- endfor -%}
 {% endmacro %}
 
