@@ -44,10 +44,12 @@ test: install browser
 # installed; nothing is downloaded at run time.
 SPARK_VENV ?= .venv-spark
 SPARK_PKGS := dbt-core==1.11.16 "dbt-spark[session]==1.11.0" pyspark==3.5.8
-$(SPARK_VENV)/bin/dbt: Makefile
-	@test -x $(SPARK_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_VENV)
+$(SPARK_VENV)/bin/dbt:
+	@test -x $(SPARK_VENV)/bin/python || { echo "==> creating the Spark virtual environment $(SPARK_VENV)"; \
+	  $(PYTHON) -m venv $(SPARK_VENV); }
 	$(SPARK_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SPARK_VENV)/bin/python -m pip install --quiet $(SPARK_PKGS)
+	@echo "==> installing $(SPARK_PKGS) into $(SPARK_VENV): first time about 2-4 min and 0.5 GB"
+	$(SPARK_VENV)/bin/python -m pip install --progress-bar off $(SPARK_PKGS)
 	@touch $(SPARK_VENV)/bin/dbt
 
 test-spark: install $(SPARK_VENV)/bin/dbt
