@@ -1,5 +1,6 @@
 {#- Small SQL helpers shared by the models. Portable: each one is plain ANSI SQL or a dbt
-    cross-database macro, so the models can move to another adapter. -#}
+    cross-database macro, so the models can move to another adapter; where the engines differ,
+    a dispatched macro (duckdb__ / spark__ variants here and in macros/spark.sql). -#}
 
 {#- A double-precision type (dbt.type_float() is single precision on DuckDB). -#}
 {% macro type_double() -%}
@@ -12,6 +13,26 @@
 
 {% macro duckdb__type_double() -%}
     double
+{%- endmacro %}
+
+{% macro spark__type_double() -%}
+    double
+{%- endmacro %}
+
+{#- string_agg of `measure` ordered by `order_by`, separated by `delimiter` (a SQL literal).
+    dbt.listagg ignores the order on Spark, hence the dispatch. -#}
+{% macro listagg_ordered(measure, delimiter, order_by) -%}
+    {{ return(adapter.dispatch('listagg_ordered', 'ygt')(measure, delimiter, order_by)) }}
+{%- endmacro %}
+
+{% macro default__listagg_ordered(measure, delimiter, order_by) -%}
+    {{ dbt.listagg(measure, delimiter, 'order by ' ~ order_by) }}
+{%- endmacro %}
+
+{% macro spark__listagg_ordered(measure, delimiter, order_by) -%}
+    array_join(transform(
+        array_sort(collect_list(named_struct('k', {{ order_by }}, 'v', {{ measure }}))),
+        x -> x.v), {{ delimiter }})
 {%- endmacro %}
 
 {#- A quoted SQL list from a var (string or list): ['11', '12'] -> '11', '12' -#}
@@ -77,8 +98,11 @@
     M = deaths / population, 5q_x = 5 M / (1 + 2.5 M), value = 1 - prod(1 - 5q_x), the product
     taken as exp(sum(ln(.))). Null unless every age group of the seed life_table_age_groups has
     a positive population. A 5q_x >= 1 (M >= 0.4) makes the value 1. -#}
+{#- In double precision on every engine (Spark would keep DECIMAL literals exact and round
+    differently). -#}
 {% macro five_q_x(deaths, population) -%}
-    (5.0 * {{ deaths }} / nullif({{ population }}, 0) / (1 + 2.5 * {{ deaths }} / nullif({{ population }}, 0)))
+    (5 * {{ to_double(deaths) }} / nullif({{ to_double(population) }}, 0)
+        / (1 + 2.5 * {{ to_double(deaths) }} / nullif({{ to_double(population) }}, 0)))
 {%- endmacro %}
 
 {% macro premature_mortality(deaths, population, age_group, n_age_groups) -%}

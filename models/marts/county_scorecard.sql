@@ -23,25 +23,39 @@ scored as (
         100 * sum(weight * attainment) / nullif(sum(case when attainment is not null then weight end), 0) as score,
         count(attainment) as indicators_scored,
         count(*) as indicators_in_rules,
-        {{ dbt.listagg(
+        {{ listagg_ordered(
             dbt.concat(['indicator_code', "'='", "coalesce(cast(round(attainment, 2) as " ~ dbt.type_string() ~ "), '-')"]),
             "'; '",
-            'order by indicator_code'
+            'indicator_code'
         ) }} as attainment_detail
     from attainment
     group by county_code, year
 ),
 
+-- the band with the highest min_score the score reaches (a join, not a correlated subquery
+-- with limit: that does not run on Spark)
+bands_reached as (
+    select
+        scored.county_code,
+        scored.year,
+        bands.grade,
+        row_number() over (
+            partition by scored.county_code, scored.year order by bands.min_score desc
+        ) as band_rank
+    from scored
+    inner join bands
+        on bands.min_score <= scored.score
+),
+
 graded as (
     select
         scored.*,
-        (
-            select bands.grade from bands
-            where bands.min_score <= scored.score
-            order by bands.min_score desc
-            limit 1
-        ) as grade
+        bands_reached.grade
     from scored
+    left join bands_reached
+        on bands_reached.county_code = scored.county_code
+        and bands_reached.year = scored.year
+        and bands_reached.band_rank = 1
 ),
 
 final as (
@@ -52,9 +66,9 @@ final as (
         graded.year,
         graded.score,
         graded.grade,
-        rank() over (partition by graded.year, {{ city_code('graded.county_code') }} order by graded.score desc) as rank_in_city,
-        rank() over (partition by graded.year, {{ province_code('graded.county_code') }} order by graded.score desc) as rank_in_province,
-        rank() over (partition by graded.year, {{ province_code('graded.county_code') }} order by graded.score desc) as rank,
+        cast(rank() over (partition by graded.year, {{ city_code('graded.county_code') }} order by graded.score desc) as bigint) as rank_in_city,
+        cast(rank() over (partition by graded.year, {{ province_code('graded.county_code') }} order by graded.score desc) as bigint) as rank_in_province,
+        cast(rank() over (partition by graded.year, {{ province_code('graded.county_code') }} order by graded.score desc) as bigint) as rank,
         graded.indicators_scored,
         graded.indicators_in_rules,
         graded.attainment_detail

@@ -13,7 +13,7 @@ diseases as (
         county_code,
         year,
         person_key,
-        {{ dbt.listagg('disease', "'|'", 'order by disease') }} as diseases
+        {{ listagg_ordered('disease', "'|'", 'disease') }} as diseases
     from (select distinct county_code, year, person_key, disease from {{ ref('int_chronic_cohort') }}) as managed
     group by county_code, year, person_key
 ),
@@ -26,14 +26,14 @@ admissions as (
         person_key,
         count(*) as admissions,
         sum(case when is_related then 1 else 0 end) as related_admissions,
-        {{ dbt.listagg(
+        {{ listagg_ordered(
             dbt.concat([
                 'admission_source', "' '", 'admission_key', "' '",
                 'cast(cast(event_time as date) as ' ~ dbt.type_string() ~ ')', "' '",
                 "coalesce(dx_category, '-')", "case when is_related then '*' else '' end",
             ]),
             "'; '",
-            'order by event_time, admission_key'
+            dbt.concat(['cast(event_time as ' ~ dbt.type_string() ~ ')', 'admission_key'])
         ) }} as admission_list
     from cohort_admissions
     group by county_code, period, year, person_key

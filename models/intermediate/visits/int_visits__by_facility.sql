@@ -1,9 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_refreshed_periods() }}",
         on_schema_change='fail',
+        **refresh_by_period_config()
     )
 }}
 -- Visits (I07, I12), the one classification: non-cancelled HIS outpatient rows of any

@@ -1,9 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_refreshed_periods() }}",
         on_schema_change='fail',
+        **refresh_by_period_config()
     )
 }}
 -- Visits (I07, I12) per delivery period, facility county and day: int_visits__by_facility

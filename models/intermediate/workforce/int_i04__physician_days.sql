@@ -38,7 +38,7 @@ host_lists as (
         county_code,
         year,
         person_key,
-        {{ dbt.listagg('host_org_code', "'|'", 'order by host_org_code') }} as host_org_codes
+        {{ listagg_ordered('host_org_code', "'|'", 'host_org_code') }} as host_org_codes
     from hosts_per_physician
     group by county_code, year, person_key
 ),
