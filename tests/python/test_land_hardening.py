@@ -6,14 +6,24 @@ Counts are checked against the rows written here, per file, in SQL."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
+from test_land import (
+    ID_A,
+    ID_BAD,
+    KEY,
+    NAMES,
+    OUT_COLS,
+    audit,
+    expected_hmac,
+    quiet,
+    rows,
+    visit,
+    write_csv,
+)
 
 from orchestration import duck
 from orchestration.land import land
-from test_land import (ID_A, ID_BAD, KEY, NAMES, OUT_COLS, audit, expected_hmac, quiet,
-                       rows, visit, write_csv)
 
 Q2 = "outpatient_visits/2024Q2"
 
@@ -158,7 +168,8 @@ def test_full_width_and_spaced_identifiers_hash_like_the_plain_form(tmp_path):
         (expected_hmac(ID_A), True)]
 
 
-def test_implausible_dates_and_over_precise_amounts_are_quarantined(tmp_path):
+def test_implausible_dates_and_over_precise_amounts_are_quarantined(tmp_path, monkeypatch):
+    monkeypatch.setattr("orchestration.land.BIRTH_AFTER_EVENT", True)
     write_csv(tmp_path / "landing" / Q2 / "v.csv", [
         visit("1"),                                                    # line 2: fine
         visit("2", birth="2024-05-01"),                                # 3: born after the visit
