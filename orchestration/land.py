@@ -29,6 +29,7 @@ upstream by duckdb/duckdb#25100) -- reproduced here on a 1M-row file.
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
 import re
 import shutil
@@ -47,7 +48,7 @@ from orchestration.duck import lit, lit_list, q
 Progress = Callable[[str], None]
 
 # Bump when the loader's output for the same files changes: every delivery is then re-landed.
-LOADER_VERSION = "land-1"
+LOADER_VERSION = "land-2"
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
 PERIOD_RE = {"annual": re.compile(r"^\d{4}$"), "quarterly": re.compile(r"^\d{4}Q[1-4]$")}
 PERIOD_HELP = {"annual": "YYYY (e.g. 2024)", "quarterly": "YYYYQn (e.g. 2024Q2)"}
@@ -124,6 +125,7 @@ class DeliveryResult:
     files: list[FileResult] = field(default_factory=list)
     message: str = ""
     seconds: float = 0.0
+    skipped_files: list[str] = field(default_factory=list)  # "<file>: <why>", not read
 
 
 @dataclass
@@ -211,6 +213,8 @@ class LandingReport:
         if self.skipped:
             names = ", ".join(f"{d.source}/{d.period}" for d in self.skipped)
             lines.append(f"  unchanged since last landing (use --force to re-land): {names}")
+        for d in self.deliveries:
+            lines += [f"  SKIPPED FILE {x}" for x in d.skipped_files]
         for p in self.problems:
             lines.append(f"  PROBLEM: {p}")
         if self.rejected_files or any(f.rows_quarantined for f in self.files):
@@ -271,16 +275,33 @@ class Delivery:
     period: str
     folder: Path
     files: list[Path]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why) not landed
 
 
-def _ignorable(p: Path) -> bool:
-    return p.name.startswith((".", "~$", "_")) or p.name in ("Thumbs.db", "desktop.ini")
+def _skip_reason(p: Path, landing: Path) -> str | None:
+    """Why discovery skips `p` (None: it is looked at). Only hidden files, Office lock files and
+    the Windows/macOS folder metadata are skipped, plus links that lead out of the landing
+    folder (never followed: the loader reads only what was delivered into it)."""
+    if p.name.startswith("."):
+        return "hidden file"
+    if p.name.startswith("~$"):
+        return "Office lock file"
+    if p.name in ("Thumbs.db", "desktop.ini"):
+        return "folder metadata file"
+    if p.is_symlink():
+        try:
+            target = p.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return "broken symbolic link, not followed"
+        if not target.is_relative_to(landing):
+            return "symbolic link pointing outside the landing folder, not followed"
+    return None
 
 
 def discover(landing: Path, periods: set[str] | None = None, sources: set[str] | None = None
              ) -> tuple[list[Delivery], list[str]]:
     """The deliveries under `landing` (filtered), and a message for every misplaced thing."""
-    landing = Path(landing)
+    landing = Path(landing).resolve()
     problems: list[str] = []
     if not landing.is_dir():
         raise LandingError(f"landing folder {landing} does not exist or is not a folder")
@@ -290,7 +311,8 @@ def discover(landing: Path, periods: set[str] | None = None, sources: set[str] |
             problems.append(f"unknown source {s!r} requested; known sources: {known}")
     deliveries: list[Delivery] = []
     for sdir in sorted(landing.iterdir()):
-        if _ignorable(sdir):
+        if why := _skip_reason(sdir, landing):
+            problems.append(f"{sdir.name}: skipped ({why})")
             continue
         if not sdir.is_dir():
             problems.append(f"{sdir.name}: a file directly in the landing folder is ignored; files go "
@@ -304,9 +326,10 @@ def discover(landing: Path, periods: set[str] | None = None, sources: set[str] |
         if sources is not None and src.name not in sources:
             continue
         for pdir in sorted(sdir.iterdir()):
-            if _ignorable(pdir):
-                continue
             rel = f"{src.name}/{pdir.name}"
+            if why := _skip_reason(pdir, landing):
+                problems.append(f"{rel}: skipped ({why})")
+                continue
             if not pdir.is_dir():
                 problems.append(f"{rel}: file outside a period folder, ignored; move it to "
                                 f"{src.name}/<period>/ with period {PERIOD_HELP[src.frequency]}")
@@ -317,9 +340,10 @@ def discover(landing: Path, periods: set[str] | None = None, sources: set[str] |
                 continue
             if periods is not None and pdir.name not in periods:
                 continue
-            files = []
+            files, skipped = [], []
             for f in sorted(pdir.iterdir()):
-                if _ignorable(f):
+                if why := _skip_reason(f, landing):
+                    skipped.append((f"{rel}/{f.name}", why))
                     continue
                 if f.is_dir():
                     problems.append(f"{rel}/{f.name}/: sub-folder ignored; put files directly in {rel}/")
@@ -328,21 +352,32 @@ def discover(landing: Path, periods: set[str] | None = None, sources: set[str] |
                 else:
                     files.append(f)
             if not files:
+                problems += [f"{name}: skipped ({why})" for name, why in skipped]
                 problems.append(f"{rel}/: no .csv/.xlsx/.parquet files, nothing landed for this period")
                 continue
-            deliveries.append(Delivery(src, pdir.name, pdir, files))
+            deliveries.append(Delivery(src, pdir.name, pdir, files, skipped))
     return deliveries, problems
 
 
+def file_digest(path: Path) -> str:
+    """SHA-256 of the file's bytes, streamed in CHUNK-sized reads."""
+    h, buf = hashlib.sha256(), bytearray(CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            h.update(view[:n])
+    return h.hexdigest()
+
+
 def fingerprint(delivery: Delivery, landing: Path, key_id: str) -> str:
-    """Names, sizes and modification times of the delivery's files, the loader version, the
-    source's contract and the hash key's id: any change re-lands the delivery."""
+    """Names and content hashes of the delivery's files, the loader version, the source's
+    contract and the hash key's id: any change re-lands the delivery. Content, not size and
+    modification time: `cp -p`, unzip and rsync keep those for a corrected file."""
     h = hashlib.sha256()
     h.update(f"{LOADER_VERSION}|{key_id}|{contract.raw_columns(delivery.source)}|"
              f"{[(c.name, c.kind, c.required, c.enum) for c in delivery.source.columns]}".encode())
     for f in delivery.files:
-        st = f.stat()
-        h.update(f"|{f.relative_to(landing).as_posix()}|{st.st_size}|{st.st_mtime_ns}".encode())
+        h.update(f"|{f.relative_to(landing).as_posix()}|{file_digest(f)}".encode())
     return h.hexdigest()
 
 
@@ -408,9 +443,41 @@ def trimmed_sql(expr: str) -> str:
             f"THEN NULLIF(trim({expr}, {lit(_WS)}), '') ELSE NULLIF({expr}, '') END")
 
 
+def _masked(v: str) -> str:
+    """`v` with every run of 15+ digits (a 身份证号 or insurance number that slipped into
+    another column) replaced: reasons and quarantine records never hold one in clear."""
+    return f"regexp_replace({v}, '[0-9０-９]{{15,}}[0-9０-９Xx]*', '<long number hidden>', 'g')"
+
+
 def _show(v: str) -> str:
-    """A value quoted for a reason text, cut to 40 characters."""
-    return f"'''' || left({v}, 40) || ''''"
+    """A value quoted for a reason text, cut to 40 characters, long numbers masked."""
+    return f"'''' || {_masked(f'left({v}, 40)')} || ''''"
+
+
+FULL_WIDTH = "".join(chr(c) for c in range(0xFF10, 0xFF1A)) + "".join(
+    chr(c) for c in list(range(0xFF21, 0xFF3B)) + list(range(0xFF41, 0xFF5B)))
+HALF_WIDTH = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def identifier_sql(v: str) -> str:
+    """The normal form of an identifier before its check and hash: full-width digits and letters
+    (U+FF10-FF19, U+FF21-FF3A, U+FF41-FF5A) mapped to ASCII -- the part of NFKC that matters
+    for 身份证号 / insurance numbers, which DuckDB lacks -- spaces (incl. ideographic and
+    no-break) removed, upper-cased. `１１０１…` and `110 101…` thus hash like `1101…`."""
+    out = f"translate({v}, {lit(FULL_WIDTH)}, {lit(HALF_WIDTH)})"
+    for ch in (" ", "\u3000", "\u00a0", "\t"):
+        out = f"replace({out}, {lit(ch)}, '')"
+    return f"NULLIF(upper({out}), '')"
+
+
+BIRTH_COLUMNS = ("birth_date", "brdy")
+# the event a row records: after any birth date in the row, never after the load time
+EVENT_COLUMNS = ("visit_time", "admit_time", "discharge_time", "setl_time", "death_date",
+                 "requested_at", "reported_at")
+MIN_BIRTH = "1900-01-01"
+# Off until the generator stops planting births after the visit that its ground truth counts
+# (seen: brdy 2022-05-07 for a 2022-03-26 settlement); the rule is written and tested.
+BIRTH_AFTER_EVENT = False
 
 
 @dataclass
@@ -427,21 +494,22 @@ class ParseSql:
     record: list[str] = field(default_factory=list)
 
 
-def _parse_sql(src: contract.Source, key: bytes) -> ParseSql:
+def _parse_sql(src: contract.Source, key: bytes, now: datetime) -> ParseSql:
     out = ParseSql()
+    parsed_of: dict[str, str] = {}
     for i, c in enumerate(src.columns):
         v, p, name = f"v_{i}", f"p_{i}", c.name
         if c.kind == "pii_drop":
             continue
         if c.kind == "pii_hash":
-            norm = p  # upper-cased once here, used by the hash and the check below
-            out.parsed.append(f"upper({v}) AS {p}")
+            norm = p  # normalised once here, used by the hash and the check below
+            out.parsed.append(f"{identifier_sql(v)} AS {p}")
             out.typed.append(f"{hmac_sql(norm, key)} AS {q(c.hash_as)}")
             out.record.append(f"{lit(c.hash_as)}, {hmac_sql(norm, key)}")
             if c.hash_as == "person_key":
                 out.typed.append(f"{gb11643_sql(norm)} AS {q(c.hash_as + contract.ID_VALID_SUFFIX)}")
             continue
-        out.record.append(f"{lit(name)}, {v}")
+        out.record.append(f"{lit(name)}, {_masked(v)}")
         if c.kind == "date":
             parsed = f"{strptime_sql(v, DATE_FORMATS)}::DATE"
             what = "bad date"
@@ -467,6 +535,27 @@ def _parse_sql(src: contract.Source, key: bytes) -> ParseSql:
         out.parsed.append(f"{parsed} AS {p}")
         out.typed.append(f"{p} AS {q(name)}")
         out.reasons.append(f"CASE WHEN {v} IS NOT NULL AND {p} IS NULL THEN '{what} in {name}: ' || {_show(v)} END")
+        parsed_of[name] = p
+        if c.kind == "money":  # the DECIMAL(18,2) cast would round them silently
+            out.reasons.append(f"CASE WHEN regexp_matches({v}, '\\.[0-9]{{2}}0*[1-9]') "
+                               f"THEN 'amount with more than 2 decimals in {name}' END")
+    out.reasons += _plausibility_sql(parsed_of, now)
+    return out
+
+
+def _plausibility_sql(parsed_of: dict[str, str], now: datetime) -> list[str]:
+    """Reasons for dates a row's own columns show to be wrong: a birth date before 1900 or
+    after the row's event, an event after the load time."""
+    out = []
+    events = [(n, parsed_of[n]) for n in EVENT_COLUMNS if n in parsed_of]
+    for b in (n for n in BIRTH_COLUMNS if n in parsed_of):
+        pb = parsed_of[b]
+        out.append(f"CASE WHEN {pb} < DATE '{MIN_BIRTH}' THEN 'implausible {b}: before {MIN_BIRTH[:4]}' END")
+        if BIRTH_AFTER_EVENT:
+            out += [f"CASE WHEN {pb} > {pe}::DATE THEN 'implausible {b}: after {e}' END" for e, pe in events]
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S")
+    out += [f"CASE WHEN {pe} > TIMESTAMP '{stamp}' THEN 'implausible {e}: in the future (after the load "
+            f"time {stamp})' END" for e, pe in events]
     return out
 
 
@@ -543,53 +632,132 @@ def csv_delimiter(header: bytes) -> str:
     return best if counts[best] else ","
 
 
-def _clean_duckdb_error(exc: Exception) -> str:
-    """DuckDB's CSV error without the 'Original Line' (it may hold identifiers in clear)."""
+CSV_ERRORS = (  # DuckDB's wording -> what the message says (never DuckDB's text: it quotes the line)
+    ("unterminated quote", "unbalanced quote"), ("maximum line size", "line longer than the reader's limit"),
+    ("expected number of columns", "wrong number of fields"), ("invalid unicode", "bytes that are not UTF-8"),
+    ("too many columns", "too many fields"),
+)
+
+
+def _clean_duckdb_error(exc: BaseException) -> str:
+    """What a DuckDB (or other) error says, without any of its text: CSV errors quote the line
+    and conversion errors the value, which may hold identifiers in clear. Keeps the line number
+    and a fixed description."""
     text = str(exc)
     m = re.search(r"CSV Error on Line: (\d+)", text)
-    first = text.split("\n")[0]
-    detail = [ln for ln in text.split("\n")[1:] if ln.strip() and not ln.startswith(("Original Line", "  ", "Possible", "*", "LINE"))]
-    msg = first if not m else f"line {m.group(1)}: " + "; ".join(detail[:2])
-    return msg[:300]
+    low = text.lower()
+    what = next((label for key, label in CSV_ERRORS if key in low), f"{type(exc).__name__} (details withheld)")
+    return f"line {m.group(1)}: {what}" if m else what
 
 
-def _read_csv(con, path: Path, tmp: Path) -> tuple[str, list[int], set[int]]:
+def header_names(line: bytes, delim: str) -> list[str]:
+    """The column names of a CSV header line (UTF-8, BOM and line end removed), made unique the
+    way DuckDB does (a repeated name gets `_1`, `_2`, ...)."""
+    text = line.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+    names: list[str] = []
+    for n in next(csv.reader([text], delimiter=delim), []) or [""]:
+        base, k = n, 0
+        while n in names:
+            k += 1
+            n = f"{base}_{k}"
+        names.append(n)
+    return names
+
+
+def _csv_scan(con, readable: Path, delim: str, cols: list[str]) -> None:
+    """Read `readable` into _f / _rej without DuckDB's dialect sniffer: it refuses whole files
+    with mixed line endings (LF with some CRLF rows) or one unbalanced quote. Columns come from
+    the header line; non-strict mode takes both LF and CRLF as the end of a row (the CR does not
+    reach the values) and puts a too-long or ill-quoted row in _rej with its line."""
+    con.execute("DROP TABLE IF EXISTS _f; DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rejscan")
+    columns = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in cols) + "}"
+    con.execute(
+        f"CREATE TEMP TABLE _f AS SELECT * FROM read_csv({lit(str(readable))}, header = true, auto_detect = false, "
+        f"columns = {columns}, delim = {lit(delim)}, quote = '\"', escape = '\"', new_line = '\\n', "
+        f"strict_mode = false, store_rejects = true, rejects_table = '_rej', rejects_scan = '_rejscan', "
+        f"rejects_limit = 0)")
+
+
+def _split_unbalanced(readable: Path, out: Path) -> list[int]:
+    """Copy `readable` to `out` with every line holding an odd number of quotes blanked; returns
+    those lines' numbers. Used only for a file in which DuckDB found a malformed row: an
+    unbalanced quote makes its reader take the rest of the file as one value, and those rows
+    would vanish. In such a file a newline always ends a row (a legitimately multi-line quoted
+    value is quarantined too, line by line) -- the price of never losing the rows after it."""
+    bad = []
+    with open(readable, "rb") as fi, open(out, "wb") as fo:
+        for n, line in enumerate(fi, start=1):
+            if n > 1 and line.count(b'"') % 2:
+                bad.append(n)
+                line = b"\n"
+            fo.write(line)
+    return bad
+
+
+def _lines_vanished(con, readable: Path, cols: list[str], rejected: set[int]) -> bool:
+    """True if the read of _f / _rej accounts for fewer lines than `readable` has: a malformed
+    row took the following lines with it (an unbalanced quote). Run only when a row was
+    malformed, so the extra pass over the file is rare."""
+    newlines, last = 0, b"\n"
+    with open(readable, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+    physical = newlines + (last != b"\n")
+    nl = " + ".join(f"coalesce(length({q(c)}) - length(replace({q(c)}, chr(10), '')), 0)" for c in cols)
+    rows, embedded = con.execute(f"SELECT count(*), coalesce(sum({nl}), 0) FROM _f").fetchone()
+    return 1 + rows + embedded + len(rejected) + len(blank_lines(readable)) < physical
+
+
+def _read_csv(con, path: Path, tmp: Path) -> tuple[str, list[int], set[int], list[int]]:
     """Read a CSV into temp table _f (all VARCHAR, file order = rowid) plus _rej (malformed
-    rows). Returns (encoding, skipped blank lines, malformed lines)."""
+    rows). Returns (encoding, lines DuckDB skipped as blank, malformed lines, lines with an
+    unbalanced quote -- blanked before the read, so among the skipped ones)."""
     encoding = sniff_encoding(path)
     for attempt in range(2):
         readable = path
+        unbalanced: list[int] = []
         if encoding == "gb18030":
             readable = tmp / "transcoded.csv"
             transcode_to_utf8(path, readable)
-        con.execute("DROP TABLE IF EXISTS _f; DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rejscan")
         try:
-            con.execute(
-                f"CREATE TEMP TABLE _f AS SELECT * FROM read_csv({lit(str(readable))}, header = true, "
-                f"all_varchar = true, delim = {lit(csv_delimiter(header_line(readable)))}, quote = '\"', escape = '\"', "
-                f"store_rejects = true, rejects_table = '_rej', rejects_scan = '_rejscan', rejects_limit = 0)")
-        except duckdb.Error as exc:
-            raise FileRejected(f"not a readable CSV table: {_clean_duckdb_error(exc)}") from None
-        rejected = con.execute("SELECT line, error_type FROM _rej").fetchall()
-        bad_enc = any(e == "INVALID ENCODING" for _, e in rejected)
-        if bad_enc and encoding == "utf-8" and attempt == 0:
-            encoding = "gb18030"  # valid UTF-8 in the first MB only; read again as GB18030
-            continue
-        if bad_enc:
-            raise FileRejected("unreadable encoding: neither UTF-8 nor GB18030/GBK; re-export the file as UTF-8")
-        try:
-            skipped = blank_lines(readable)
+            header = header_line(readable)
+            delim = csv_delimiter(header)
+            cols = header_names(header, delim)
+            try:
+                _csv_scan(con, readable, delim, cols)
+            except duckdb.Error as exc:
+                raise FileRejected(f"not a readable CSV table: {_clean_duckdb_error(exc)}") from None
+            rejected = con.execute("SELECT line, error_type FROM _rej").fetchall()
+            bad_enc = any(e == "INVALID ENCODING" for _, e in rejected)
+            if bad_enc and encoding == "utf-8" and attempt == 0:
+                encoding = "gb18030"  # valid UTF-8 in the first MB only; read again as GB18030
+                continue
+            if bad_enc:
+                raise FileRejected("unreadable encoding: neither UTF-8 nor GB18030/GBK; re-export the file as UTF-8")
+            if rejected and _lines_vanished(con, readable, cols, {line for line, _ in rejected}):
+                split = tmp / "split.csv"
+                unbalanced = _split_unbalanced(readable, split)
+                if unbalanced:
+                    if readable != path:
+                        readable.unlink(missing_ok=True)
+                    readable = split
+                    _csv_scan(con, readable, delim, cols)
+                    rejected = con.execute("SELECT line, error_type FROM _rej").fetchall()
+                else:
+                    split.unlink(missing_ok=True)
+            skipped = blank_lines(readable)  # the blanked unbalanced lines included
         finally:
             if readable != path:
                 readable.unlink(missing_ok=True)
-        return ("UTF-8" if encoding == "utf-8" else "GB18030"), skipped, {line for line, _ in rejected}
+        return ("UTF-8" if encoding == "utf-8" else "GB18030"), skipped, {line for line, _ in rejected}, unbalanced
     raise AssertionError("unreachable")
 
 
-def _read_file(con, path: Path, fmt: str, tmp: Path) -> tuple[str | None, list[int], set[int]]:
+def _read_file(con, path: Path, fmt: str, tmp: Path) -> tuple[str | None, list[int], set[int], list[int]]:
     """Read any supported file into temp table _f (VARCHAR columns; rowid = row order) and
     temp table _rej (line, error_type, error_message) of malformed rows. Returns (encoding,
-    skipped blank lines, malformed lines); the last two are CSV only."""
+    skipped blank lines, malformed lines, unbalanced-quote lines); the last three are CSV only."""
     if fmt == "csv":
         return _read_csv(con, path, tmp)
     con.execute("DROP TABLE IF EXISTS _f; DROP TABLE IF EXISTS _rej")
@@ -601,8 +769,8 @@ def _read_file(con, path: Path, fmt: str, tmp: Path) -> tuple[str | None, list[i
         else:
             con.execute(f"CREATE TEMP TABLE _f AS SELECT * FROM read_parquet({lit(str(path))})")
     except duckdb.Error as exc:
-        raise FileRejected(f"not a readable {fmt} table: {str(exc).splitlines()[0][:300]}") from None
-    return None, [], set()
+        raise FileRejected(f"not a readable {fmt} table: {_clean_duckdb_error(exc)}") from None
+    return None, [], set(), []
 
 
 def _line_expr(con, fmt: str, all_cols: list[str], skipped: list[int], malformed: set[int],
@@ -637,7 +805,7 @@ def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, t
                 fr: FileResult) -> None:
     """Read one file and append its rows to temp table _d (contract columns as text)."""
     src = delivery.source
-    encoding, skipped, malformed = _read_file(con, path, fr.format, tmp)
+    encoding, skipped, malformed, unbalanced = _read_file(con, path, fr.format, tmp)
     fr.encoding = encoding
     types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE _f)").fetchall())
     header = list(types)
@@ -650,24 +818,55 @@ def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, t
     n_blank, n_rows, has_nl = con.execute(
         f"SELECT count(*) FILTER (WHERE {all_nulls}), count(*) FILTER (WHERE NOT ({all_nulls})), "
         f"coalesce(bool_or({any_nl}), false) FROM _f").fetchone()
-    n_rej = len(malformed)
+    n_rej = len(malformed) + len(unbalanced)
     missing = _missing_required(src, by_norm)
     if missing:
         raise FileRejected(
-            f"missing required column(s) {', '.join(missing)}; the header has: "
-            f"{', '.join(header[:40])}. Re-export the file with these columns (names are matched "
+            f"missing required column(s) {', '.join(missing)} ({len(header)} column(s) in line 1, "
+            f"{len(header) - len(_extra(src, header))} of them contract columns; is line 1 a header "
+            f"row?). Re-export the file with a header row holding these columns (names are matched "
             f"case-insensitively) and land again", rows_read=n_rows + n_rej)
+    numeric = _numeric_codes(con, src, by_norm, types, path, fr.format)
+    if numeric:
+        raise FileRejected(
+            f"code column(s) stored as numbers: {', '.join(numeric)}; leading zeros may be lost (dept "
+            f"`4` for `04`). Re-export the file with these columns as text and land again",
+            rows_read=n_rows + n_rej)
     line_sql, join, rej_line = _line_expr(con, fr.format, header, skipped, malformed, has_nl)
     con.execute(
         f"INSERT INTO _d SELECT {fidx}, {line_sql}, {', '.join(_column_exprs(src, by_norm, types, fr.format))} "
         f"FROM _f {join} WHERE NOT ({all_nulls})")
     if n_rej:
         con.execute(
-            f"INSERT INTO _bad SELECT {fidx}, {rej_line}, 'malformed CSV row: ' || lower(error_type) || ' ('"
-            f" || error_message || ')' FROM (SELECT line, min(error_type) AS error_type, "
-            f"min(error_message) AS error_message FROM _rej GROUP BY line) AS _rej")
+            f"INSERT INTO _bad SELECT {fidx}, {rej_line}, 'malformed CSV row: ' || lower(error_type) "
+            f"FROM (SELECT line, min(error_type) AS error_type FROM _rej GROUP BY line) AS _rej")
+    if unbalanced:
+        insert_rows(con, "_bad", [(fidx, n, "malformed CSV row: unbalanced quote") for n in unbalanced])
     fr.rows_read = n_rows + n_rej
-    fr.message = _file_notes(src, header, by_norm, n_rej, n_blank + len(skipped))
+    fr.message = _file_notes(src, header, by_norm, n_rej, n_blank + len(skipped) - len(unbalanced))
+
+
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                 "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+def _numeric_codes(con, src: contract.Source, by_norm: dict[str, str], types: dict[str, str],
+                   path: Path, fmt: str) -> list[str]:
+    """Code and identifier columns (free codes, not enums) that a Parquet file types as numbers,
+    or whose xlsx cells are all numbers (DuckDB's own type guess): as text they may have lost
+    leading zeros, which nothing in the file can restore. "name (TYPE)" for each."""
+    if fmt == "csv":
+        return []
+    if fmt == "xlsx":
+        types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_xlsx("
+                                 f"{lit(str(path))}, header = true, stop_at_empty = false))").fetchall())
+    out = []
+    for c in src.columns:
+        h = by_norm.get(c.name.lower())
+        t = (types.get(h) or "").upper().split("(")[0] if h else ""
+        if (c.kind == "pii_hash" or (c.kind == "code" and not c.enum)) and t in NUMERIC_TYPES:
+            out.append(f"{c.name} ({t})")
+    return out
 
 
 def _blank_and_newline_sql(header: list[str]) -> tuple[str, str]:
@@ -712,15 +911,20 @@ def _column_exprs(src: contract.Source, by_norm: dict[str, str], types: dict[str
     return cols
 
 
+def _extra(src: contract.Source, header: list[str]) -> list[str]:
+    return [h for h in header if h.strip().lower() not in {c.name.lower() for c in src.columns}]
+
+
 def _file_notes(src: contract.Source, header: list[str], by_norm: dict[str, str], n_rej: int, blank: int) -> str:
     notes = []
     if n_rej:
         notes.append(f"{n_rej} malformed row(s) quarantined")
     if blank:
         notes.append(f"{blank} blank line(s) skipped")
-    extra = [h for h in header if h.strip().lower() not in {c.name.lower() for c in src.columns}]
-    if extra:
-        notes.append(f"extra column(s) ignored: {', '.join(extra[:10])}")
+    extra = _extra(src, header)
+    if extra:  # named only when they look like column names: a header cell may be data
+        named = [h for h in extra[:10] if re.fullmatch(r"[A-Za-z_][A-Za-z_ ]{0,39}", h)]
+        notes.append(f"{len(extra)} extra column(s) ignored" + (f": {', '.join(named)}" if named else ""))
     absent = [c.name for c in src.columns if not c.required and c.name.lower() not in by_norm]
     if absent:
         notes.append(f"optional column(s) absent, loaded as NULL: {', '.join(absent)}")
@@ -857,6 +1061,30 @@ def _in_transaction(con) -> bool:
     return False
 
 
+def _quarantine_conflicts(con, src: contract.Source) -> None:
+    """Rows of _p that share their natural key with an earlier good row of the delivery but
+    differ from it (exact duplicates are already grouped away): the first in file and line order
+    loads, each later one is quarantined with a reason naming the line it conflicts with. One
+    hash aggregate finds the keys; only the rows of conflicting keys are touched."""
+    idx = {(c.hash_as or c.name): i for i, c in enumerate(src.columns)}
+    if not src.natural_key:
+        return
+    keys = [f"p_{idx[k]}" if src.columns[idx[k]].kind == "pii_hash" else f"v_{idx[k]}" for k in src.natural_key]
+    rid = f"_fidx::BIGINT * {RID_BASE} + _line"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _conf AS SELECT {', '.join(keys)}, min({rid}) AS _first FROM _p "
+        f"WHERE _reason IS NULL AND {' AND '.join(f'{k} IS NOT NULL' for k in keys)} GROUP BY ALL "
+        f"HAVING count(*) > 1")
+    label = " + ".join(src.natural_key)
+    con.execute(
+        f"UPDATE _p SET _reason = 'conflicting duplicate: same {label} as line ' || (c._first % {RID_BASE}) "
+        f"|| ' of ' || c.file || ', which is loaded; this row differs from it and is not' "
+        f"FROM (SELECT _conf.*, _files.file FROM _conf JOIN _files ON _files._fidx = _conf._first // {RID_BASE}) AS c "
+        f"WHERE {' AND '.join(f'_p.{k} = c.{k}' for k in keys)} AND _p._reason IS NULL "
+        f"AND _p._fidx::BIGINT * {RID_BASE} + _p._line <> c._first")
+    con.execute("DROP TABLE _conf")
+
+
 # ── one delivery ───────────────────────────────────────────────────────────────────────────
 
 
@@ -910,7 +1138,7 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
                                      f"read {fr.rows_read:,} rows" + (f" ({fr.encoding})" if fr.encoding else "")
                                      + f" in {fr.seconds:.1f}s"))
         insert_rows(con, "_files", staged)
-        sql = _parse_sql(src, key)
+        sql = _parse_sql(src, key, loaded_at)
         keep = [f"v_{i}" for i, c in enumerate(src.columns) if c.kind != "pii_drop"]
         trimmed = ", ".join(f"{trimmed_sql(f'c_{i}')} AS v_{i}" for i, c in enumerate(src.columns)
                             if c.kind != "pii_drop")
@@ -927,6 +1155,7 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
             f"_rid % {RID_BASE} AS _line, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, {trimmed} FROM ({dedup})))")
         con.execute("DROP TABLE _d")
         _drop_batches(con, batch_tables)
+        _quarantine_conflicts(con, src)
         # replace the delivery atomically
         con.execute("BEGIN TRANSACTION")
         for t in [src.name, "quarantine", "load_audit"]:
@@ -1012,9 +1241,13 @@ def land(con_or_path: duckdb.DuckDBPyConnection | str | Path, landing: Path,
             progress("note: hashing identifiers with the labelled DEMO key (set YGT_HASH_KEY for real data)")
         for d in deliveries:
             fp = fingerprint(d, landing, key_id)
+            skipped = [f"{name}: {why}" for name, why in d.skipped]
+            for x in skipped:
+                progress(f"  skipped {x}")
             if not force and known.get((d.source.name, d.period)) == fp:
                 report.deliveries.append(DeliveryResult(d.source.name, d.period, "skipped", fp,
-                                                        message="unchanged since last landing"))
+                                                        message="unchanged since last landing",
+                                                        skipped_files=skipped))
                 progress(f"{d.source.name}/{d.period}: unchanged, skipped")
                 continue
             progress(f"{d.source.name}/{d.period}: landing {len(d.files)} file(s)")
@@ -1022,7 +1255,8 @@ def land(con_or_path: duckdb.DuckDBPyConnection | str | Path, landing: Path,
                 r = _land_delivery(con, d, landing, key, fp, tmp, progress, datetime.now())
             except (duckdb.Error, OSError, MemoryError) as exc:
                 r = DeliveryResult(d.source.name, d.period, "failed", fp,
-                                   message=f"not landed, previous delivery kept: {str(exc).splitlines()[0][:300]}")
+                                   message=f"not landed, previous delivery kept: {_clean_duckdb_error(exc)}")
+            r.skipped_files = skipped
             report.deliveries.append(r)
             t = sum(f.rows_read for f in r.files)
             progress(f"{d.source.name}/{d.period}: {r.status}" + (f" {t:,} rows in {r.seconds:.1f}s" if r.status == "landed" else f" -- {r.message}"))

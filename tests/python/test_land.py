@@ -322,15 +322,16 @@ def test_exact_duplicates_counted_once_within_and_across_files(tmp_path):
     landing = tmp_path / "landing"
     base = landing / "outpatient_visits" / "2024Q2"
     write_csv(base / "a.csv", [visit("1"), visit("2"), visit("1"), visit("3")])
-    write_csv(base / "b.csv", [visit("3"), visit("4"), visit("2", fee="99.00")])  # 3 dup; 2 differs
+    write_csv(base / "b.csv", [visit("3"), visit("4"), visit("2", fee="99.00")])  # 3 dup; 2 conflicts
     db = tmp_path / "w.duckdb"
     rep = land(db, landing, progress=quiet)
     assert audit(db, "a.csv")[:4] == (4, 3, 0, 1)
-    assert audit(db, "b.csv")[:4] == (3, 2, 0, 1)
+    assert audit(db, "b.csv")[:4] == (3, 1, 1, 1)  # visit 2 again with another fee: quarantined
     got = rows(db, "SELECT visit_id, _file, _line FROM raw.outpatient_visits ORDER BY _file, _line")
     assert got == [("1", "outpatient_visits/2024Q2/a.csv", 2), ("2", "outpatient_visits/2024Q2/a.csv", 3),
-                   ("3", "outpatient_visits/2024Q2/a.csv", 5), ("4", "outpatient_visits/2024Q2/b.csv", 3),
-                   ("2", "outpatient_visits/2024Q2/b.csv", 4)]
+                   ("3", "outpatient_visits/2024Q2/a.csv", 5), ("4", "outpatient_visits/2024Q2/b.csv", 3)]
+    (line, reason), = rows(db, "SELECT line, reason FROM raw.quarantine")
+    assert line == 4 and "line 3 of outpatient_visits/2024Q2/a.csv" in reason and "99" not in reason
     for f in rep.files:
         assert f.conserved
     assert rows(db, "SELECT count(*) FROM raw.load_audit WHERE rows_read <> rows_loaded + rows_quarantined "
