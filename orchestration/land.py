@@ -475,9 +475,7 @@ BIRTH_COLUMNS = ("birth_date", "brdy")
 EVENT_COLUMNS = ("visit_time", "admit_time", "discharge_time", "setl_time", "death_date",
                  "requested_at", "reported_at")
 MIN_BIRTH = "1900-01-01"
-# Off until the generator stops planting births after the visit that its ground truth counts
-# (seen: brdy 2022-05-07 for a 2022-03-26 settlement); the rule is written and tested.
-BIRTH_AFTER_EVENT = False
+BIRTH_AFTER_EVENT = True  # a birth date after the row's own event is quarantined
 
 
 @dataclass

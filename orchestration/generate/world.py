@@ -203,7 +203,8 @@ def make_pool(c: County, scale: float, first_year: int, seed: int) -> pd.DataFra
     """The county's synthetic residents who use care (insured in the county)."""
     rng = rng_for(seed, "pool", c.code)
     n = int(min(c.population, max(MIN_POOL, round(c.population * POOL_FACTOR * scale))))
-    df = _people(rng, n, c.code, np.datetime64(f"{first_year}-07-01"), "pool")
+    # ages are counted back from 1 January of the first year, so nobody is born after an event
+    df = _people(rng, n, c.code, np.datetime64(f"{first_year}-01-01"), "pool")
     df["county_code"] = c.code
     df["psn_no"] = [f"{c.code}{i:014d}" for i in range(n)]
     u = rng.random(n)
@@ -215,7 +216,7 @@ def make_pool(c: County, scale: float, first_year: int, seed: int) -> pd.DataFra
     df.loc[bad, "id_no"] = ids.corrupt_check(df.loc[bad, "id_no"])
     df.loc[bad, "id_valid"] = False
     # chronic disease (stable per person): thresholds by age in the first year
-    age = (np.datetime64(f"{first_year}-07-01") - df["birth_date"].to_numpy().astype("datetime64[D]")).astype(int) / 365.25
+    age = (np.datetime64(f"{first_year}-01-01") - df["birth_date"].to_numpy().astype("datetime64[D]")).astype(int) / 365.25
     p_htn = np.select([age >= 60, age >= 45, age >= 35], [0.30, 0.16, 0.06], 0.0)
     p_dm = np.select([age >= 60, age >= 45, age >= 35], [0.11, 0.06, 0.02], 0.0)
     df["htn"] = rng.random(n) < p_htn
@@ -230,7 +231,7 @@ def make_pool(c: County, scale: float, first_year: int, seed: int) -> pd.DataFra
 def make_visitors(seed: int, n: int, first_year: int) -> pd.DataFrame:
     """Insured of a neighbouring (synthetic) province treated in our counties."""
     rng = rng_for(seed, "visitors")
-    df = _people(rng, n, OUT_PROVINCE, np.datetime64(f"{first_year}-07-01"), "pool")
+    df = _people(rng, n, OUT_PROVINCE, np.datetime64(f"{first_year}-01-01"), "pool")
     df["county_code"] = OUT_PROVINCE
     df["psn_no"] = [f"{OUT_PROVINCE}{i:014d}" for i in range(n)]
     df["insutype"] = np.where(rng.random(n) < 0.4, "310", "390")
