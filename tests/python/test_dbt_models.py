@@ -35,30 +35,6 @@ def test_committed_sources_yml_is_rendered_from_the_contract():
     )
 
 
-def test_committed_catalogue_renderings_are_current():
-    """docs/indicators.md and macros/indicator_registry.sql are rendered from the seeds."""
-    from orchestration import catalogue
-
-    how = "render them with `python -m orchestration.catalogue`"
-    assert catalogue.DOC_PATH.read_text(encoding="utf-8") == catalogue.render_indicators_md(), how
-    assert catalogue.REGISTRY_PATH.read_text(encoding="utf-8") == catalogue.render_registry_sql(), how
-
-
-def test_catalogue_rules_name_known_parameters_and_sources():
-    with open(PROJECT_DIR / "seeds" / "indicator_definitions.csv", encoding="utf-8") as f:
-        catalogue = list(csv.DictReader(f))
-    with open(PROJECT_DIR / "seeds" / "parameters.csv", encoding="utf-8") as f:
-        params = {r["parameter"] for r in csv.DictReader(f)}
-    for row in catalogue:
-        assert row["rule_source"] in ("official_2024", "project_default"), row["indicator_code"]
-        assert row["numerator_rule"] and row["denominator_rule"] and row["definition"], row["indicator_code"]
-        unknown = {p for p in row["parameters"].split("|") if p} - params
-        assert not unknown, (row["indicator_code"], unknown)
-    official = {r["indicator_code"] for r in catalogue if r["rule_source"] == "official_2024"}
-    assert official == {"I01", "I02", "I03", "I04", "I05a", "I05b", "I05c"}
-    assert {r["indicator_code"]: r["frequency"] for r in catalogue}["I04"] == "annual"
-
-
 def test_one_staging_model_per_raw_table():
     staging = PROJECT_DIR / "models" / "staging"
     for source in contract.SOURCES:
