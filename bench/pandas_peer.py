@@ -46,25 +46,51 @@ def read_source(landing: Path, source: str, periods: list[str], columns: list[st
 def main(landing: Path, year: int) -> dict:
     t0 = time.perf_counter()
     quarters = [f"{year}Q{q}" for q in range(1, 5)]
-    reg = read_source(landing, "facilities", [str(year)],
-                      ["org_code", "fixmedins_code", "county_code", "category_code", "is_tcm_class"])
-    visits = read_source(landing, "outpatient_visits", quarters,
-                         ["org_code", "visit_id", "dept_code", "cancel_flag"])
-    setl = read_source(landing, "insurance_settlements", quarters,
-                       ["setl_id", "insu_admdvs", "fixmedins_code", "fixmedins_type", "med_type",
-                        "hifp_pay", "refd_setl_flag"])
+    reg = read_source(
+        landing,
+        "facilities",
+        [str(year)],
+        ["org_code", "fixmedins_code", "county_code", "category_code", "is_tcm_class"],
+    )
+    visits = read_source(
+        landing, "outpatient_visits", quarters, ["org_code", "visit_id", "dept_code", "cancel_flag"]
+    )
+    setl = read_source(
+        landing,
+        "insurance_settlements",
+        quarters,
+        [
+            "setl_id",
+            "insu_admdvs",
+            "fixmedins_code",
+            "fixmedins_type",
+            "med_type",
+            "hifp_pay",
+            "refd_setl_flag",
+        ],
+    )
     rows = len(reg) + len(visits) + len(setl)
     v = visits[visits["cancel_flag"] != "1"].merge(reg, on="org_code")
     v = v[~v["category_code"].isin({"P1", "J1"})]
     v["primary"] = v["category_code"].isin(PRIMARY)
-    v["tcm"] = v["category_code"].isin(TCM) | (v["is_tcm_class"] == "1") | v["dept_code"].isin({"50", "51", "52"})
-    by_county = v.groupby("county_code").agg(visits=("org_code", "size"), primary=("primary", "sum"), tcm=("tcm", "sum"))
+    v["tcm"] = (
+        v["category_code"].isin(TCM)
+        | (v["is_tcm_class"] == "1")
+        | v["dept_code"].isin({"50", "51", "52"})
+    )
+    by_county = v.groupby("county_code").agg(
+        visits=("org_code", "size"), primary=("primary", "sum"), tcm=("tcm", "sum")
+    )
     s = setl[setl["fixmedins_type"] != "2"].copy()
     s["fund"] = pd.to_numeric(s["hifp_pay"], errors="coerce").fillna(0)
     s["sign"] = (s["refd_setl_flag"] == "1").map({True: -1, False: 1})
     s["inpatient"] = s["med_type"].str.startswith("2") | (s["med_type"] == "52")
-    codes = reg[reg["fixmedins_code"] != ""][["fixmedins_code", "county_code"]].drop_duplicates("fixmedins_code")
-    s = s.merge(codes.rename(columns={"county_code": "facility_county"}), on="fixmedins_code", how="left")
+    codes = reg[reg["fixmedins_code"] != ""][["fixmedins_code", "county_code"]].drop_duplicates(
+        "fixmedins_code"
+    )
+    s = s.merge(
+        codes.rename(columns={"county_code": "facility_county"}), on="fixmedins_code", how="left"
+    )
     s["in_county"] = s["facility_county"] == s["insu_admdvs"]
     result = {}
     for county, g in s.groupby("insu_admdvs"):
@@ -73,7 +99,8 @@ def main(landing: Path, year: int) -> dict:
         c = by_county.loc[county]
         inp = g[g["inpatient"]]
         result[county] = {
-            "I07": c["primary"] / c["visits"], "I12": c["tcm"] / c["visits"],
+            "I07": c["primary"] / c["visits"],
+            "I12": c["tcm"] / c["visits"],
             "I08": g.loc[g["in_county"], "fund"].sum() / g["fund"].sum(),
             "I11": inp.loc[inp["in_county"], "sign"].sum() / inp["sign"].sum(),
         }

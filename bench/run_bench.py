@@ -36,7 +36,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 # targets at 50M visits (the 100M target is 900 s; a county's year of ~1M visits, 20 s)
-TARGETS = {"land_to_publish_s": 360, "peak_rss_gb": 8, "pipeline_over_scan": 4, "quarter_over_year": 0.30}
+TARGETS = {
+    "land_to_publish_s": 360,
+    "peak_rss_gb": 8,
+    "pipeline_over_scan": 4,
+    "quarter_over_year": 0.30,
+}
 
 
 def verify(warehouse: Path, truth_dir: Path, label: str) -> None:
@@ -44,9 +49,13 @@ def verify(warehouse: Path, truth_dir: Path, label: str) -> None:
     from orchestration.generate.compare import compare_warehouse
 
     compared, bad = compare_warehouse(warehouse, truth_dir)
-    print(f"  values ({label}): {compared - len(bad):,}/{compared:,} county values equal the ground truth")
+    print(
+        f"  values ({label}): {compared - len(bad):,}/{compared:,} county values equal the ground truth"
+    )
     if bad:
-        sys.exit(f"benchmark failed: {len(bad)} value(s) differ from the ground truth, first: {bad[:5]}")
+        sys.exit(
+            f"benchmark failed: {len(bad)} value(s) differ from the ground truth, first: {bad[:5]}"
+        )
 
 
 def cost_growth(results: Path) -> None:
@@ -63,19 +72,28 @@ def cost_growth(results: Path) -> None:
         rows = sum(int(steps[s]["rows"] or 0) for s in ("land",) if s in steps)
         total = steps.get("land_to_publish_s")
         if rows and total:
-            print(f"  {int(visits):>12,} visits  {run_at} {commit:<8} "
-                  f"{float(total['seconds']) / rows * 1e6:6.2f} µs/row")
+            print(
+                f"  {int(visits):>12,} visits  {run_at} {commit:<8} "
+                f"{float(total['seconds']) / rows * 1e6:6.2f} µs/row"
+            )
 
 
 def timed(cmd: list[str], env=None) -> dict:
     """Run cmd under GNU time: wall seconds, peak RSS (largest process of the tree), JSON out."""
     t0 = time.perf_counter()
-    out = subprocess.run(["/usr/bin/time", "-f", "MAXRSS_KB=%M", *cmd], capture_output=True, text=True,
-                         env=env, cwd=ROOT)
+    out = subprocess.run(
+        ["/usr/bin/time", "-f", "MAXRSS_KB=%M", *cmd],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     seconds = time.perf_counter() - t0
     if out.returncode != 0:
         sys.exit(f"step failed: {' '.join(cmd)}\n{out.stderr[-4000:]}")
-    rss_kb = max(int(line.split("=")[1]) for line in out.stderr.splitlines() if line.startswith("MAXRSS_KB="))
+    rss_kb = max(
+        int(line.split("=")[1]) for line in out.stderr.splitlines() if line.startswith("MAXRSS_KB=")
+    )
     payload = {}
     for line in reversed(out.stdout.strip().splitlines()):
         if line.startswith("{"):
@@ -90,19 +108,35 @@ def step(name: str, landing: Path, warehouse: Path, period: str | None = None) -
 
 
 def machine() -> dict:
-    mem_kb = int(next(line for line in open("/proc/meminfo") if line.startswith("MemTotal")).split()[1])
+    mem_kb = int(
+        next(line for line in open("/proc/meminfo") if line.startswith("MemTotal")).split()[1]
+    )
     return {"cores": os.cpu_count(), "mem_gb": round(mem_kb / 1024 / 1024, 1)}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--counties", type=int, default=100, help="counties in the province (default 100)")
-    ap.add_argument("--scale", type=float, default=40.0,
-                    help="generator volume multiplier (default 40 ≈ 50M visits with 100 counties)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--counties", type=int, default=100, help="counties in the province (default 100)"
+    )
+    ap.add_argument(
+        "--scale",
+        type=float,
+        default=40.0,
+        help="generator volume multiplier (default 40 ≈ 50M visits with 100 counties)",
+    )
     ap.add_argument("--year", type=int, default=2024)
-    ap.add_argument("--work", default=str(ROOT / "bench" / "work"), help="scratch folder (deleted unless --keep)")
+    ap.add_argument(
+        "--work",
+        default=str(ROOT / "bench" / "work"),
+        help="scratch folder (deleted unless --keep)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the generated data and databases")
-    ap.add_argument("--reuse", action="store_true", help="reuse an existing landing folder in --work")
+    ap.add_argument(
+        "--reuse", action="store_true", help="reuse an existing landing folder in --work"
+    )
     args = ap.parse_args()
 
     work = Path(args.work)
@@ -112,22 +146,51 @@ def main() -> None:
     def record(name, res, rows=None):
         rows = rows if rows is not None else res.get("rows")
         rps = (rows / res["seconds"]) if rows else None
-        figures.append({"step": name, "seconds": round(res["seconds"], 2), "rows": rows,
-                        "rows_per_s": round(rps) if rps else None, "peak_rss_mb": round(res["peak_rss_mb"])})
-        print(f"  {name:<22} {res['seconds']:>8.1f} s  {rows or '':>12}  "
-              f"{(f'{rps:,.0f} rows/s' if rps else ''):>18}  peak {res['peak_rss_mb'] / 1024:.2f} GiB", flush=True)
+        figures.append(
+            {
+                "step": name,
+                "seconds": round(res["seconds"], 2),
+                "rows": rows,
+                "rows_per_s": round(rps) if rps else None,
+                "peak_rss_mb": round(res["peak_rss_mb"]),
+            }
+        )
+        print(
+            f"  {name:<22} {res['seconds']:>8.1f} s  {rows or '':>12}  "
+            f"{(f'{rps:,.0f} rows/s' if rps else ''):>18}  peak {res['peak_rss_mb'] / 1024:.2f} GiB",
+            flush=True,
+        )
 
     if not args.reuse:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        print(f"generating {args.counties} counties, year {args.year}, scale {args.scale} …", flush=True)
-        res = timed([PY, "-m", "orchestration.cli", "generate", "--out", str(landing), "--counties",
-                     str(args.counties), "--years", str(args.year), "--scale", str(args.scale)])
+        print(
+            f"generating {args.counties} counties, year {args.year}, scale {args.scale} …",
+            flush=True,
+        )
+        res = timed(
+            [
+                PY,
+                "-m",
+                "orchestration.cli",
+                "generate",
+                "--out",
+                str(landing),
+                "--counties",
+                str(args.counties),
+                "--years",
+                str(args.year),
+                "--scale",
+                str(args.scale),
+            ]
+        )
     summary = json.loads((work / "ground_truth" / "summary.json").read_text())
     if not args.reuse:
         record("generate", res, rows=sum(summary["rows_written"].values()))
     visits = summary["rows_written"]["outpatient_visits"]
-    print(f"outpatient visits generated: {visits:,}; rows in all sources: {sum(summary['rows_written'].values()):,}")
+    print(
+        f"outpatient visits generated: {visits:,}; rows in all sources: {sum(summary['rows_written'].values()):,}"
+    )
 
     # Full build of the year, step by step.
     full_wh = work / "full" / "warehouse.duckdb"
@@ -184,25 +247,73 @@ def main() -> None:
         if target is None:
             print(f"  {k:<26} {v:>10.2f}")
             continue
-        verdict = f"met, margin {1 - v / target:.0%}" if v <= target else f"MISSED by {v / target - 1:.0%}"
+        verdict = (
+            f"met, margin {1 - v / target:.0%}"
+            if v <= target
+            else f"MISSED by {v / target - 1:.0%}"
+        )
         print(f"  {k:<26} {v:>10.2f}   [≤ {target}]  {verdict}")
 
     results = ROOT / "bench" / "results" / "results.csv"
     new = not results.exists()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
     with results.open("a", newline="") as fh:
         w = csv.writer(fh)
         if new:
-            w.writerow(["run_at", "commit", "cores", "mem_gb", "counties", "scale", "visits", "step",
-                        "seconds", "rows", "rows_per_s", "peak_rss_mb"])
+            w.writerow(
+                [
+                    "run_at",
+                    "commit",
+                    "cores",
+                    "mem_gb",
+                    "counties",
+                    "scale",
+                    "visits",
+                    "step",
+                    "seconds",
+                    "rows",
+                    "rows_per_s",
+                    "peak_rss_mb",
+                ]
+            )
         m = machine()
         stamp = dt.datetime.now().isoformat(timespec="seconds")
         for f in figures:
-            w.writerow([stamp, commit, m["cores"], m["mem_gb"], args.counties, args.scale, visits, f["step"],
-                        f["seconds"], f["rows"], f["rows_per_s"], f["peak_rss_mb"]])
+            w.writerow(
+                [
+                    stamp,
+                    commit,
+                    m["cores"],
+                    m["mem_gb"],
+                    args.counties,
+                    args.scale,
+                    visits,
+                    f["step"],
+                    f["seconds"],
+                    f["rows"],
+                    f["rows_per_s"],
+                    f["peak_rss_mb"],
+                ]
+            )
         for k, v in ratios.items():
-            w.writerow([stamp, commit, m["cores"], m["mem_gb"], args.counties, args.scale, visits, k,
-                        round(v, 3), "", "", ""])
+            w.writerow(
+                [
+                    stamp,
+                    commit,
+                    m["cores"],
+                    m["mem_gb"],
+                    args.counties,
+                    args.scale,
+                    visits,
+                    k,
+                    round(v, 3),
+                    "",
+                    "",
+                    "",
+                ]
+            )
     print(f"appended to {results}")
     cost_growth(results)
     if not args.keep:

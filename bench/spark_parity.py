@@ -42,7 +42,12 @@ from orchestration.settings import work_db_for  # noqa: E402
 KEY = ("area_level", "area_code", "period", "indicator_code")
 NUMBERS = ("numerator", "denominator", "value")
 RTOL = 1e-9
-QUARTERLY = ("outpatient_visits", "inpatient_discharges", "insurance_settlements", "remote_diagnoses")
+QUARTERLY = (
+    "outpatient_visits",
+    "inpatient_discharges",
+    "insurance_settlements",
+    "remote_diagnoses",
+)
 T0 = time.perf_counter()
 
 
@@ -56,9 +61,19 @@ def run(cmd: list[str], env: dict | None = None, log: Path | None = None) -> Non
     if log is None:
         subprocess.run(cmd, cwd=ROOT, env=env, check=True)
         return
-    with open(log, "a", encoding="utf-8") as out, subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            encoding="utf-8", errors="replace") as proc:
+    with (
+        open(log, "a", encoding="utf-8") as out,
+        subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        ) as proc,
+    ):
         assert proc.stdout is not None
         for line in proc.stdout:
             out.write(line)
@@ -70,9 +85,14 @@ def run(cmd: list[str], env: dict | None = None, log: Path | None = None) -> Non
 
 
 def spark_env(spark_dir: Path, refresh: list[str] | None = None) -> dict:
-    env = dict(os.environ, DBT_PROFILES_DIR=str(ROOT), YGT_SPARK_DIR=str(spark_dir),
-               DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1",
-               DBT_USE_COLORS="false")
+    env = dict(
+        os.environ,
+        DBT_PROFILES_DIR=str(ROOT),
+        YGT_SPARK_DIR=str(spark_dir),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        DO_NOT_TRACK="1",
+        DBT_USE_COLORS="false",
+    )
     env.pop("YGT_REFRESH_PERIODS", None)
     if refresh is not None:
         env["YGT_REFRESH_PERIODS"] = json.dumps(refresh)
@@ -108,8 +128,11 @@ def compare(duck_rows: dict, spark_rows: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--dir", default=str(ROOT / "target" / "spark-parity"),
-                    help="scratch folder, emptied first (default target/spark-parity)")
+    ap.add_argument(
+        "--dir",
+        default=str(ROOT / "target" / "spark-parity"),
+        help="scratch folder, emptied first (default target/spark-parity)",
+    )
     ap.add_argument("--counties", type=int, default=3)
     ap.add_argument("--scale", type=float, default=0.2)
     ap.add_argument("--years", type=int, nargs="+", default=[2023, 2024])
@@ -120,7 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     landing, warehouse = work / "landing", work / "warehouse.duckdb"
-    hand, held, spark_dir, log = work / "handover", work / "held_back", work / "spark", work / "spark.log"
+    hand, held, spark_dir, log = (
+        work / "handover",
+        work / "held_back",
+        work / "spark",
+        work / "spark.log",
+    )
     ygt = str(Path(sys.executable).parent / "ygt")
     dbt = str(Path(args.spark_venv) / "bin" / "dbt")
     if not Path(dbt).exists():
@@ -134,10 +162,26 @@ def main(argv: list[str] | None = None) -> int:
         timings[name] = time.perf_counter() - t
         say(f"   {name}: {timings[name]:.0f}s")
 
-    step("duckdb build", lambda: (
-        run([ygt, "generate", "--out", str(landing), "--counties", str(args.counties),
-             "--scale", str(args.scale), "--years", *map(str, args.years)]),
-        run([ygt, "run", "--landing", str(landing), "--warehouse", str(warehouse)])))
+    step(
+        "duckdb build",
+        lambda: (
+            run(
+                [
+                    ygt,
+                    "generate",
+                    "--out",
+                    str(landing),
+                    "--counties",
+                    str(args.counties),
+                    "--scale",
+                    str(args.scale),
+                    "--years",
+                    *map(str, args.years),
+                ]
+            ),
+            run([ygt, "run", "--landing", str(landing), "--warehouse", str(warehouse)]),
+        ),
+    )
 
     last_quarter = f"{max(args.years)}Q4"
 
@@ -156,8 +200,15 @@ def main(argv: list[str] | None = None) -> int:
 
     step("raw hand-over", export)
 
-    register = [dbt, "run-operation", "register_raw_handover", "--args",
-                json.dumps({"root": str(hand)}), "--target", "spark"]
+    register = [
+        dbt,
+        "run-operation",
+        "register_raw_handover",
+        "--args",
+        json.dumps({"root": str(hand)}),
+        "--target",
+        "spark",
+    ]
     common = ["--target", "spark", "--target-path", str(spark_dir / "dbt")]
     env = spark_env(spark_dir)
 
@@ -170,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     def spark_refresh() -> None:
         for source in QUARTERLY:
             (held / source / f"{handover.PARTITION}={last_quarter}").rename(
-                hand / source / f"{handover.PARTITION}={last_quarter}")
+                hand / source / f"{handover.PARTITION}={last_quarter}"
+            )
         run(register, env, log)
         run([dbt, "run", *common], spark_env(spark_dir, [last_quarter]), log)
 

@@ -14,8 +14,14 @@ from pathlib import Path
 
 from orchestration import duck, pipeline, settings
 from orchestration.duck import lit, lit_list
-from orchestration.land import (FileRejected, csv_delimiter, discover, header_line, sniff_encoding,
-                               transcode_to_utf8)
+from orchestration.land import (
+    FileRejected,
+    csv_delimiter,
+    discover,
+    header_line,
+    sniff_encoding,
+    transcode_to_utf8,
+)
 
 
 def bare_scan(landing: Path) -> int:
@@ -42,7 +48,9 @@ def bare_scan(landing: Path) -> int:
                         transcode_to_utf8(delivery.files[i], path)
                     except FileRejected:  # unreadable: the loader reads no rows from it either
                         continue
-                groups.setdefault((suffix, header_line(path) if suffix == ".csv" else b""), []).append(str(path))
+                groups.setdefault(
+                    (suffix, header_line(path) if suffix == ".csv" else b""), []
+                ).append(str(path))
             for (suffix, header), files in groups.items():
                 listed = lit_list(files)
                 if suffix == ".parquet":
@@ -50,8 +58,10 @@ def bare_scan(landing: Path) -> int:
                 elif suffix == ".xlsx":  # read_xlsx takes one file
                     rels = [f"read_xlsx({lit(f)}, all_varchar = true)" for f in files]
                 else:
-                    rels = [f"read_csv({listed}, all_varchar = true, delim = {lit(csv_delimiter(header))}, "
-                            f"quote = '\"', escape = '\"', strict_mode = false, ignore_errors = true)"]
+                    rels = [
+                        f"read_csv({listed}, all_varchar = true, delim = {lit(csv_delimiter(header))}, "
+                        f"quote = '\"', escape = '\"', strict_mode = false, ignore_errors = true)"
+                    ]
                 for rel in rels:
                     rows += con.execute(f"select count(*) from {rel}").fetchone()[0]
             for f in Path(tmp).iterdir():

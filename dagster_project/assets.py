@@ -11,7 +11,6 @@ periods landed since the last build (orchestration/refresh.py) and the small mod
 in full (roll-ups such as year-to-date need all quarters).
 """
 
-
 import json
 import os
 import warnings
@@ -22,7 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
 
 from orchestration import contract, pipeline
 
@@ -54,8 +58,12 @@ def _run_lock(context, ygt: YgtPaths) -> Iterator[None]:
     is told which Dagster run holds it, and this step waits for a `ygt run` in progress."""
     from orchestration import runlock
 
-    with runlock.hold(ygt.work_db(), wait=True, progress=context.log.info,
-                      command=f"dagster run {context.op_execution_context.run_id}"):
+    with runlock.hold(
+        ygt.work_db(),
+        wait=True,
+        progress=context.log.info,
+        command=f"dagster run {context.op_execution_context.run_id}",
+    ):
         yield
 
 
@@ -84,8 +92,12 @@ def _define_landing_asset(source: contract.Source) -> dg.AssetsDefinition:
         periods = _periods(context)
         with _run_lock(context, ygt):
             report = pipeline.land_step(
-                ygt.landing_path(), ygt.work_db(), periods, context.log.info,
-                force=config.force, sources={source.name},
+                ygt.landing_path(),
+                ygt.work_db(),
+                periods,
+                context.log.info,
+                force=config.force,
+                sources={source.name},
             )
         return dg.MaterializeResult(
             metadata={
@@ -128,7 +140,9 @@ def _table(rows: list[dict], limit: int = 20) -> str:
 @dg.multi_asset_check(
     specs=[
         dg.AssetCheckSpec(
-            RAW_GATE, asset=k, blocking=True,
+            RAW_GATE,
+            asset=k,
+            blocking=True,
             description="Great Expectations conformance/completeness gates for this source and "
             "the run's periods (orchestration.quality.run_raw_gates). A blocking failure stops "
             "dbt and publication in the same run.",
@@ -139,13 +153,17 @@ def _table(rows: list[dict], limit: int = 20) -> str:
     pool=DUCKDB_POOL,  # writes raw.dq_results
     name="raw_quality_gates",
 )
-def raw_quality_gates(context: dg.AssetCheckExecutionContext, ygt: YgtPaths) -> Iterator[dg.AssetCheckResult]:
+def raw_quality_gates(
+    context: dg.AssetCheckExecutionContext, ygt: YgtPaths
+) -> Iterator[dg.AssetCheckResult]:
     """One gate run for every landed source in this run; one result per landing asset."""
     periods = _periods(context) if context.has_partition_key else None
     with _run_lock(context, ygt):
         gates = pipeline.raw_gate_step(ygt.work_db(), periods)
     context.log.info(gates.summary())
-    for check_key in sorted(context.selected_asset_check_keys, key=lambda k: k.asset_key.to_user_string()):
+    for check_key in sorted(
+        context.selected_asset_check_keys, key=lambda k: k.asset_key.to_user_string()
+    ):
         source = check_key.asset_key.path[-1]
         failures = _rows_for(gates.blocking_failures, source)
         warnings = _rows_for(gates.warnings, source)
@@ -238,8 +256,10 @@ def ygt_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ygt: 
             context.log.info(pipeline.NOTHING_NEW)
             marts = [k for k in context.selected_asset_keys if k.path[0] == "marts"]
             for key in _topological(context.assets_def, marts):  # Dagster requires this order
-                yield dg.MaterializeResult(asset_key=key, metadata={
-                    "dbt": "skipped: nothing landed since the last successful build"})
+                yield dg.MaterializeResult(
+                    asset_key=key,
+                    metadata={"dbt": "skipped: nothing landed since the last successful build"},
+                )
             return
         context.log.info(pipeline.describe_plan(periods))
         args, env = dbt_invocation(work_db, periods)
@@ -299,7 +319,9 @@ MART_GATE = "mart_quality_gates"
     description="Great Expectations plausibility/completeness gates over every mart "
     "(orchestration.quality.run_mart_gates). A blocking failure stops publication.",
 )
-def mart_quality_gates(context: dg.AssetCheckExecutionContext, ygt: YgtPaths) -> dg.AssetCheckResult:
+def mart_quality_gates(
+    context: dg.AssetCheckExecutionContext, ygt: YgtPaths
+) -> dg.AssetCheckResult:
     with _run_lock(context, ygt):
         gates = pipeline.mart_gate_step(ygt.work_db())
     context.log.info(gates.summary())
@@ -323,7 +345,9 @@ PUBLISHED_KEY = dg.AssetKey(["published_warehouse"])
 def _latest_gate_failed(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> bool | None:
     """True/False for the latest *completed* evaluation of a check, None if it never completed
     (runs waiting in the queue record their checks as planned; those are skipped)."""
-    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as S
+    from dagster._core.storage.asset_check_execution_record import (
+        AssetCheckExecutionRecordStatus as S,
+    )
 
     history = instance.event_log_storage.get_asset_check_execution_history(
         key, limit=1, status={S.SUCCEEDED, S.FAILED}
@@ -370,14 +394,17 @@ def _refuse_unless_gates_passed(context: dg.AssetExecutionContext, ygt: YgtPaths
     mart_gate = dg.AssetCheckKey(GATED_MART, MART_GATE)
     state = _latest_gate_failed(instance, mart_gate)
     if state is not False:
-        problems.append(f"{MART_GATE} on {GATED_MART.to_user_string()} "
-                        f"{'failed' if state else 'has not run'}")
+        problems.append(
+            f"{MART_GATE} on {GATED_MART.to_user_string()} {'failed' if state else 'has not run'}"
+        )
     for key in LANDING_KEYS:
         if _latest_gate_failed(instance, dg.AssetCheckKey(key, RAW_GATE)):
             problems.append(f"{RAW_GATE} on {key.to_user_string()} failed")
     if problems:
         raise pipeline.PublicationRefused(
-            "not published: " + "; ".join(problems) + ". "
+            "not published: "
+            + "; ".join(problems)
+            + ". "
             + pipeline.previous_warehouse_note(ygt.warehouse_path())
             + " Re-deliver or fix the data and run again (details in raw.dq_results and the "
             "check results)."

@@ -10,7 +10,6 @@ A backfill over several years/quarters is one run (single-run backfill policy): 
 landed, then dbt builds once.
 """
 
-
 import hashlib
 import json
 import os
@@ -96,6 +95,7 @@ def annual_refresh_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequ
 
 # ── landing sensor ─────────────────────────────────────────────────────────────────────────
 
+
 def scan_landing(landing: Path) -> dict[str, tuple[str, float]]:
     """`{"<source>/<period>": (fingerprint, newest mtime)}` for every delivery the loader would
     see (`orchestration.land.discover`: same folders, same ignored and unsupported files).
@@ -170,7 +170,10 @@ def landing_sensor(context: dg.SensorEvaluationContext, ygt: YgtPaths) -> dg.Sen
                 job_name=JOBS[frequency].name,
                 partition_key=key,
                 asset_selection=[landing_key(s) for s, _ in changed] + DBT_KEYS + [PUBLISHED_KEY],
-                tags={"ygt/trigger": "landing_sensor", "ygt/sources": ",".join(s for s, _ in changed)},
+                tags={
+                    "ygt/trigger": "landing_sensor",
+                    "ygt/sources": ",".join(s for s, _ in changed),
+                },
             )
         )
     if waiting:

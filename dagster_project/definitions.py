@@ -11,10 +11,16 @@ import os
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-import dagster as dg  # noqa: E402
+import dagster as dg
 
-from .assets import landing_assets, mart_quality_gates, published_warehouse, raw_quality_gates, ygt_dbt_models  # noqa: E402
-from .automation import (  # noqa: E402
+from .assets import (
+    landing_assets,
+    mart_quality_gates,
+    published_warehouse,
+    raw_quality_gates,
+    ygt_dbt_models,
+)
+from .automation import (
     annual_refresh,
     annual_refresh_schedule,
     landing_sensor,
@@ -22,7 +28,7 @@ from .automation import (  # noqa: E402
     quarterly_refresh_schedule,
     rebuild_warehouse,
 )
-from .resources import YgtPaths, dbt_resource  # noqa: E402
+from .resources import YgtPaths, dbt_resource
 
 
 def build_defs(paths: YgtPaths | None = None) -> dg.Definitions:

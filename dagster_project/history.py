@@ -54,30 +54,50 @@ def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
     landed = [d for d in result.landing.deliveries if d.status == "landed"]
     for d in landed:
         rows = sum(f.rows_loaded for f in d.files)
-        report(dg.AssetMaterialization(
-            asset_key=["raw", d.source], partition=partition_key_of(d.period),
-            metadata={**tag, "period": d.period, "files": len(d.files), "rows_loaded": rows},
-        ))
+        report(
+            dg.AssetMaterialization(
+                asset_key=["raw", d.source],
+                partition=partition_key_of(d.period),
+                metadata={**tag, "period": d.period, "files": len(d.files), "rows_loaded": rows},
+            )
+        )
     for source in sorted({d.source for d in result.landing.deliveries}):
         failed = [r for r in result.raw_gates.blocking_failures if r.get("source") == source]
         warned = [r for r in result.raw_gates.warnings if r.get("source") == source]
-        report(dg.AssetCheckEvaluation(
-            asset_key=dg.AssetKey(["raw", source]), check_name=RAW_GATE, passed=not failed,
-            metadata={**tag, "blocking_failures": len(failed), "warnings": len(warned)},
-        ))
+        report(
+            dg.AssetCheckEvaluation(
+                asset_key=dg.AssetKey(["raw", source]),
+                check_name=RAW_GATE,
+                passed=not failed,
+                metadata={**tag, "blocking_failures": len(failed), "warnings": len(warned)},
+            )
+        )
     for key in _dbt_keys(result.dbt):
         report(dg.AssetMaterialization(asset_key=key, metadata=tag))
     gates = result.mart_gates
-    report(dg.AssetCheckEvaluation(
-        asset_key=GATED_MART, check_name=MART_GATE, passed=not gates.blocking_failures,
-        metadata={**tag, "blocking_failures": len(gates.blocking_failures),
-                  "warnings": len(gates.warnings)},
-    ))
+    report(
+        dg.AssetCheckEvaluation(
+            asset_key=GATED_MART,
+            check_name=MART_GATE,
+            passed=not gates.blocking_failures,
+            metadata={
+                **tag,
+                "blocking_failures": len(gates.blocking_failures),
+                "warnings": len(gates.warnings),
+            },
+        )
+    )
     pub = result.published
-    report(dg.AssetMaterialization(
-        asset_key=PUBLISHED_KEY,
-        metadata={**tag, "bytes": pub.bytes, "tables": len(pub.tables),
-                  "rows": sum(pub.tables.values()),
-                  "dbt": "built" if result.dbt is not None else "skipped (nothing new)"},
-    ))
+    report(
+        dg.AssetMaterialization(
+            asset_key=PUBLISHED_KEY,
+            metadata={
+                **tag,
+                "bytes": pub.bytes,
+                "tables": len(pub.tables),
+                "rows": sum(pub.tables.values()),
+                "dbt": "built" if result.dbt is not None else "skipped (nothing new)",
+            },
+        )
+    )
     return home

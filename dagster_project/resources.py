@@ -34,7 +34,7 @@ class YgtPaths(dg.ConfigurableResource):
     warehouse: str = "demo/warehouse.duckdb"
 
     @classmethod
-    def from_env(cls) -> "YgtPaths":
+    def from_env(cls) -> YgtPaths:
         return cls(
             landing=os.environ.get("YGT_LANDING", "demo/landing"),
             warehouse=os.environ.get("YGT_WAREHOUSE", "demo/warehouse.duckdb"),
@@ -71,7 +71,9 @@ def _manifest_is_stale() -> bool:
 def _dbt_on_path() -> None:
     """dagster-dbt runs `dbt` from PATH; without an activated venv use the one beside Python."""
     if shutil.which("dbt") is None and (Path(sys.executable).parent / "dbt").exists():
-        os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        os.environ["PATH"] = (
+            f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        )
 
 
 def ensure_manifest() -> Path:

@@ -30,13 +30,17 @@ ROLLUP_MODELS = {
 }
 SEEDS = PROJECT_DIR / "seeds"
 DIMENSIONS = {
-    "紧密型": "tightness", "同质化": "homogenisation", "促分工": "division of labour",
-    "提效能": "efficiency", "保健康": "health outcomes", "补充": "supplementary",
+    "紧密型": "tightness",
+    "同质化": "homogenisation",
+    "促分工": "division of labour",
+    "提效能": "efficiency",
+    "保健康": "health outcomes",
+    "补充": "supplementary",
 }
 RULE_SOURCE = {
     "official_2024": "official — the 2024 edition's indicator explanations (指标说明)",
     "project_default": "project default — this warehouse's rule, built on standard health-statistics "
-                       "definitions; a province may change its parameters",
+    "definitions; a province may change its parameters",
 }
 UNITS = {"ratio": "ratio (0–1)", "yuan": "yuan 元", "per_10k": "per 10,000 residents 每万常住人口"}
 
@@ -90,8 +94,10 @@ def render_indicators_md() -> str:
     out.append("|---|---|---|---|---|")
     for ind in indicators:
         source = "official" if ind["rule_source"] == "official_2024" else "project default"
-        out.append(f"| [{ind['indicator_code']}](#{ind['indicator_code'].lower()}) | {ind['name_zh']} "
-                   f"| {ind['unit']} | {ind['frequency']} | {source} |")
+        out.append(
+            f"| [{ind['indicator_code']}](#{ind['indicator_code'].lower()}) | {ind['name_zh']} "
+            f"| {ind['unit']} | {ind['frequency']} | {source} |"
+        )
     dimension = None
     for ind in indicators:
         if ind["dimension"] != dimension:
@@ -100,9 +106,11 @@ def render_indicators_md() -> str:
         code = ind["indicator_code"]
         out.append(f"### {code}\n")
         out.append(f"**{ind['name_zh']}** — {ind['name_en']}\n")
-        out.append(f"- Unit: {UNITS.get(ind['unit'], ind['unit'])}; frequency: {ind['frequency']}"
-                   f"{' (year-to-date quarters and the year)' if ind['frequency'] == 'quarterly' else ''}; "
-                   f"direction: {ind['direction'].replace('_', ' ')}")
+        out.append(
+            f"- Unit: {UNITS.get(ind['unit'], ind['unit'])}; frequency: {ind['frequency']}"
+            f"{' (year-to-date quarters and the year)' if ind['frequency'] == 'quarterly' else ''}; "
+            f"direction: {ind['direction'].replace('_', ' ')}"
+        )
         out.append(f"- Numerator: {ind['numerator_rule']}")
         out.append(f"- Denominator: {ind['denominator_rule']}")
         out.append(f"- Rule: {ind['definition']}")
@@ -113,7 +121,9 @@ def render_indicators_md() -> str:
             for n in names:
                 p = params[n]
                 where = "dbt var" if p["kind"] == "var" else "seed"
-                out.append(f"  - `{n}` ({where}, default `{p['default_value']}`): {p['description']}")
+                out.append(
+                    f"  - `{n}` ({where}, default `{p['default_value']}`): {p['description']}"
+                )
         if code in items:
             out.append("- Checklist items (seed `qualitative_items`):")
             for item in items[code]:
@@ -123,8 +133,10 @@ def render_indicators_md() -> str:
     out.append("| parameter | kind | default | indicators | meaning |")
     out.append("|---|---|---|---|---|")
     for p in params.values():
-        out.append(f"| `{p['parameter']}` | {p['kind']} | `{p['default_value']}` | {p['indicators']} "
-                   f"| {p['description']} |")
+        out.append(
+            f"| `{p['parameter']}` | {p['kind']} | `{p['default_value']}` | {p['indicators']} "
+            f"| {p['description']} |"
+        )
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -137,12 +149,21 @@ def render_registry_sql() -> str:
     indicators = _read("indicator_definitions.csv")
     unknown = {i["rollup_method"] for i in indicators} - set(ROLLUP_MODELS)
     if unknown:
-        raise ValueError(f"seeds/indicator_definitions.csv: unknown rollup_method {sorted(unknown)}; "
-                         f"known: {sorted(ROLLUP_MODELS)}")
-    ratio = [i["model"] for i in indicators if i["rollup_method"] in ("ratio_of_sums", "growth_of_rolled_up")]
+        raise ValueError(
+            f"seeds/indicator_definitions.csv: unknown rollup_method {sorted(unknown)}; "
+            f"known: {sorted(ROLLUP_MODELS)}"
+        )
+    ratio = [
+        i["model"]
+        for i in indicators
+        if i["rollup_method"] in ("ratio_of_sums", "growth_of_rolled_up")
+    ]
     ratio = list(dict.fromkeys(ratio))
-    growth = {i["indicator_code"]: i["base_indicator"] for i in indicators
-              if i["rollup_method"] == "growth_of_rolled_up"}
+    growth = {
+        i["indicator_code"]: i["base_indicator"]
+        for i in indicators
+        if i["rollup_method"] == "growth_of_rolled_up"
+    }
     rollups = list(dict.fromkeys(ROLLUP_MODELS[i["rollup_method"]] for i in indicators))
     growth_text = "{" + ", ".join(f"'{k}': '{v}'" for k, v in growth.items()) + "}"
     return f"""{{#- GENERATED from seeds/indicator_definitions.csv by `python -m orchestration.catalogue`.

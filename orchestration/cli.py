@@ -36,11 +36,17 @@ def cmd_generate(args) -> int:
     from orchestration.generate import generate
 
     summary = generate(
-        Path(args.out), counties=args.counties, years=tuple(args.years), scale=args.scale,
-        seed=args.seed, progress=_progress,
+        Path(args.out),
+        counties=args.counties,
+        years=tuple(args.years),
+        scale=args.scale,
+        seed=args.seed,
+        progress=_progress,
     )
-    _progress(f"generated {summary.get('files', '?')} files in {summary.get('seconds', 0):.1f}s "
-              f"→ landing {args.out}, ground truth {summary.get('truth_dir', '')}")
+    _progress(
+        f"generated {summary.get('files', '?')} files in {summary.get('seconds', 0):.1f}s "
+        f"→ landing {args.out}, ground truth {summary.get('truth_dir', '')}"
+    )
     return 0
 
 
@@ -48,10 +54,17 @@ def cmd_land(args) -> int:
     from orchestration import pipeline, runlock, settings
 
     try:
-        work_db = settings.work_db_for(pipeline.warehouse_folder(Path(args.warehouse), args.create_dir))
+        work_db = settings.work_db_for(
+            pipeline.warehouse_folder(Path(args.warehouse), args.create_dir)
+        )
         with runlock.hold(work_db, wait=args.wait, progress=_progress):
-            report = pipeline.land_step(Path(args.landing), work_db,
-                                        pipeline.periods_for(args.period), _progress, force=args.force)
+            report = pipeline.land_step(
+                Path(args.landing),
+                work_db,
+                pipeline.periods_for(args.period),
+                _progress,
+                force=args.force,
+            )
     except (pipeline.PipelineError, runlock.WarehouseBusy) as exc:
         print(f"ygt land: {exc}", file=sys.stderr)
         return 2
@@ -65,9 +78,16 @@ def cmd_run(args) -> int:
 
     t0 = time.perf_counter()
     try:
-        result = pipeline.run(Path(args.landing), Path(args.warehouse), period=args.period,
-                              progress=_progress, force=args.force, allow_empty=args.allow_empty,
-                              create_dir=args.create_dir, wait=args.wait)
+        result = pipeline.run(
+            Path(args.landing),
+            Path(args.warehouse),
+            period=args.period,
+            progress=_progress,
+            force=args.force,
+            allow_empty=args.allow_empty,
+            create_dir=args.create_dir,
+            wait=args.wait,
+        )
     except pipeline.PipelineError as exc:
         print(f"ygt run: {exc}", file=sys.stderr)
         return 2
@@ -166,11 +186,18 @@ def cmd_demo(args) -> int:
     warehouse = demo / "warehouse.duckdb"
     t0 = time.perf_counter()
     if args.regenerate or not landing.exists():
-        generate(landing, counties=args.counties, years=(2023, 2024), scale=args.scale, seed=7,
-                 progress=_progress)
+        generate(
+            landing,
+            counties=args.counties,
+            years=(2023, 2024),
+            scale=args.scale,
+            seed=7,
+            progress=_progress,
+        )
     try:
-        result = pipeline.run(landing, warehouse, progress=_progress, create_dir=True,
-                              command="ygt demo")
+        result = pipeline.run(
+            landing, warehouse, progress=_progress, create_dir=True, command="ygt demo"
+        )
     except pipeline.PipelineError as exc:
         print(f"ygt demo: {exc}", file=sys.stderr)
         return 2
@@ -181,8 +208,10 @@ def cmd_demo(args) -> int:
     print(league_table(warehouse))
     print()
     print(_run_summary(result, time.perf_counter() - t0))
-    print(f"next: open {result.outputs['report']} in a browser, or open {result.warehouse} read-only in any "
-          f"DuckDB client (example queries: docs/analyst_queries.sql)")
+    print(
+        f"next: open {result.outputs['report']} in a browser, or open {result.warehouse} read-only in any "
+        f"DuckDB client (example queries: docs/analyst_queries.sql)"
+    )
     return 0
 
 
@@ -192,10 +221,14 @@ def cmd_explain(args) -> int:
 
     try:
         if args.list:
-            n = ex.export_list(Path(args.warehouse), args.area, args.period, args.indicator, Path(args.list))
+            n = ex.export_list(
+                Path(args.warehouse), args.area, args.period, args.indicator, Path(args.list)
+            )
             print(f"wrote {n} rows (reconciliation list of {args.indicator}) to {args.list}")
             return 0
-        result = ex.explain(Path(args.warehouse), args.area, args.period, args.indicator, top=args.top)
+        result = ex.explain(
+            Path(args.warehouse), args.area, args.period, args.indicator, top=args.top
+        )
     except ex.ExplainError as exc:
         print(f"ygt explain: {exc}", file=sys.stderr)
         return 2
@@ -217,32 +250,51 @@ def cmd_export_xlsx(args) -> int:
 
 def add_explain_parsers(sub) -> None:
     e = sub.add_parser(
-        "explain", help="explain one published value: rule, numerator/denominator, facilities, sources",
+        "explain",
+        help="explain one published value: rule, numerator/denominator, facilities, sources",
         description="Print, in Chinese with English beside it, what is behind one value of "
         "marts.indicator_values: the rule, numerator / denominator = value with units, the "
         "parameters in force, the value a year earlier and at the higher levels, the top "
         "facilities (marts.indicator_breakdown), the deliveries that fed it and their quality "
         "checks. Reads the published file alone, read-only. With --list, writes instead the "
         "reconciliation list (I13, I13x: cohort members admitted) from the working database. "
-        "Exit 2 with the existing codes on an unknown area, period or indicator.")
+        "Exit 2 with the existing codes on an unknown area, period or indicator.",
+    )
     e.add_argument("--warehouse", required=True, help="published DuckDB file")
-    e.add_argument("--area", required=True, help="area code: county, city, province or 000000 (national)")
+    e.add_argument(
+        "--area", required=True, help="area code: county, city, province or 000000 (national)"
+    )
     e.add_argument("--period", required=True, help="YYYY or YYYYQn (year to date)")
-    e.add_argument("--indicator", required=True, help="indicator code, e.g. I07 (see marts.indicator_catalog)")
-    e.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json for tools")
+    e.add_argument(
+        "--indicator", required=True, help="indicator code, e.g. I07 (see marts.indicator_catalog)"
+    )
+    e.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default) or json for tools",
+    )
     e.add_argument("--top", type=int, default=10, help="facilities to list (default 10)")
-    e.add_argument("--list", metavar="FILE.csv", help="write the reconciliation list (pseudonymised keys) "
-                   "from the working database to this CSV instead")
+    e.add_argument(
+        "--list",
+        metavar="FILE.csv",
+        help="write the reconciliation list (pseudonymised keys) "
+        "from the working database to this CSV instead",
+    )
     e.set_defaults(func=cmd_explain)
     x = sub.add_parser(
-        "export-xlsx", help="write the provincial workbook (self-assessment layout) for a year",
+        "export-xlsx",
+        help="write the provincial workbook (self-assessment layout) for a year",
         description="Write an .xlsx with one sheet per county in the layout of the self-assessment "
         "return (序号, 维度, 指标, 口径, 分子, 分母, 当期值, 单位, 数据来源, 上年值, 变化) and summary "
-        "sheets per city and for the province, from the published warehouse (read-only).")
+        "sheets per city and for the province, from the published warehouse (read-only).",
+    )
     x.add_argument("--warehouse", required=True, help="published DuckDB file")
     x.add_argument("--year", required=True, type=int, help="calendar year (annual values)")
     x.add_argument("--out", required=True, help="the .xlsx file to write")
     x.set_defaults(func=cmd_export_xlsx)
+
+
 # --- end explain and export-xlsx
 
 
@@ -250,53 +302,105 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ygt", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="show every landed file, not one line per delivery")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show every landed file, not one line per delivery",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    g = sub.add_parser("generate", help="write a synthetic landing folder and its ground truth",
-                       description="Write a deterministic synthetic province (landing files exactly "
-                       "as the raw contract says, with planted defects) and, next to it, "
-                       "ground_truth/ with every indicator's numerator and denominator.")
-    g.add_argument("--out", required=True, help="landing folder to write (ground truth goes to its sibling ground_truth/)")
+    g = sub.add_parser(
+        "generate",
+        help="write a synthetic landing folder and its ground truth",
+        description="Write a deterministic synthetic province (landing files exactly "
+        "as the raw contract says, with planted defects) and, next to it, "
+        "ground_truth/ with every indicator's numerator and denominator.",
+    )
+    g.add_argument(
+        "--out",
+        required=True,
+        help="landing folder to write (ground truth goes to its sibling ground_truth/)",
+    )
     g.add_argument("--counties", type=int, default=6, help="number of counties (default 6)")
-    g.add_argument("--years", type=int, nargs="+", default=[2023, 2024], help="years to generate (default 2023 2024)")
-    g.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1.0 = demo size)")
-    g.add_argument("--seed", type=int, default=7, help="random seed (default 7); same seed, same files")
+    g.add_argument(
+        "--years",
+        type=int,
+        nargs="+",
+        default=[2023, 2024],
+        help="years to generate (default 2023 2024)",
+    )
+    g.add_argument(
+        "--scale", type=float, default=1.0, help="volume multiplier (default 1.0 = demo size)"
+    )
+    g.add_argument(
+        "--seed", type=int, default=7, help="random seed (default 7); same seed, same files"
+    )
     g.set_defaults(func=cmd_generate)
 
     def add_run_args(sp):
-        sp.add_argument("--landing", required=True, help="landing folder: <landing>/<source>/<period>/<files>")
-        sp.add_argument("--warehouse", required=True, help="published DuckDB file (the working database lives in .ygt-work/ beside it)")
-        sp.add_argument("--period", help="only this period: YYYY (year and its quarters) or YYYYQn; default every period found")
-        sp.add_argument("--force", action="store_true", help="re-land deliveries even if their files are unchanged")
-        sp.add_argument("--wait", action="store_true",
-                        help="if another run holds the warehouse, wait for it instead of stopping")
-        sp.add_argument("--create-dir", action="store_true",
-                        help="create the warehouse's folder if it does not exist (default: refuse, it may be a typo)")
+        sp.add_argument(
+            "--landing", required=True, help="landing folder: <landing>/<source>/<period>/<files>"
+        )
+        sp.add_argument(
+            "--warehouse",
+            required=True,
+            help="published DuckDB file (the working database lives in .ygt-work/ beside it)",
+        )
+        sp.add_argument(
+            "--period",
+            help="only this period: YYYY (year and its quarters) or YYYYQn; default every period found",
+        )
+        sp.add_argument(
+            "--force",
+            action="store_true",
+            help="re-land deliveries even if their files are unchanged",
+        )
+        sp.add_argument(
+            "--wait",
+            action="store_true",
+            help="if another run holds the warehouse, wait for it instead of stopping",
+        )
+        sp.add_argument(
+            "--create-dir",
+            action="store_true",
+            help="create the warehouse's folder if it does not exist (default: refuse, it may be a typo)",
+        )
 
-    la = sub.add_parser("land", help="land files into the working database only (no build, no publish)")
+    la = sub.add_parser(
+        "land", help="land files into the working database only (no build, no publish)"
+    )
     add_run_args(la)
     la.set_defaults(func=cmd_land)
 
-    r = sub.add_parser("run", help="land, check, build and publish the warehouse atomically",
-                       description="Land the landing folder, run the raw quality gates, build the dbt "
-                       "models, run the mart gates and publish the warehouse file atomically. "
-                       "With --period it is a quarterly refresh: the heavy models recompute only "
-                       "the deliveries landed since the last build (same result as a full build); "
-                       "without it everything is rebuilt. "
-                       "A --period run with nothing landed since the last build skips dbt. "
-                       "Refused (nothing landed or published): no delivery for the period; a "
-                       "quarterly refresh of a warehouse without the year's earlier quarters; "
-                       "another run holding the warehouse (see --wait). "
-                       "Exit 0 on success; 2 when a blocking quality check or an error stops "
-                       "publication (the previous warehouse is then untouched). Each run is "
-                       "recorded in the project's Dagster instance (DAGSTER_HOME, default .dagster/).")
+    r = sub.add_parser(
+        "run",
+        help="land, check, build and publish the warehouse atomically",
+        description="Land the landing folder, run the raw quality gates, build the dbt "
+        "models, run the mart gates and publish the warehouse file atomically. "
+        "With --period it is a quarterly refresh: the heavy models recompute only "
+        "the deliveries landed since the last build (same result as a full build); "
+        "without it everything is rebuilt. "
+        "A --period run with nothing landed since the last build skips dbt. "
+        "Refused (nothing landed or published): no delivery for the period; a "
+        "quarterly refresh of a warehouse without the year's earlier quarters; "
+        "another run holding the warehouse (see --wait). "
+        "Exit 0 on success; 2 when a blocking quality check or an error stops "
+        "publication (the previous warehouse is then untouched). Each run is "
+        "recorded in the project's Dagster instance (DAGSTER_HOME, default .dagster/).",
+    )
     add_run_args(r)
-    r.add_argument("--allow-empty", action="store_true",
-                   help="publish even if the build computed no indicator value (default: refuse)")
+    r.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="publish even if the build computed no indicator value (default: refuse)",
+    )
     r.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("show", help="print the headline indicators and the county league table of a published warehouse")
+    s = sub.add_parser(
+        "show",
+        help="print the headline indicators and the county league table of a published warehouse",
+    )
     s.add_argument("--warehouse", required=True)
     s.add_argument("--period", help="period to show (default: the latest year)")
     s.set_defaults(func=cmd_show)
@@ -312,15 +416,24 @@ def build_parser() -> argparse.ArgumentParser:
     ex.set_defaults(func=cmd_export)
 
     c = sub.add_parser("contract", help="print the raw data contract (sources, columns, codes)")
-    c.add_argument("--dbt-sources", action="store_true",
-                   help="regenerate models/staging/_sources.yml from the contract instead")
+    c.add_argument(
+        "--dbt-sources",
+        action="store_true",
+        help="regenerate models/staging/_sources.yml from the contract instead",
+    )
     c.set_defaults(func=cmd_contract)
 
     d = sub.add_parser("demo", help="generate demo data, run the whole pipeline, show the result")
-    d.add_argument("--dir", default="demo", help="folder for landing data, warehouse and reports (default demo/)")
+    d.add_argument(
+        "--dir",
+        default="demo",
+        help="folder for landing data, warehouse and reports (default demo/)",
+    )
     d.add_argument("--counties", type=int, default=6, help="counties to generate (default 6)")
     d.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1.0)")
-    d.add_argument("--regenerate", action="store_true", help="regenerate the landing folder even if it exists")
+    d.add_argument(
+        "--regenerate", action="store_true", help="regenerate the landing folder even if it exists"
+    )
     d.set_defaults(func=cmd_demo)
     add_explain_parsers(sub)
     return p

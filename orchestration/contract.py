@@ -69,15 +69,15 @@ MODALITIES = ("IMAGING", "ULTRASOUND", "ECG", "NUCLEAR", "EMG", "EEG", "OTHER")
 AGE_GROUPS = ("0", "1-4") + tuple(f"{a}-{a + 4}" for a in range(5, 85, 5)) + ("85+",)
 
 
-def C(name, kind="code", **kw) -> Column:  # noqa: N802 - short constructor for the table below
+def C(name, kind="code", **kw) -> Column:
     return Column(name, kind, **kw)
 
 
-def ID(name, hash_as="person_key") -> Column:  # noqa: N802
+def ID(name, hash_as="person_key") -> Column:
     return Column(name, "pii_hash", hash_as=hash_as, doc="personal identifier, keyed hash only")
 
 
-def NAME(name) -> Column:  # noqa: N802
+def NAME(name) -> Column:
     return Column(name, "pii_drop", required=False, doc="personal name, dropped at landing")
 
 

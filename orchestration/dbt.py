@@ -21,9 +21,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 from orchestration import contract
 from orchestration.land import AUDIT_COLUMNS, create_raw_schema
@@ -31,7 +31,6 @@ from orchestration.quality.gates import RESULT_COLUMNS as DQ_RESULT_COLUMNS
 from orchestration.settings import PROJECT_DIR, memory_limit
 
 Progress = Callable[[str], None]
-
 
 
 class DbtError(RuntimeError):
@@ -125,8 +124,14 @@ def run_dbt(
     cmd = [sys.executable, "-m", "dbt.cli.main", *args]
     t0 = time.time()
     proc = subprocess.Popen(
-        cmd, cwd=PROJECT_DIR, env={**dbt_env(work_db), **(env or {})}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace",
+        cmd,
+        cwd=PROJECT_DIR,
+        env={**dbt_env(work_db), **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
     )
     lines: list[str] = []
     assert proc.stdout is not None
@@ -137,14 +142,19 @@ def run_dbt(
     rc = proc.wait()
     output = "".join(lines)
     results = _read_run_results(target, t0)
-    result = DbtResult(args=args, returncode=rc, seconds=time.time() - t0, output=output, results=results)
+    result = DbtResult(
+        args=args, returncode=rc, seconds=time.time() - t0, output=output, results=results
+    )
     if rc != 0:
         failed = _failed_nodes(results)
         tail = "".join(lines[-40:])
-        where = ("failing nodes: " + ", ".join(failed)) if failed else "no node results (see output)"
+        where = (
+            ("failing nodes: " + ", ".join(failed)) if failed else "no node results (see output)"
+        )
         raise DbtError(
             f"dbt {args[0]} failed (exit {rc}) on {work_db}; {where}.\n--- dbt output (tail) ---\n{tail}",
-            failed, output,
+            failed,
+            output,
         )
     return result
 

@@ -21,8 +21,12 @@ def connect(path: str | Path = ":memory:", read_only: bool = False) -> duckdb.Du
     con = duckdb.connect(
         str(path),
         read_only=read_only,
-        config={"extension_directory": extension_directory(), "autoinstall_known_extensions": False,
-                "autoload_known_extensions": False, "memory_limit": settings.memory_limit()},
+        config={
+            "extension_directory": extension_directory(),
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "memory_limit": settings.memory_limit(),
+        },
     )
     return con
 

@@ -33,10 +33,14 @@ INDICATOR_SOURCES: dict[str, tuple[str, ...]] = {
     "I05c": ("facilities",),
     "I06": ("personnel", "facilities"),
     **dict.fromkeys(("I07", "I12"), ("outpatient_visits", "facilities")),
-    **dict.fromkeys(("I08", "I09", "I10a", "I10b", "I11", "S01", "S02", "S04"),
-                    ("insurance_settlements", "facilities")),
-    **dict.fromkeys(("I13", "I13x"), ("chronic_disease_roster", "inpatient_discharges",
-                                      "insurance_settlements", "facilities")),
+    **dict.fromkeys(
+        ("I08", "I09", "I10a", "I10b", "I11", "S01", "S02", "S04"),
+        ("insurance_settlements", "facilities"),
+    ),
+    **dict.fromkeys(
+        ("I13", "I13x"),
+        ("chronic_disease_roster", "inpatient_discharges", "insurance_settlements", "facilities"),
+    ),
     **dict.fromkeys(("I14", "I14p"), ("deaths", "population")),
     "S03": ("dispatches", "facilities"),
     "S05": ("inpatient_discharges", "facilities"),
@@ -48,16 +52,38 @@ LEVEL_OF = {"I10b": "I10a", "S04": "I10a"}
 
 # (numerator unit, denominator unit) in Chinese.
 _N_UNITS = {
-    "I04": ("人", "万人"), "I05a": ("例", "万人"), "I05b": ("例", "万人"), "I05c": ("个", "个"),
-    "I06": ("元/人", "元/人"), "I07": ("人次", "人次"), "I08": ("元", "元"), "I09": ("元", "元"),
-    "I10a": ("元", "人次"), "I10b": ("元", "元"), "I11": ("人次", "人次"), "I12": ("人次", "人次"),
-    "I13": ("人", "人"), "I13x": ("人", "人"), "S01": ("人次", "人次"), "S02": ("元", "元"),
-    "S03": ("个", "个"), "S04": ("元", "元"), "S05": ("人次", "人次"),
+    "I04": ("人", "万人"),
+    "I05a": ("例", "万人"),
+    "I05b": ("例", "万人"),
+    "I05c": ("个", "个"),
+    "I06": ("元/人", "元/人"),
+    "I07": ("人次", "人次"),
+    "I08": ("元", "元"),
+    "I09": ("元", "元"),
+    "I10a": ("元", "人次"),
+    "I10b": ("元", "元"),
+    "I11": ("人次", "人次"),
+    "I12": ("人次", "人次"),
+    "I13": ("人", "人"),
+    "I13x": ("人", "人"),
+    "S01": ("人次", "人次"),
+    "S02": ("元", "元"),
+    "S03": ("个", "个"),
+    "S04": ("元", "元"),
+    "S05": ("人次", "人次"),
 }
-UNIT_LABELS = {"ratio": "比例 ratio", "yuan": "元 yuan", "per_10k": "每万人 per 10,000",
-               "flag": "标志 flag"}
-LEVEL_LABELS = {"county": "县 county", "city": "市 city", "province": "省 province",
-                "national": "全国 national"}
+UNIT_LABELS = {
+    "ratio": "比例 ratio",
+    "yuan": "元 yuan",
+    "per_10k": "每万人 per 10,000",
+    "flag": "标志 flag",
+}
+LEVEL_LABELS = {
+    "county": "县 county",
+    "city": "市 city",
+    "province": "省 province",
+    "national": "全国 national",
+}
 LEVEL_DIGITS = {"county": 6, "city": 4, "province": 2, "national": 0}
 PERIOD_RE = re.compile(r"^(\d{4})(?:Q([1-4]))?$")
 # Reconciliation lists in the working database: indicator -> (table, flag of the rows counted)
@@ -107,7 +133,9 @@ def _rows(con, sql: str, params=()) -> list[dict]:
 def _period_parts(period: str) -> tuple[int, int | None]:
     m = PERIOD_RE.match(period)
     if not m:
-        raise ExplainError(f"--period {period!r} is not YYYY or YYYYQn (for example 2024 or 2024Q2)")
+        raise ExplainError(
+            f"--period {period!r} is not YYYY or YYYYQn (for example 2024 or 2024Q2)"
+        )
     return int(m.group(1)), int(m.group(2)) if m.group(2) else None
 
 
@@ -129,7 +157,9 @@ def delivery_periods(code: str, period: str) -> list[str]:
 def open_warehouse(warehouse: Path) -> duckdb.DuckDBPyConnection:
     warehouse = Path(warehouse)
     if not warehouse.is_file():
-        raise ExplainError(f"warehouse {warehouse} does not exist; build it with `ygt run` or `ygt demo`")
+        raise ExplainError(
+            f"warehouse {warehouse} does not exist; build it with `ygt run` or `ygt demo`"
+        )
     return duck.connect(warehouse, read_only=True)
 
 
@@ -144,35 +174,74 @@ def explain(warehouse: Path, area: str, period: str, indicator: str, top: int = 
     """Everything behind one value of marts.indicator_values, as a dict (see `render_text`)."""
     con = open_warehouse(warehouse)
     try:
-        _check_choice(con, "indicator", indicator,
-                      "select indicator_code from marts.indicator_catalog order by indicator_code")
-        _check_choice(con, "area", area, "select distinct area_code from marts.indicator_values "
-                      "order by area_code")
-        _check_choice(con, "period", period, "select distinct period from marts.indicator_values "
-                      "order by period")
-        catalog = _rows(con, "select * from marts.indicator_catalog where indicator_code = ?",
-                        [indicator])[0]
-        values = _rows(con, "select * from marts.indicator_values where area_code = ? and period = ? "
-                       "and indicator_code = ?", [area, period, indicator])
+        _check_choice(
+            con,
+            "indicator",
+            indicator,
+            "select indicator_code from marts.indicator_catalog order by indicator_code",
+        )
+        _check_choice(
+            con,
+            "area",
+            area,
+            "select distinct area_code from marts.indicator_values order by area_code",
+        )
+        _check_choice(
+            con,
+            "period",
+            period,
+            "select distinct period from marts.indicator_values order by period",
+        )
+        catalog = _rows(
+            con, "select * from marts.indicator_catalog where indicator_code = ?", [indicator]
+        )[0]
+        values = _rows(
+            con,
+            "select * from marts.indicator_values where area_code = ? and period = ? "
+            "and indicator_code = ?",
+            [area, period, indicator],
+        )
         if not values:
-            periods = [r[0] for r in con.execute(
-                "select distinct period from marts.indicator_values where indicator_code = ? "
-                "order by period", [indicator]).fetchall()]
-            raise ExplainError(f"{indicator} is {catalog['frequency']}: no value for period {period}; "
-                               f"its periods: {', '.join(periods)}")
+            periods = [
+                r[0]
+                for r in con.execute(
+                    "select distinct period from marts.indicator_values where indicator_code = ? "
+                    "order by period",
+                    [indicator],
+                ).fetchall()
+            ]
+            raise ExplainError(
+                f"{indicator} is {catalog['frequency']}: no value for period {period}; "
+                f"its periods: {', '.join(periods)}"
+            )
         value = values[0]
-        level, unit = value["area_level"], value["unit"]
+        level = value["area_level"]
         result = {
-            "indicator": {k: catalog.get(k) for k in (
-                "indicator_code", "name_zh", "name_en", "dimension", "unit", "direction", "frequency",
-                "definition", "numerator_rule", "denominator_rule", "rule_source")},
+            "indicator": {
+                k: catalog.get(k)
+                for k in (
+                    "indicator_code",
+                    "name_zh",
+                    "name_en",
+                    "dimension",
+                    "unit",
+                    "direction",
+                    "frequency",
+                    "definition",
+                    "numerator_rule",
+                    "denominator_rule",
+                    "rule_source",
+                )
+            },
             "area": {"level": level, "code": area, "name": value["area_name"]},
             "period": period,
             "value": {k: value[k] for k in ("numerator", "denominator", "value", "status")},
             "units": dict(zip(("numerator", "denominator"), numerator_units(indicator, level))),
             "parameters": _parameters(con, indicator, (catalog.get("parameters") or "").split("|")),
             "comparisons": _comparisons(con, value, indicator),
-            "facilities": _facilities(con, level, area, period, LEVEL_OF.get(indicator, indicator), top),
+            "facilities": _facilities(
+                con, level, area, period, LEVEL_OF.get(indicator, indicator), top
+            ),
             "deliveries": _deliveries(con, indicator, period),
             "quality_checks": _quality(con, indicator, period),
             "notes": _notes(indicator),
@@ -185,8 +254,11 @@ def explain(warehouse: Path, area: str, period: str, indicator: str, top: int = 
 def _parameters(con, indicator: str, named: list[str]) -> list[dict]:
     """The parameters the catalogue names for the indicator, and those whose seed row lists it."""
     out = []
-    for row in _rows(con, "select parameter, kind, value, indicators, description "
-                     "from marts.indicator_parameters order by kind desc, parameter"):
+    for row in _rows(
+        con,
+        "select parameter, kind, value, indicators, description "
+        "from marts.indicator_parameters order by kind desc, parameter",
+    ):
         applies = (row["indicators"] or "").split()
         if indicator in applies or row["parameter"] in named:
             out.append({k: row[k] for k in ("parameter", "kind", "value", "description")})
@@ -197,14 +269,16 @@ def _comparisons(con, value: dict, indicator: str) -> list[dict]:
     area, period, level = value["area_code"], value["period"], value["area_level"]
     wanted = [("上年同期 a year earlier", level, area, _shift_year(period, 1))]
     order = ["county", "city", "province", "national"]
-    for higher in order[order.index(level) + 1:]:
+    for higher in order[order.index(level) + 1 :]:
         digits = LEVEL_DIGITS[higher]
         code = (area[:digits] + "0" * (6 - digits)) if digits else None
         wanted.append((LEVEL_LABELS[higher], higher, code, period))
     out = []
     for label, lvl, code, per in wanted:
-        sql = ("select area_code, area_name, period, numerator, denominator, value from marts.indicator_values "
-               "where area_level = ? and period = ? and indicator_code = ?")
+        sql = (
+            "select area_code, area_name, period, numerator, denominator, value from marts.indicator_values "
+            "where area_level = ? and period = ? and indicator_code = ?"
+        )
         params = [lvl, per, indicator]
         if code is not None:
             sql += " and area_code = ?"
@@ -213,8 +287,18 @@ def _comparisons(con, value: dict, indicator: str) -> list[dict]:
         if rows:
             out.append({"label": label, "area_level": lvl, **rows[0]})
         else:
-            out.append({"label": label, "area_level": lvl, "area_code": code, "area_name": None,
-                        "period": per, "numerator": None, "denominator": None, "value": None})
+            out.append(
+                {
+                    "label": label,
+                    "area_level": lvl,
+                    "area_code": code,
+                    "area_name": None,
+                    "period": per,
+                    "numerator": None,
+                    "denominator": None,
+                    "value": None,
+                }
+            )
     return out
 
 
@@ -227,13 +311,17 @@ def _facilities(con, level: str, area: str, period: str, indicator: str, top: in
     if digits:
         where += " and substring(area_code, 1, ?) = ?"
         params += [digits, area[:digits]]
-    rows = _rows(con, f"""
+    rows = _rows(
+        con,
+        f"""
         select facility_code, max(facility_name) as facility_name,
             max(facility_category) as facility_category, max(facility_county_code) as facility_county_code,
             sum(numerator) as numerator, sum(denominator) as denominator
         from marts.indicator_breakdown where {where}
         group by facility_code
-        order by abs(sum(numerator)) desc, abs(sum(denominator)) desc, facility_code""", params)
+        order by abs(sum(numerator)) desc, abs(sum(denominator)) desc, facility_code""",
+        params,
+    )
     total_num = sum(r["numerator"] for r in rows)
     for r in rows:
         r["share_of_numerator"] = r["numerator"] / total_num if total_num else None
@@ -246,25 +334,31 @@ def _deliveries(con, indicator: str, period: str) -> list[dict]:
     if not sources:
         return []
     periods = delivery_periods(indicator, period)
-    return _rows(con, f"""
+    return _rows(
+        con,
+        f"""
         select source, period, count(*) as files, sum(rows_read) as rows_read,
             sum(rows_loaded) as rows_loaded, sum(rows_quarantined) as rows_quarantined,
             sum(rows_duplicate) as rows_duplicate,
             sum(case when status = 'rejected' then 1 else 0 end) as files_rejected
         from marts.load_audit
         where source in ({duck.lit_list(sources)[1:-1]}) and period in ({duck.lit_list(periods)[1:-1]})
-        group by source, period order by source, period""")
+        group by source, period order by source, period""",
+    )
 
 
 def _quality(con, indicator: str, period: str) -> dict:
     sources = list(INDICATOR_SOURCES.get(indicator, ())) + ["indicator_values"]
     periods = delivery_periods(indicator, period)
-    rows = _rows(con, f"""
+    rows = _rows(
+        con,
+        f"""
         select check_id, source, period, stage, category, severity, status, rows_checked, rows_failed,
             description
         from marts.data_quality
         where source in ({duck.lit_list(sources)[1:-1]}) and period in ({duck.lit_list(periods)[1:-1]})
-        order by status = 'passed', severity, check_id, source, period""")
+        order by status = 'passed', severity, check_id, source, period""",
+    )
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
@@ -274,14 +368,20 @@ def _quality(con, indicator: str, period: str) -> dict:
 def _notes(indicator: str) -> list[str]:
     notes = []
     if indicator in ("I05a", "I05b"):
-        notes.append("机构为申请机构; 分母为常住人口/万, 不按机构拆分 (facilities are the requesting ones; "
-                     "the denominator, residents per 10,000, is not split by facility)")
+        notes.append(
+            "机构为申请机构; 分母为常住人口/万, 不按机构拆分 (facilities are the requesting ones; "
+            "the denominator, residents per 10,000, is not split by facility)"
+        )
     if indicator == "I10b":
-        notes.append("I10b 是增长率, 不按机构相加; 列出的是当期水平 I10a 的机构构成 "
-                     "(a growth rate is not a sum over facilities: facilities of the current level I10a)")
+        notes.append(
+            "I10b 是增长率, 不按机构相加; 列出的是当期水平 I10a 的机构构成 "
+            "(a growth rate is not a sum over facilities: facilities of the current level I10a)"
+        )
     if indicator == "S04":
-        notes.append("S04 是增长率; 列出的是 I10a 的机构构成, 其中基层医疗卫生机构的行构成 S04 的当期水平 "
-                     "(a growth rate: I10a's facilities; its primary-care rows make S04's current level)")
+        notes.append(
+            "S04 是增长率; 列出的是 I10a 的机构构成, 其中基层医疗卫生机构的行构成 S04 的当期水平 "
+            "(a growth rate: I10a's facilities; its primary-care rows make S04's current level)"
+        )
     return notes
 
 
@@ -315,46 +415,68 @@ def render_text(r: dict) -> str:
     if v["numerator"] is None and v["value"] is not None:
         out.append("  (分子分母不适用 no numerator/denominator at this level for this indicator)")
     out += ["", "参数 Parameters in force:"]
-    out += [f"  {p['parameter']} = {p['value']}   — {p['description']}" for p in r["parameters"]] or ["  —"]
+    out += [
+        f"  {p['parameter']} = {p['value']}   — {p['description']}" for p in r["parameters"]
+    ] or ["  —"]
     out += ["", "对比 Comparison:"]
     for c in r["comparisons"]:
         where = f"{c['area_name'] or ''} {c['area_code'] or ''}".strip()
         line = f"  {c['label']}: {where} {c['period']}: {format_value(c['value'], unit)}"
         if c["label"].startswith("上年") and c["value"] is not None and v["value"] is not None:
             diff = v["value"] - c["value"]
-            line += (f"   变化 change {100 * diff:+.2f} 百分点 points" if unit == "ratio"
-                     else f"   变化 change {diff:+,.2f}")
+            line += (
+                f"   变化 change {100 * diff:+.2f} 百分点 points"
+                if unit == "ratio"
+                else f"   变化 change {diff:+,.2f}"
+            )
         out.append(line)
     f = r["facilities"]
     out.append("")
     if f["count"]:
-        out.append(f"机构构成 Facilities ({f['indicator_code']}, top {len(f['top'])} of {f['count']}, "
-                   f"by numerator 按分子贡献):")
-        out.append(f"  {'机构代码 code':<18}{pad('名称 name', 30)}{'类别':<6}{'所在县':<9}"
-                   f"{'分子 num':>14}{'分母 den':>14}{'占分子 share':>13}")
+        out.append(
+            f"机构构成 Facilities ({f['indicator_code']}, top {len(f['top'])} of {f['count']}, "
+            f"by numerator 按分子贡献):"
+        )
+        out.append(
+            f"  {'机构代码 code':<18}{pad('名称 name', 30)}{'类别':<6}{'所在县':<9}"
+            f"{'分子 num':>14}{'分母 den':>14}{'占分子 share':>13}"
+        )
         for row in f["top"]:
-            share = "—" if row["share_of_numerator"] is None else f"{100 * row['share_of_numerator']:.1f}%"
-            out.append(f"  {row['facility_code']:<18}{pad((row['facility_name'] or '')[:14], 30)}"
-                       f"{row['facility_category'] or '—':<6}{row['facility_county_code'] or '县外/未登记':<9}"
-                       f"{format_number(row['numerator']):>14}{format_number(row['denominator']):>14}"
-                       f"{share:>13}")
+            share = (
+                "—"
+                if row["share_of_numerator"] is None
+                else f"{100 * row['share_of_numerator']:.1f}%"
+            )
+            out.append(
+                f"  {row['facility_code']:<18}{pad((row['facility_name'] or '')[:14], 30)}"
+                f"{row['facility_category'] or '—':<6}{row['facility_county_code'] or '县外/未登记':<9}"
+                f"{format_number(row['numerator']):>14}{format_number(row['denominator']):>14}"
+                f"{share:>13}"
+            )
     else:
         out.append("机构构成 Facilities: 该指标不按机构相加 (not a sum over facilities)")
     out += [f"  注 note: {n}" for n in r["notes"]]
-    out += ["", "数据来源 Deliveries (全省批次 province-wide deliveries of the sources; "
-            "files, rows read / loaded / quarantined / duplicate, rejected files):"]
+    out += [
+        "",
+        "数据来源 Deliveries (全省批次 province-wide deliveries of the sources; "
+        "files, rows read / loaded / quarantined / duplicate, rejected files):",
+    ]
     for d in r["deliveries"]:
-        out.append(f"  {source_label(d['source'])} {d['period']}: {d['files']} files, "
-                   f"{d['rows_read']:,} / {d['rows_loaded']:,} / {d['rows_quarantined']:,} / "
-                   f"{d['rows_duplicate']:,}, rejected {d['files_rejected']}")
+        out.append(
+            f"  {source_label(d['source'])} {d['period']}: {d['files']} files, "
+            f"{d['rows_read']:,} / {d['rows_loaded']:,} / {d['rows_quarantined']:,} / "
+            f"{d['rows_duplicate']:,}, rejected {d['files_rejected']}"
+        )
     if not r["deliveries"]:
         out.append("  —")
     q = r["quality_checks"]
     counts = ", ".join(f"{k} {n}" for k, n in sorted(q["counts"].items())) or "none"
     out += ["", f"质量检查 Quality checks on them: {counts}"]
     for c in q["not_passed"]:
-        out.append(f"  {c['check_id']} {c['source']} {c['period']} [{c['severity']}] {c['status']}: "
-                   f"{c['rows_failed']} of {c['rows_checked']} rows — {c['description']}")
+        out.append(
+            f"  {c['check_id']} {c['source']} {c['period']} [{c['severity']}] {c['status']}: "
+            f"{c['rows_failed']} of {c['rows_checked']} rows — {c['description']}"
+        )
     return "\n".join(out)
 
 
@@ -368,12 +490,14 @@ def render_json(r: dict) -> str:
 def export_list(warehouse: Path, area: str, period: str, indicator: str, out: Path) -> int:
     """Write the reconciliation list behind a person-count value to CSV; returns the rows written."""
     if indicator not in LISTS:
-        raise ExplainError(f"no reconciliation list for {indicator}; lists exist for "
-                           f"{', '.join(sorted(LISTS))}")
+        raise ExplainError(
+            f"no reconciliation list for {indicator}; lists exist for {', '.join(sorted(LISTS))}"
+        )
     con = open_warehouse(warehouse)
     try:
-        row = con.execute("select area_level from marts.indicator_values where area_code = ? limit 1",
-                          [area]).fetchone()
+        row = con.execute(
+            "select area_level from marts.indicator_values where area_code = ? limit 1", [area]
+        ).fetchone()
     finally:
         con.close()
     if row is None:
@@ -384,22 +508,29 @@ def export_list(warehouse: Path, area: str, period: str, indicator: str, out: Pa
         raise ExplainError(
             f"the working database {work_db} is not there: reconciliation lists are kept only in the "
             f"working database of the machine that built the warehouse (never in the published file). "
-            f"Run `ygt run` there, or point YGT_WORK_DB at it.")
+            f"Run `ygt run` there, or point YGT_WORK_DB at it."
+        )
     table, flag = LISTS[indicator]
     try:
         wcon = duck.connect(work_db, read_only=True)
     except duckdb.IOException as exc:
-        raise ExplainError(f"cannot open the working database {work_db} read-only ({exc}); "
-                           f"is a `ygt run` still writing it? Try again when it has finished.") from exc
+        raise ExplainError(
+            f"cannot open the working database {work_db} read-only ({exc}); "
+            f"is a `ygt run` still writing it? Try again when it has finished."
+        ) from exc
     try:
         where, params = f"period = ? and {flag}", [period]
         if digits:
             where += " and substring(county_code, 1, ?) = ?"
             params += [digits, area[:digits]]
         try:
-            cur = wcon.execute(f"select * from {table} where {where} order by county_code, person_key", params)
+            cur = wcon.execute(
+                f"select * from {table} where {where} order by county_code, person_key", params
+            )
         except duckdb.CatalogException as exc:
-            raise ExplainError(f"{table} is missing from {work_db}; rebuild with `ygt run`") from exc
+            raise ExplainError(
+                f"{table} is missing from {work_db}; rebuild with `ygt run`"
+            ) from exc
         names = [d[0] for d in cur.description]
         rows = cur.fetchall()
     finally:

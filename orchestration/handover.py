@@ -22,8 +22,8 @@ Spark registers the folders as tables raw.<name> with the dbt macro `register_ra
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from orchestration import contract
 from orchestration.duck import lit, q
@@ -37,8 +37,9 @@ def handover_tables() -> list[str]:
     return [s.name for s in contract.SOURCES] + list(BOOKKEEPING_TABLES)
 
 
-def export_raw(con, root: Path, prefix: str = "part",
-               progress: Callable[[str], None] | None = None) -> dict[str, int]:
+def export_raw(
+    con, root: Path, prefix: str = "part", progress: Callable[[str], None] | None = None
+) -> dict[str, int]:
     """Write the raw tables of the DuckDB connection `con` under `root` (layout above).
 
     Returns rows written per table. Raises ValueError for a prefix that is not a plain name and
@@ -46,26 +47,38 @@ def export_raw(con, root: Path, prefix: str = "part",
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", prefix):
         raise ValueError(f"hand-over prefix {prefix!r}: use letters, digits, '_' or '-'")
     root = Path(root).resolve()
-    have = {r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
+    have = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+        ).fetchall()
+    }
     missing = [t for t in handover_tables() if t not in have]
     if missing:
-        raise LookupError(f"raw tables missing in the working database: {', '.join(missing)}; "
-                          "land the deliveries (ygt land / ygt run) before exporting")
+        raise LookupError(
+            f"raw tables missing in the working database: {', '.join(missing)}; "
+            "land the deliveries (ygt land / ygt run) before exporting"
+        )
     written: dict[str, int] = {}
     for table in handover_tables():
         folder = root / table
         folder.mkdir(parents=True, exist_ok=True)
         # replace this sender's files only; other senders' files in the same folders stay
-        for old in [*folder.glob(f"{PARTITION}=*/{prefix}_*.parquet"), folder / f"{prefix}.parquet"]:
+        for old in [
+            *folder.glob(f"{PARTITION}=*/{prefix}_*.parquet"),
+            folder / f"{prefix}.parquet",
+        ]:
             old.unlink(missing_ok=True)
         n = con.execute(f"select count(*) from raw.{q(table)}").fetchone()[0]
         if table in BOOKKEEPING_TABLES:
-            con.execute(f"copy raw.{q(table)} to {lit(folder / f'{prefix}.parquet')} (format parquet)")
+            con.execute(
+                f"copy raw.{q(table)} to {lit(folder / f'{prefix}.parquet')} (format parquet)"
+            )
         elif n:
             con.execute(
                 f"copy raw.{q(table)} to {lit(folder)} (format parquet, partition_by ({PARTITION}), "
-                f"filename_pattern {lit(prefix + '_{i}')}, overwrite_or_ignore)")
+                f"filename_pattern {lit(prefix + '_{i}')}, overwrite_or_ignore)"
+            )
         for empty in folder.glob(f"{PARTITION}=*"):  # a period re-landed as nothing
             if empty.is_dir() and not any(empty.iterdir()):
                 empty.rmdir()

@@ -35,10 +35,10 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 
@@ -72,15 +72,23 @@ QUARANTINE_COLUMNS = [
     ("source", "VARCHAR"), ("period", "VARCHAR"), ("file", "VARCHAR"), ("line", "BIGINT"),
     ("reason", "VARCHAR"), ("record", "JSON"),
 ]  # fmt: skip
-DELIVERY_COLUMNS = [("source", "VARCHAR"), ("period", "VARCHAR"), ("fingerprint", "VARCHAR"),
-                    ("landed_at", "TIMESTAMP")]
-BOOKKEEPING = {"quarantine": QUARANTINE_COLUMNS, "load_audit": AUDIT_COLUMNS, "deliveries": DELIVERY_COLUMNS}
+DELIVERY_COLUMNS = [
+    ("source", "VARCHAR"),
+    ("period", "VARCHAR"),
+    ("fingerprint", "VARCHAR"),
+    ("landed_at", "TIMESTAMP"),
+]
+BOOKKEEPING = {
+    "quarantine": QUARANTINE_COLUMNS,
+    "load_audit": AUDIT_COLUMNS,
+    "deliveries": DELIVERY_COLUMNS,
+}
 
 
 class LandingError(RuntimeError):
     """Landing could not finish; the message says what happened and what to do next."""
 
-    def __init__(self, message: str, report: "LandingReport | None" = None):
+    def __init__(self, message: str, report: LandingReport | None = None):
         super().__init__(message)
         self.report = report
 
@@ -181,11 +189,17 @@ class LandingReport:
             f"{t['files']} files ({t['files_rejected']} rejected) in {self.seconds:.1f}s",
             f"rows: read {t['rows_read']:,} = loaded {t['rows_loaded']:,} + quarantined "
             f"{t['rows_quarantined']:,} + duplicate {t['rows_duplicate']:,}"
-            + ("" if all(f.conserved for f in self.files if f.status == "loaded") else "  (NOT CONSERVED)"),
+            + (
+                ""
+                if all(f.conserved for f in self.files if f.status == "loaded")
+                else "  (NOT CONSERVED)"
+            ),
         ]
         if self.demo_key:
-            lines.append("NOTE: identifiers hashed with the labelled DEMO key; set YGT_HASH_KEY or "
-                         "YGT_HASH_KEY_FILE for real data.")
+            lines.append(
+                "NOTE: identifiers hashed with the labelled DEMO key; set YGT_HASH_KEY or "
+                "YGT_HASH_KEY_FILE for real data."
+            )
         by_source: dict[str, list[int]] = {}
         for d in self.deliveries:
             if d.status == "skipped":
@@ -196,20 +210,30 @@ class LandingReport:
             row[0] += 1
             for f in d.files:
                 row[1] += 1
-                row[2:] = [row[2] + f.rows_read, row[3] + f.rows_loaded, row[4] + f.rows_quarantined,
-                           row[5] + f.rows_duplicate, row[6] + (f.status == "rejected")]
+                row[2:] = [
+                    row[2] + f.rows_read,
+                    row[3] + f.rows_loaded,
+                    row[4] + f.rows_quarantined,
+                    row[5] + f.rows_duplicate,
+                    row[6] + (f.status == "rejected"),
+                ]
                 if f.status == "rejected":
                     lines.append(f"  REJECTED {f.message}")
                 elif verbose:
                     lines.append(
                         f"    {f.file}: read {f.rows_read:,}, loaded {f.rows_loaded:,}, quarantined "
                         f"{f.rows_quarantined:,}, duplicate {f.rows_duplicate:,}"
-                        + (f" [{f.encoding}]" if f.encoding else ""))
+                        + (f" [{f.encoding}]" if f.encoding else "")
+                    )
         if by_source:
-            lines.append(f"  {'source':<26}{'deliveries':>11}{'files':>7}{'read':>12}{'loaded':>12}"
-                         f"{'quarantined':>12}{'duplicate':>10}{'rejected':>9}")
+            lines.append(
+                f"  {'source':<26}{'deliveries':>11}{'files':>7}{'read':>12}{'loaded':>12}"
+                f"{'quarantined':>12}{'duplicate':>10}{'rejected':>9}"
+            )
             for name, (dl, nf, rd, ld, qu, du, rj) in by_source.items():
-                lines.append(f"  {name:<26}{dl:>11}{nf:>7}{rd:>12,}{ld:>12,}{qu:>12,}{du:>10,}{rj:>9}")
+                lines.append(
+                    f"  {name:<26}{dl:>11}{nf:>7}{rd:>12,}{ld:>12,}{qu:>12,}{du:>10,}{rj:>9}"
+                )
         if self.skipped:
             names = ", ".join(f"{d.source}/{d.period}" for d in self.skipped)
             lines.append(f"  unchanged since last landing (use --force to re-land): {names}")
@@ -218,8 +242,10 @@ class LandingReport:
         for p in self.problems:
             lines.append(f"  PROBLEM: {p}")
         if self.rejected_files or any(f.rows_quarantined for f in self.files):
-            lines.append("  details: raw.load_audit (per file) and raw.quarantine (file, line, reason); "
-                         "fix the files in the landing folder and land again.")
+            lines.append(
+                "  details: raw.load_audit (per file) and raw.quarantine (file, line, reason); "
+                "fix the files in the landing folder and land again."
+            )
         return "\n".join(lines)
 
 
@@ -229,7 +255,9 @@ class LandingReport:
 def _table_columns(con, schema: str, table: str) -> list[tuple[str, str]] | None:
     rows = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, table],
+    ).fetchall()
     return [(r[0], r[1]) for r in rows] or None
 
 
@@ -249,9 +277,13 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
     for name, cols in BOOKKEEPING.items():
         have = _table_columns(con, "raw", name)
         if have is not None and not _same_layout(have, cols):
-            raise LandingError(f"raw.{name} has columns {have}, expected {cols}: this working database "
-                               f"was made by another loader version; delete it and land again")
-        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{name} ({', '.join(f'{q(n)} {t}' for n, t in cols)})")
+            raise LandingError(
+                f"raw.{name} has columns {have}, expected {cols}: this working database "
+                f"was made by another loader version; delete it and land again"
+            )
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS raw.{name} ({', '.join(f'{q(n)} {t}' for n, t in cols)})"
+        )
     for src in contract.SOURCES:
         want = contract.raw_columns(src)
         have = _table_columns(con, "raw", src.name)
@@ -259,10 +291,14 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
             con.execute(f"DROP TABLE raw.{q(src.name)}")
             for t in BOOKKEEPING:
                 con.execute(f"DELETE FROM raw.{t} WHERE source = ?", [src.name])
-            notes.append(f"raw.{src.name}: columns changed in the contract; table rebuilt, all its "
-                         f"deliveries will be re-landed")
-        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{q(src.name)} "
-                    f"({', '.join(f'{q(n)} {t}' for n, t in want)})")
+            notes.append(
+                f"raw.{src.name}: columns changed in the contract; table rebuilt, all its "
+                f"deliveries will be re-landed"
+            )
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS raw.{q(src.name)} "
+            f"({', '.join(f'{q(n)} {t}' for n, t in want)})"
+        )
     return notes
 
 
@@ -298,8 +334,9 @@ def _skip_reason(p: Path, landing: Path) -> str | None:
     return None
 
 
-def discover(landing: Path, periods: set[str] | None = None, sources: set[str] | None = None
-             ) -> tuple[list[Delivery], list[str]]:
+def discover(
+    landing: Path, periods: set[str] | None = None, sources: set[str] | None = None
+) -> tuple[list[Delivery], list[str]]:
     """The deliveries under `landing` (filtered), and a message for every misplaced thing."""
     landing = Path(landing).resolve()
     problems: list[str] = []
@@ -315,13 +352,17 @@ def discover(landing: Path, periods: set[str] | None = None, sources: set[str] |
             problems.append(f"{sdir.name}: skipped ({why})")
             continue
         if not sdir.is_dir():
-            problems.append(f"{sdir.name}: a file directly in the landing folder is ignored; files go "
-                            f"in <landing>/<source>/<period>/")
+            problems.append(
+                f"{sdir.name}: a file directly in the landing folder is ignored; files go "
+                f"in <landing>/<source>/<period>/"
+            )
             continue
         src = contract.SOURCE_BY_NAME.get(sdir.name)
         if src is None:
-            problems.append(f"{sdir.name}/: unknown source folder, ignored; known sources: {known}. "
-                            f"Rename it to one of these or move it out of the landing folder")
+            problems.append(
+                f"{sdir.name}/: unknown source folder, ignored; known sources: {known}. "
+                f"Rename it to one of these or move it out of the landing folder"
+            )
             continue
         if sources is not None and src.name not in sources:
             continue
@@ -331,12 +372,16 @@ def discover(landing: Path, periods: set[str] | None = None, sources: set[str] |
                 problems.append(f"{rel}: skipped ({why})")
                 continue
             if not pdir.is_dir():
-                problems.append(f"{rel}: file outside a period folder, ignored; move it to "
-                                f"{src.name}/<period>/ with period {PERIOD_HELP[src.frequency]}")
+                problems.append(
+                    f"{rel}: file outside a period folder, ignored; move it to "
+                    f"{src.name}/<period>/ with period {PERIOD_HELP[src.frequency]}"
+                )
                 continue
             if not PERIOD_RE[src.frequency].match(pdir.name):
-                problems.append(f"{rel}/: period folder does not match {src.name}'s {src.frequency} "
-                                f"frequency, ignored; expected {PERIOD_HELP[src.frequency]}")
+                problems.append(
+                    f"{rel}/: period folder does not match {src.name}'s {src.frequency} "
+                    f"frequency, ignored; expected {PERIOD_HELP[src.frequency]}"
+                )
                 continue
             if periods is not None and pdir.name not in periods:
                 continue
@@ -346,14 +391,18 @@ def discover(landing: Path, periods: set[str] | None = None, sources: set[str] |
                     skipped.append((f"{rel}/{f.name}", why))
                     continue
                 if f.is_dir():
-                    problems.append(f"{rel}/{f.name}/: sub-folder ignored; put files directly in {rel}/")
+                    problems.append(
+                        f"{rel}/{f.name}/: sub-folder ignored; put files directly in {rel}/"
+                    )
                 elif f.suffix.lower() not in FORMATS:
                     problems.append(f"{rel}/{f.name}: not .csv, .xlsx or .parquet, ignored")
                 else:
                     files.append(f)
             if not files:
                 problems += [f"{name}: skipped ({why})" for name, why in skipped]
-                problems.append(f"{rel}/: no .csv/.xlsx/.parquet files, nothing landed for this period")
+                problems.append(
+                    f"{rel}/: no .csv/.xlsx/.parquet files, nothing landed for this period"
+                )
                 continue
             deliveries.append(Delivery(src, pdir.name, pdir, files, skipped))
     return deliveries, problems
@@ -374,8 +423,10 @@ def fingerprint(delivery: Delivery, landing: Path, key_id: str) -> str:
     contract and the hash key's id: any change re-lands the delivery. Content, not size and
     modification time: `cp -p`, unzip and rsync keep those for a corrected file."""
     h = hashlib.sha256()
-    h.update(f"{LOADER_VERSION}|{key_id}|{contract.raw_columns(delivery.source)}|"
-             f"{[(c.name, c.kind, c.required, c.enum) for c in delivery.source.columns]}".encode())
+    h.update(
+        f"{LOADER_VERSION}|{key_id}|{contract.raw_columns(delivery.source)}|"
+        f"{[(c.name, c.kind, c.required, c.enum) for c in delivery.source.columns]}".encode()
+    )
     for f in delivery.files:
         h.update(f"|{f.relative_to(landing).as_posix()}|{file_digest(f)}".encode())
     return h.hexdigest()
@@ -401,10 +452,14 @@ def gb11643_sql(expr: str) -> str:
     """TRUE if `expr` (already trimmed, upper-cased) is an 18-character 身份证号 whose check
     character is right (GB 11643-1999); FALSE otherwise (also when NULL)."""
     # one dot product of the 17 digits with the weights (17 substr() calls cost ~1.6x more)
-    total = (f"list_dot_product(TRY_CAST(string_split(left({expr}, 17), '') AS DOUBLE[]), "
-             f"{list(GB11643_WEIGHTS)}::DOUBLE[])::BIGINT")
-    return (f"coalesce(CASE WHEN regexp_full_match({expr}, '[0-9]{{17}}[0-9X]') "
-            f"THEN '10X98765432'[({total} % 11)::INTEGER + 1] = {expr}[18] END, false)")
+    total = (
+        f"list_dot_product(TRY_CAST(string_split(left({expr}, 17), '') AS DOUBLE[]), "
+        f"{list(GB11643_WEIGHTS)}::DOUBLE[])::BIGINT"
+    )
+    return (
+        f"coalesce(CASE WHEN regexp_full_match({expr}, '[0-9]{{17}}[0-9X]') "
+        f"THEN '10X98765432'[({total} % 11)::INTEGER + 1] = {expr}[18] END, false)"
+    )
 
 
 def _literals(fmt: str) -> set[str]:
@@ -439,8 +494,10 @@ def trimmed_sql(expr: str) -> str:
     ws = ", ".join(str(ord(c)) for c in _WS)
     # suffix() compares bytes; ord(right(x, 1)) would walk the string to find its last character
     ends = " OR ".join(f"suffix({expr}, {lit(c)})" for c in _WS)
-    return (f"CASE WHEN ord({expr}) IN ({ws}) OR {ends} "
-            f"THEN NULLIF(trim({expr}, {lit(_WS)}), '') ELSE NULLIF({expr}, '') END")
+    return (
+        f"CASE WHEN ord({expr}) IN ({ws}) OR {ends} "
+        f"THEN NULLIF(trim({expr}, {lit(_WS)}), '') ELSE NULLIF({expr}, '') END"
+    )
 
 
 def _masked(v: str) -> str:
@@ -455,7 +512,8 @@ def _show(v: str) -> str:
 
 
 FULL_WIDTH = "".join(chr(c) for c in range(0xFF10, 0xFF1A)) + "".join(
-    chr(c) for c in list(range(0xFF21, 0xFF3B)) + list(range(0xFF41, 0xFF5B)))
+    chr(c) for c in list(range(0xFF21, 0xFF3B)) + list(range(0xFF41, 0xFF5B))
+)
 HALF_WIDTH = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -472,8 +530,15 @@ def identifier_sql(v: str) -> str:
 
 BIRTH_COLUMNS = ("birth_date", "brdy")
 # the event a row records: after any birth date in the row, never after the load time
-EVENT_COLUMNS = ("visit_time", "admit_time", "discharge_time", "setl_time", "death_date",
-                 "requested_at", "reported_at")
+EVENT_COLUMNS = (
+    "visit_time",
+    "admit_time",
+    "discharge_time",
+    "setl_time",
+    "death_date",
+    "requested_at",
+    "reported_at",
+)
 MIN_BIRTH = "1900-01-01"
 BIRTH_AFTER_EVENT = True  # a birth date after the row's own event is quarantined
 
@@ -505,7 +570,9 @@ def _parse_sql(src: contract.Source, key: bytes, now: datetime) -> ParseSql:
             out.typed.append(f"{hmac_sql(norm, key)} AS {q(c.hash_as)}")
             out.record.append(f"{lit(c.hash_as)}, {hmac_sql(norm, key)}")
             if c.hash_as == "person_key":
-                out.typed.append(f"{gb11643_sql(norm)} AS {q(c.hash_as + contract.ID_VALID_SUFFIX)}")
+                out.typed.append(
+                    f"{gb11643_sql(norm)} AS {q(c.hash_as + contract.ID_VALID_SUFFIX)}"
+                )
             continue
         out.record.append(f"{lit(name)}, {_masked(v)}")
         if c.kind == "date":
@@ -518,8 +585,10 @@ def _parse_sql(src: contract.Source, key: bytes, now: datetime) -> ParseSql:
             parsed = f"TRY_CAST({v} AS DECIMAL(18,2))"
             what = "bad amount"
         elif c.kind == "int":
-            parsed = (f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+(\\.0*)?') "
-                      f"THEN TRY_CAST(split_part({v}, '.', 1) AS BIGINT) END")
+            parsed = (
+                f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+(\\.0*)?') "
+                f"THEN TRY_CAST(split_part({v}, '.', 1) AS BIGINT) END"
+            )
             what = "bad integer"
         elif c.kind == "flag":
             parsed = f"CASE WHEN {v} IN ('0', '1') THEN CAST({v} AS SMALLINT) END"
@@ -532,11 +601,15 @@ def _parse_sql(src: contract.Source, key: bytes, now: datetime) -> ParseSql:
             continue
         out.parsed.append(f"{parsed} AS {p}")
         out.typed.append(f"{p} AS {q(name)}")
-        out.reasons.append(f"CASE WHEN {v} IS NOT NULL AND {p} IS NULL THEN '{what} in {name}: ' || {_show(v)} END")
+        out.reasons.append(
+            f"CASE WHEN {v} IS NOT NULL AND {p} IS NULL THEN '{what} in {name}: ' || {_show(v)} END"
+        )
         parsed_of[name] = p
         if c.kind == "money":  # the DECIMAL(18,2) cast would round them silently
-            out.reasons.append(f"CASE WHEN regexp_matches({v}, '\\.[0-9]{{2}}0*[1-9]') "
-                               f"THEN 'amount with more than 2 decimals in {name}' END")
+            out.reasons.append(
+                f"CASE WHEN regexp_matches({v}, '\\.[0-9]{{2}}0*[1-9]') "
+                f"THEN 'amount with more than 2 decimals in {name}' END"
+            )
     out.reasons += _plausibility_sql(parsed_of, now)
     return out
 
@@ -548,12 +621,20 @@ def _plausibility_sql(parsed_of: dict[str, str], now: datetime) -> list[str]:
     events = [(n, parsed_of[n]) for n in EVENT_COLUMNS if n in parsed_of]
     for b in (n for n in BIRTH_COLUMNS if n in parsed_of):
         pb = parsed_of[b]
-        out.append(f"CASE WHEN {pb} < DATE '{MIN_BIRTH}' THEN 'implausible {b}: before {MIN_BIRTH[:4]}' END")
+        out.append(
+            f"CASE WHEN {pb} < DATE '{MIN_BIRTH}' THEN 'implausible {b}: before {MIN_BIRTH[:4]}' END"
+        )
         if BIRTH_AFTER_EVENT:
-            out += [f"CASE WHEN {pb} > {pe}::DATE THEN 'implausible {b}: after {e}' END" for e, pe in events]
+            out += [
+                f"CASE WHEN {pb} > {pe}::DATE THEN 'implausible {b}: after {e}' END"
+                for e, pe in events
+            ]
     stamp = now.strftime("%Y-%m-%d %H:%M:%S")
-    out += [f"CASE WHEN {pe} > TIMESTAMP '{stamp}' THEN 'implausible {e}: in the future (after the load "
-            f"time {stamp})' END" for e, pe in events]
+    out += [
+        f"CASE WHEN {pe} > TIMESTAMP '{stamp}' THEN 'implausible {e}: in the future (after the load "
+        f"time {stamp})' END"
+        for e, pe in events
+    ]
     return out
 
 
@@ -585,7 +666,8 @@ def transcode_to_utf8(path: Path, out: Path, encoding: str = "gb18030") -> None:
             except UnicodeDecodeError as exc:
                 raise FileRejected(
                     f"unreadable encoding: neither UTF-8 nor GB18030/GBK (invalid byte at offset "
-                    f"{offset + max(exc.start, 0):,}); re-export the file as UTF-8 or GB18030") from None
+                    f"{offset + max(exc.start, 0):,}); re-export the file as UTF-8 or GB18030"
+                ) from None
             if not chunk:
                 return
             offset += len(chunk)
@@ -631,8 +713,10 @@ def csv_delimiter(header: bytes) -> str:
 
 
 CSV_ERRORS = (  # DuckDB's wording -> what the message says (never DuckDB's text: it quotes the line)
-    ("unterminated quote", "unbalanced quote"), ("maximum line size", "line longer than the reader's limit"),
-    ("expected number of columns", "wrong number of fields"), ("invalid unicode", "bytes that are not UTF-8"),
+    ("unterminated quote", "unbalanced quote"),
+    ("maximum line size", "line longer than the reader's limit"),
+    ("expected number of columns", "wrong number of fields"),
+    ("invalid unicode", "bytes that are not UTF-8"),
     ("too many columns", "too many fields"),
 )
 
@@ -644,7 +728,10 @@ def _clean_duckdb_error(exc: BaseException) -> str:
     text = str(exc)
     m = re.search(r"CSV Error on Line: (\d+)", text)
     low = text.lower()
-    what = next((label for key, label in CSV_ERRORS if key in low), f"{type(exc).__name__} (details withheld)")
+    what = next(
+        (label for key, label in CSV_ERRORS if key in low),
+        f"{type(exc).__name__} (details withheld)",
+    )
     return f"line {m.group(1)}: {what}" if m else what
 
 
@@ -673,7 +760,8 @@ def _csv_scan(con, readable: Path, delim: str, cols: list[str]) -> None:
         f"CREATE TEMP TABLE _f AS SELECT * FROM read_csv({lit(str(readable))}, header = true, auto_detect = false, "
         f"columns = {columns}, delim = {lit(delim)}, quote = '\"', escape = '\"', new_line = '\\n', "
         f"strict_mode = false, store_rejects = true, rejects_table = '_rej', rejects_scan = '_rejscan', "
-        f"rejects_limit = 0)")
+        f"rejects_limit = 0)"
+    )
 
 
 def _split_unbalanced(readable: Path, out: Path) -> list[int]:
@@ -702,7 +790,9 @@ def _lines_vanished(con, readable: Path, cols: list[str], rejected: set[int]) ->
             newlines += chunk.count(b"\n")
             last = chunk[-1:]
     physical = newlines + (last != b"\n")
-    nl = " + ".join(f"coalesce(length({q(c)}) - length(replace({q(c)}, chr(10), '')), 0)" for c in cols)
+    nl = " + ".join(
+        f"coalesce(length({q(c)}) - length(replace({q(c)}, chr(10), '')), 0)" for c in cols
+    )
     rows, embedded = con.execute(f"SELECT count(*), coalesce(sum({nl}), 0) FROM _f").fetchone()
     return 1 + rows + embedded + len(rejected) + len(blank_lines(readable)) < physical
 
@@ -725,14 +815,18 @@ def _read_csv(con, path: Path, tmp: Path) -> tuple[str, list[int], set[int], lis
             try:
                 _csv_scan(con, readable, delim, cols)
             except duckdb.Error as exc:
-                raise FileRejected(f"not a readable CSV table: {_clean_duckdb_error(exc)}") from None
+                raise FileRejected(
+                    f"not a readable CSV table: {_clean_duckdb_error(exc)}"
+                ) from None
             rejected = con.execute("SELECT line, error_type FROM _rej").fetchall()
             bad_enc = any(e == "INVALID ENCODING" for _, e in rejected)
             if bad_enc and encoding == "utf-8" and attempt == 0:
                 encoding = "gb18030"  # valid UTF-8 in the first MB only; read again as GB18030
                 continue
             if bad_enc:
-                raise FileRejected("unreadable encoding: neither UTF-8 nor GB18030/GBK; re-export the file as UTF-8")
+                raise FileRejected(
+                    "unreadable encoding: neither UTF-8 nor GB18030/GBK; re-export the file as UTF-8"
+                )
             if rejected and _lines_vanished(con, readable, cols, {line for line, _ in rejected}):
                 split = tmp / "split.csv"
                 unbalanced = _split_unbalanced(readable, split)
@@ -748,11 +842,18 @@ def _read_csv(con, path: Path, tmp: Path) -> tuple[str, list[int], set[int], lis
         finally:
             if readable != path:
                 readable.unlink(missing_ok=True)
-        return ("UTF-8" if encoding == "utf-8" else "GB18030"), skipped, {line for line, _ in rejected}, unbalanced
+        return (
+            ("UTF-8" if encoding == "utf-8" else "GB18030"),
+            skipped,
+            {line for line, _ in rejected},
+            unbalanced,
+        )
     raise AssertionError("unreachable")
 
 
-def _read_file(con, path: Path, fmt: str, tmp: Path) -> tuple[str | None, list[int], set[int], list[int]]:
+def _read_file(
+    con, path: Path, fmt: str, tmp: Path
+) -> tuple[str | None, list[int], set[int], list[int]]:
     """Read any supported file into temp table _f (VARCHAR columns; rowid = row order) and
     temp table _rej (line, error_type, error_message) of malformed rows. Returns (encoding,
     skipped blank lines, malformed lines, unbalanced-quote lines); the last three are CSV only."""
@@ -762,8 +863,10 @@ def _read_file(con, path: Path, fmt: str, tmp: Path) -> tuple[str | None, list[i
     con.execute("CREATE TEMP TABLE _rej (line BIGINT, error_type VARCHAR, error_message VARCHAR)")
     try:
         if fmt == "xlsx":
-            con.execute(f"CREATE TEMP TABLE _f AS SELECT * FROM read_xlsx({lit(str(path))}, header = true, "
-                        f"all_varchar = true, stop_at_empty = false)")
+            con.execute(
+                f"CREATE TEMP TABLE _f AS SELECT * FROM read_xlsx({lit(str(path))}, header = true, "
+                f"all_varchar = true, stop_at_empty = false)"
+            )
         else:
             con.execute(f"CREATE TEMP TABLE _f AS SELECT * FROM read_parquet({lit(str(path))})")
     except duckdb.Error as exc:
@@ -771,8 +874,9 @@ def _read_file(con, path: Path, fmt: str, tmp: Path) -> tuple[str | None, list[i
     return None, [], set(), []
 
 
-def _line_expr(con, fmt: str, all_cols: list[str], skipped: list[int], malformed: set[int],
-               has_nl: bool) -> tuple[str, str, str]:
+def _line_expr(
+    con, fmt: str, all_cols: list[str], skipped: list[int], malformed: set[int], has_nl: bool
+) -> tuple[str, str, str]:
     """SQL for the 1-based physical line of each row of _f (header = line 1): (expression, JOIN
     clause for it, expression for the line of a malformed row in _rej).
 
@@ -781,7 +885,9 @@ def _line_expr(con, fmt: str, all_cols: list[str], skipped: list[int], malformed
     values of earlier rows (a running sum, computed only when the file has any)."""
     if fmt != "csv":
         return "_f.rowid + 2", "", "line"
-    nl = " + ".join(f"coalesce(length({q(c)}) - length(replace({q(c)}, chr(10), '')), 0)" for c in all_cols)
+    nl = " + ".join(
+        f"coalesce(length({q(c)}) - length(replace({q(c)}, chr(10), '')), 0)" for c in all_cols
+    )
     gaps = sorted(set(skipped) | malformed)
     if not gaps and not has_nl:
         return "_f.rowid + 2", "", "line"
@@ -790,17 +896,28 @@ def _line_expr(con, fmt: str, all_cols: list[str], skipped: list[int], malformed
     con.execute("DROP TABLE IF EXISTS _gaps; CREATE TEMP TABLE _gaps (c BIGINT)")
     if gaps:
         con.executemany("INSERT INTO _gaps VALUES (?)", [[s - j] for j, s in enumerate(gaps)])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _fl AS SELECT rowid AS _r, rowid + 2 AS _l0, {nl} AS _nl FROM _f")
-    con.execute("CREATE OR REPLACE TEMP TABLE _fl AS SELECT _r, _nl, _l0 + (SELECT count(*) FROM _gaps "
-                "WHERE _gaps.c <= _fl._l0) AS _dl FROM _fl")
-    con.execute("CREATE OR REPLACE TEMP TABLE _fl AS SELECT _r, _dl, _dl + coalesce(sum(_nl) OVER (ORDER BY _r "
-                "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS _l, _nl FROM _fl")
-    rej_line = ("line + (SELECT coalesce(sum(_nl), 0) FROM _fl WHERE _fl._dl < _rej.line)" if has_nl else "line")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _fl AS SELECT rowid AS _r, rowid + 2 AS _l0, {nl} AS _nl FROM _f"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fl AS SELECT _r, _nl, _l0 + (SELECT count(*) FROM _gaps "
+        "WHERE _gaps.c <= _fl._l0) AS _dl FROM _fl"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fl AS SELECT _r, _dl, _dl + coalesce(sum(_nl) OVER (ORDER BY _r "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS _l, _nl FROM _fl"
+    )
+    rej_line = (
+        "line + (SELECT coalesce(sum(_nl), 0) FROM _fl WHERE _fl._dl < _rej.line)"
+        if has_nl
+        else "line"
+    )
     return "_fl._l", "JOIN _fl ON _fl._r = _f.rowid", rej_line
 
 
-def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, tmp: Path,
-                fr: FileResult) -> None:
+def _stage_file(
+    con, delivery: Delivery, path: Path, fidx: int, landing: Path, tmp: Path, fr: FileResult
+) -> None:
     """Read one file and append its rows to temp table _d (contract columns as text)."""
     src = delivery.source
     encoding, skipped, malformed, unbalanced = _read_file(con, path, fr.format, tmp)
@@ -815,7 +932,8 @@ def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, t
     # one pass for the counts (a file's small queries add up over thousands of files)
     n_blank, n_rows, has_nl = con.execute(
         f"SELECT count(*) FILTER (WHERE {all_nulls}), count(*) FILTER (WHERE NOT ({all_nulls})), "
-        f"coalesce(bool_or({any_nl}), false) FROM _f").fetchone()
+        f"coalesce(bool_or({any_nl}), false) FROM _f"
+    ).fetchone()
     n_rej = len(malformed) + len(unbalanced)
     missing = _missing_required(src, by_norm)
     if missing:
@@ -823,41 +941,65 @@ def _stage_file(con, delivery: Delivery, path: Path, fidx: int, landing: Path, t
             f"missing required column(s) {', '.join(missing)} ({len(header)} column(s) in line 1, "
             f"{len(header) - len(_extra(src, header))} of them contract columns; is line 1 a header "
             f"row?). Re-export the file with a header row holding these columns (names are matched "
-            f"case-insensitively) and land again", rows_read=n_rows + n_rej)
+            f"case-insensitively) and land again",
+            rows_read=n_rows + n_rej,
+        )
     numeric = _numeric_codes(con, src, by_norm, types, path, fr.format)
     if numeric:
         raise FileRejected(
             f"code column(s) stored as numbers: {', '.join(numeric)}; leading zeros may be lost (dept "
             f"`4` for `04`). Re-export the file with these columns as text and land again",
-            rows_read=n_rows + n_rej)
+            rows_read=n_rows + n_rej,
+        )
     line_sql, join, rej_line = _line_expr(con, fr.format, header, skipped, malformed, has_nl)
     con.execute(
         f"INSERT INTO _d SELECT {fidx}, {line_sql}, {', '.join(_column_exprs(src, by_norm, types, fr.format))} "
-        f"FROM _f {join} WHERE NOT ({all_nulls})")
+        f"FROM _f {join} WHERE NOT ({all_nulls})"
+    )
     if n_rej:
         con.execute(
             f"INSERT INTO _bad SELECT {fidx}, {rej_line}, 'malformed CSV row: ' || lower(error_type) "
-            f"FROM (SELECT line, min(error_type) AS error_type FROM _rej GROUP BY line) AS _rej")
+            f"FROM (SELECT line, min(error_type) AS error_type FROM _rej GROUP BY line) AS _rej"
+        )
     if unbalanced:
-        insert_rows(con, "_bad", [(fidx, n, "malformed CSV row: unbalanced quote") for n in unbalanced])
+        insert_rows(
+            con, "_bad", [(fidx, n, "malformed CSV row: unbalanced quote") for n in unbalanced]
+        )
     fr.rows_read = n_rows + n_rej
     fr.message = _file_notes(src, header, by_norm, n_rej, n_blank + len(skipped) - len(unbalanced))
 
 
-NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                 "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+)
 
 
-def _numeric_codes(con, src: contract.Source, by_norm: dict[str, str], types: dict[str, str],
-                   path: Path, fmt: str) -> list[str]:
+def _numeric_codes(
+    con, src: contract.Source, by_norm: dict[str, str], types: dict[str, str], path: Path, fmt: str
+) -> list[str]:
     """Code and identifier columns (free codes, not enums) that a Parquet file types as numbers,
     or whose xlsx cells are all numbers (DuckDB's own type guess): as text they may have lost
     leading zeros, which nothing in the file can restore. "name (TYPE)" for each."""
     if fmt == "csv":
         return []
     if fmt == "xlsx":
-        types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_xlsx("
-                                 f"{lit(str(path))}, header = true, stop_at_empty = false))").fetchall())
+        types = dict(
+            con.execute(
+                f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_xlsx("
+                f"{lit(str(path))}, header = true, stop_at_empty = false))"
+            ).fetchall()
+        )
     out = []
     for c in src.columns:
         h = by_norm.get(c.name.lower())
@@ -869,8 +1011,10 @@ def _numeric_codes(con, src: contract.Source, by_norm: dict[str, str], types: di
 
 def _blank_and_newline_sql(header: list[str]) -> tuple[str, str]:
     """SQL over _f: (every column is NULL -- a blank row, a value holds a newline)."""
-    return (" AND ".join(f"_f.{q(h)} IS NULL" for h in header),
-            " OR ".join(f"contains(_f.{q(h)}, chr(10))" for h in header))
+    return (
+        " AND ".join(f"_f.{q(h)} IS NULL" for h in header),
+        " OR ".join(f"contains(_f.{q(h)}, chr(10))" for h in header),
+    )
 
 
 def _by_norm(header: list[str]) -> dict[str, str]:
@@ -885,7 +1029,9 @@ def _missing_required(src: contract.Source, by_norm: dict[str, str]) -> list[str
     return [c.name for c in src.columns if c.required and c.name.lower() not in by_norm]
 
 
-def _column_exprs(src: contract.Source, by_norm: dict[str, str], types: dict[str, str], fmt: str) -> list[str]:
+def _column_exprs(
+    src: contract.Source, by_norm: dict[str, str], types: dict[str, str], fmt: str
+) -> list[str]:
     """Per contract column, the text of the file's matching column of _f (NULL when absent)."""
     cols = []
     for c in src.columns:
@@ -900,10 +1046,12 @@ def _column_exprs(src: contract.Source, by_norm: dict[str, str], types: dict[str
         if fmt == "xlsx" and c.kind in ("date", "timestamp"):
             # Excel date cells arrive as serial day numbers (1900 system) under all_varchar
             serial = f"regexp_full_match(trim({e}), '[0-9]{{1,5}}(\\.[0-9]+)?')"
-            conv = (f"strftime(DATE '1899-12-30' + floor(TRY_CAST(trim({e}) AS DOUBLE))::INTEGER, '%Y-%m-%d')"
-                    if c.kind == "date" else
-                    f"strftime(TIMESTAMP '1899-12-30' + to_seconds(round(TRY_CAST(trim({e}) AS DOUBLE) * 86400)), "
-                    f"'%Y-%m-%d %H:%M:%S')")
+            conv = (
+                f"strftime(DATE '1899-12-30' + floor(TRY_CAST(trim({e}) AS DOUBLE))::INTEGER, '%Y-%m-%d')"
+                if c.kind == "date"
+                else f"strftime(TIMESTAMP '1899-12-30' + to_seconds(round(TRY_CAST(trim({e}) AS DOUBLE) * 86400)), "
+                f"'%Y-%m-%d %H:%M:%S')"
+            )
             e = f"CASE WHEN {serial} THEN {conv} ELSE {e} END"
         cols.append(e)
     return cols
@@ -913,7 +1061,9 @@ def _extra(src: contract.Source, header: list[str]) -> list[str]:
     return [h for h in header if h.strip().lower() not in {c.name.lower() for c in src.columns}]
 
 
-def _file_notes(src: contract.Source, header: list[str], by_norm: dict[str, str], n_rej: int, blank: int) -> str:
+def _file_notes(
+    src: contract.Source, header: list[str], by_norm: dict[str, str], n_rej: int, blank: int
+) -> str:
     notes = []
     if n_rej:
         notes.append(f"{n_rej} malformed row(s) quarantined")
@@ -922,7 +1072,9 @@ def _file_notes(src: contract.Source, header: list[str], by_norm: dict[str, str]
     extra = _extra(src, header)
     if extra:  # named only when they look like column names: a header cell may be data
         named = [h for h in extra[:10] if re.fullmatch(r"[A-Za-z_][A-Za-z_ ]{0,39}", h)]
-        notes.append(f"{len(extra)} extra column(s) ignored" + (f": {', '.join(named)}" if named else ""))
+        notes.append(
+            f"{len(extra)} extra column(s) ignored" + (f": {', '.join(named)}" if named else "")
+        )
     absent = [c.name for c in src.columns if not c.required and c.name.lower() not in by_norm]
     if absent:
         notes.append(f"optional column(s) absent, loaded as NULL: {', '.join(absent)}")
@@ -966,8 +1118,9 @@ def _batches(paths: list[tuple[int, Path]]) -> list[tuple[str, list[Member]]]:
     return out
 
 
-def _stage_batch(con, src: contract.Source, delim: str, members: list[Member], tmp: Path, name: str
-                 ) -> dict[int, tuple[int, str, str]]:
+def _stage_batch(
+    con, src: contract.Source, delim: str, members: list[Member], tmp: Path, name: str
+) -> dict[int, tuple[int, str, str]]:
     """Stage CSV files that share a header with one multi-file read into temp table `name`, seen
     through temp view `name`_rows in the layout of _d (the GROUP BY reads it beside _d, so the
     rows are not copied): DuckDB's start-up cost per read is most of the time of a small file.
@@ -995,8 +1148,9 @@ def _stage_batch(con, src: contract.Source, delim: str, members: list[Member], t
                 Path(f).unlink(missing_ok=True)
 
 
-def _stage_readable(con, src: contract.Source, delim: str, readable: dict[str, tuple[int, str]], name: str
-                    ) -> dict[int, tuple[int, str, str]]:
+def _stage_readable(
+    con, src: contract.Source, delim: str, readable: dict[str, tuple[int, str]], name: str
+) -> dict[int, tuple[int, str, str]]:
     """_stage_batch on UTF-8 files: {path to read: (file index, encoding label)}."""
     if len(readable) < 2:
         return {}
@@ -1005,25 +1159,45 @@ def _stage_readable(con, src: contract.Source, delim: str, readable: dict[str, t
         con.execute(
             f"CREATE TEMP TABLE {name} AS SELECT * FROM read_csv({lit_list(readable)}, header = true, all_varchar = true, "
             f"delim = {lit(delim)}, quote = '\"', escape = '\"', filename = {lit(FILE_COL)}, store_rejects = true, "
-            f"rejects_table = '_rej', rejects_scan = '_rejscan', rejects_limit = 0)")
+            f"rejects_table = '_rej', rejects_scan = '_rejscan', rejects_limit = 0)"
+        )
     except duckdb.Error:
         return {}  # the per-file path reads them one by one and names the bad file
-    types = {n: t for n, t in con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {name})").fetchall()
-             if n != FILE_COL}
+    types = {
+        n: t
+        for n, t in con.execute(
+            f"SELECT column_name, column_type FROM (DESCRIBE {name})"
+        ).fetchall()
+        if n != FILE_COL
+    }
     header = list(types)
     by_norm = _by_norm(header)
     if not header or _missing_required(src, by_norm):
         return {}
     all_nulls, any_nl = _blank_and_newline_sql(header)
-    stats = {r[0]: r[1:] for r in con.execute(
-        f"SELECT {FILE_COL}, count(*) FILTER (WHERE {all_nulls}), count(*) FILTER (WHERE NOT ({all_nulls})), "
-        f"coalesce(bool_or({any_nl}), false), min(rowid), max(rowid), count(*) FROM {name} AS _f GROUP BY 1").fetchall()}
-    unusual = {r[0] for r in con.execute(  # files with malformed rows (or bytes that are not UTF-8)
-        "SELECT DISTINCT s.file_path FROM _rej JOIN _rejscan AS s USING (scan_id, file_id)").fetchall()}
+    stats = {
+        r[0]: r[1:]
+        for r in con.execute(
+            f"SELECT {FILE_COL}, count(*) FILTER (WHERE {all_nulls}), count(*) FILTER (WHERE NOT ({all_nulls})), "
+            f"coalesce(bool_or({any_nl}), false), min(rowid), max(rowid), count(*) FROM {name} AS _f GROUP BY 1"
+        ).fetchall()
+    }
+    unusual = {
+        r[0]
+        for r in con.execute(  # files with malformed rows (or bytes that are not UTF-8)
+            "SELECT DISTINCT s.file_path FROM _rej JOIN _rejscan AS s USING (scan_id, file_id)"
+        ).fetchall()
+    }
     clean = []
     for file, (fidx, _) in readable.items():
         st = stats.get(file)
-        if st is None or file in unusual or st[2] or st[4] - st[3] + 1 != st[5] or blank_lines(Path(file)):
+        if (
+            st is None
+            or file in unusual
+            or st[2]
+            or st[4] - st[3] + 1 != st[5]
+            or blank_lines(Path(file))
+        ):
             continue
         clean.append((file, fidx, st[3]))
     con.execute(f"CREATE TEMP TABLE {name}_m (file VARCHAR, fidx INTEGER, first_rowid BIGINT)")
@@ -1031,14 +1205,23 @@ def _stage_readable(con, src: contract.Source, delim: str, readable: dict[str, t
     con.execute(
         f"CREATE TEMP VIEW {name}_rows AS SELECT _m.fidx AS _fidx, _f.rowid - _m.first_rowid + 2 AS _line, "
         f"{', '.join(_column_exprs(src, by_norm, types, 'csv'))} FROM {name} AS _f JOIN {name}_m AS _m "
-        f"ON _m.file = _f.{FILE_COL} WHERE NOT ({all_nulls})")
-    return {fidx: (stats[file][1], _file_notes(src, header, by_norm, 0, stats[file][0]), readable[file][1])
-            for file, fidx, _ in clean}
+        f"ON _m.file = _f.{FILE_COL} WHERE NOT ({all_nulls})"
+    )
+    return {
+        fidx: (
+            stats[file][1],
+            _file_notes(src, header, by_norm, 0, stats[file][0]),
+            readable[file][1],
+        )
+        for file, fidx, _ in clean
+    }
 
 
 def _drop_batches(con, names: list[str]) -> None:
     for n in names:
-        con.execute(f"DROP VIEW IF EXISTS {n}_rows; DROP TABLE IF EXISTS {n}_m; DROP TABLE IF EXISTS {n}")
+        con.execute(
+            f"DROP VIEW IF EXISTS {n}_rows; DROP TABLE IF EXISTS {n}_m; DROP TABLE IF EXISTS {n}"
+        )
 
 
 def insert_rows(con, table: str, rows: list[tuple | list]) -> None:
@@ -1046,8 +1229,10 @@ def insert_rows(con, table: str, rows: list[tuple | list]) -> None:
     executemany costs a round trip per row, which adds up over thousands of files."""
     if rows:
         cols = list(zip(*rows))
-        con.execute(f"INSERT INTO {table} SELECT {', '.join(f'unnest(${i + 1})' for i in range(len(cols)))}",
-                    [list(c) for c in cols])
+        con.execute(
+            f"INSERT INTO {table} SELECT {', '.join(f'unnest(${i + 1})' for i in range(len(cols)))}",
+            [list(c) for c in cols],
+        )
 
 
 def _in_transaction(con) -> bool:
@@ -1067,27 +1252,40 @@ def _quarantine_conflicts(con, src: contract.Source) -> None:
     idx = {(c.hash_as or c.name): i for i, c in enumerate(src.columns)}
     if not src.natural_key:
         return
-    keys = [f"p_{idx[k]}" if src.columns[idx[k]].kind == "pii_hash" else f"v_{idx[k]}" for k in src.natural_key]
+    keys = [
+        f"p_{idx[k]}" if src.columns[idx[k]].kind == "pii_hash" else f"v_{idx[k]}"
+        for k in src.natural_key
+    ]
     rid = f"_fidx::BIGINT * {RID_BASE} + _line"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _conf AS SELECT {', '.join(keys)}, min({rid}) AS _first FROM _p "
         f"WHERE _reason IS NULL AND {' AND '.join(f'{k} IS NOT NULL' for k in keys)} GROUP BY ALL "
-        f"HAVING count(*) > 1")
+        f"HAVING count(*) > 1"
+    )
     label = " + ".join(src.natural_key)
     con.execute(
         f"UPDATE _p SET _reason = 'conflicting duplicate: same {label} as line ' || (c._first % {RID_BASE}) "
         f"|| ' of ' || c.file || ', which is loaded; this row differs from it and is not' "
         f"FROM (SELECT _conf.*, _files.file FROM _conf JOIN _files ON _files._fidx = _conf._first // {RID_BASE}) AS c "
         f"WHERE {' AND '.join(f'_p.{k} = c.{k}' for k in keys)} AND _p._reason IS NULL "
-        f"AND _p._fidx::BIGINT * {RID_BASE} + _p._line <> c._first")
+        f"AND _p._fidx::BIGINT * {RID_BASE} + _p._line <> c._first"
+    )
     con.execute("DROP TABLE _conf")
 
 
 # ── one delivery ───────────────────────────────────────────────────────────────────────────
 
 
-def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Path,
-                   progress: Progress, loaded_at: datetime) -> DeliveryResult:
+def _land_delivery(
+    con,
+    d: Delivery,
+    landing: Path,
+    key: bytes,
+    fp: str,
+    tmp: Path,
+    progress: Progress,
+    loaded_at: datetime,
+) -> DeliveryResult:
     src = d.source
     res = DeliveryResult(src.name, d.period, "landed", fp)
     t0 = time.perf_counter()
@@ -1098,8 +1296,12 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
     batch_tables: list[str] = []
     stacked = ["SELECT * FROM _d"]  # every staged row: per-file rows + the batches' views
     try:
-        con.execute("DROP TABLE IF EXISTS _d; DROP TABLE IF EXISTS _bad; DROP TABLE IF EXISTS _files")
-        con.execute(f"CREATE TEMP TABLE _d (_fidx INTEGER, _line BIGINT, {', '.join(c + ' VARCHAR' for c in vcols)})")
+        con.execute(
+            "DROP TABLE IF EXISTS _d; DROP TABLE IF EXISTS _bad; DROP TABLE IF EXISTS _files"
+        )
+        con.execute(
+            f"CREATE TEMP TABLE _d (_fidx INTEGER, _line BIGINT, {', '.join(c + ' VARCHAR' for c in vcols)})"
+        )
         con.execute("CREATE TEMP TABLE _bad (_fidx INTEGER, _line BIGINT, reason VARCHAR)")
         con.execute("CREATE TEMP TABLE _files (_fidx INTEGER, file VARCHAR)")
         staged: list[tuple[int, str]] = []
@@ -1114,8 +1316,10 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
                 _drop_batches(con, batch_tables[-1:])
             per_file = (time.perf_counter() - tb) / max(len(done), 1)
             batched |= {fidx: (*staged_file, per_file) for fidx, staged_file in done.items()}
-            progress(f"  {len(done)} of {len(members)} file(s) with the same header read together: "
-                     f"{sum(r for r, _, _ in done.values()):,} rows in {time.perf_counter() - tb:.1f}s")
+            progress(
+                f"  {len(done)} of {len(members)} file(s) with the same header read together: "
+                f"{sum(r for r, _, _ in done.values()):,} rows in {time.perf_counter() - tb:.1f}s"
+            )
         for fidx, path in enumerate(d.files):
             rel = path.relative_to(landing).as_posix()
             fr = FileResult(src.name, d.period, rel, FORMATS[path.suffix.lower()])
@@ -1132,25 +1336,38 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
                 fr.status, fr.rows_read, fr.message = "rejected", exc.rows_read, f"{rel}: {exc}"
             fr.seconds = time.perf_counter() - tf
             res.files.append(fr)
-            progress(f"  {rel}: " + (f"REJECTED -- {fr.message.removeprefix(rel + ': ')}" if fr.status == "rejected" else
-                                     f"read {fr.rows_read:,} rows" + (f" ({fr.encoding})" if fr.encoding else "")
-                                     + f" in {fr.seconds:.1f}s"))
+            progress(
+                f"  {rel}: "
+                + (
+                    f"REJECTED -- {fr.message.removeprefix(rel + ': ')}"
+                    if fr.status == "rejected"
+                    else f"read {fr.rows_read:,} rows"
+                    + (f" ({fr.encoding})" if fr.encoding else "")
+                    + f" in {fr.seconds:.1f}s"
+                )
+            )
         insert_rows(con, "_files", staged)
         sql = _parse_sql(src, key, loaded_at)
         keep = [f"v_{i}" for i, c in enumerate(src.columns) if c.kind != "pii_drop"]
-        trimmed = ", ".join(f"{trimmed_sql(f'c_{i}')} AS v_{i}" for i, c in enumerate(src.columns)
-                            if c.kind != "pii_drop")
+        trimmed = ", ".join(
+            f"{trimmed_sql(f'c_{i}')} AS v_{i}"
+            for i, c in enumerate(src.columns)
+            if c.kind != "pii_drop"
+        )
         reason = f"NULLIF(concat_ws('; ', {', '.join(sql.reasons)}), '')" if sql.reasons else "NULL"
         # One statement: exact duplicates across the delivery are grouped away (one row per
         # distinct record, the first file and line kept), then values are trimmed and parsed once.
         # Identifiers are hashed only where they are written (good rows -> raw.<source>, bad rows
         # -> JSON record in raw.quarantine).
         # (file index, line) packed into one BIGINT, so that min() keeps the first occurrence
-        dedup = (f"SELECT {', '.join(vcols)}, min(_fidx::BIGINT * {RID_BASE} + _line) AS _rid "
-                 f"FROM ({' UNION ALL '.join(stacked)}) GROUP BY ALL")
+        dedup = (
+            f"SELECT {', '.join(vcols)}, min(_fidx::BIGINT * {RID_BASE} + _line) AS _rid "
+            f"FROM ({' UNION ALL '.join(stacked)}) GROUP BY ALL"
+        )
         con.execute(
             f"CREATE TEMP TABLE _p AS SELECT *, {reason} AS _reason FROM (SELECT _rid // {RID_BASE} AS _fidx, "
-            f"_rid % {RID_BASE} AS _line, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, {trimmed} FROM ({dedup})))")
+            f"_rid % {RID_BASE} AS _line, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, {trimmed} FROM ({dedup})))"
+        )
         con.execute("DROP TABLE _d")
         _drop_batches(con, batch_tables)
         _quarantine_conflicts(con, src)
@@ -1159,19 +1376,31 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
         for t in [src.name, "quarantine", "load_audit"]:
             col_s, col_p = ("_period", None) if t == src.name else ("period", "source")
             where = f"{col_s} = ?" + (f" AND {col_p} = ?" if col_p else "")
-            con.execute(f"DELETE FROM raw.{q(t)} WHERE {where}", [d.period] + ([src.name] if col_p else []))
+            con.execute(
+                f"DELETE FROM raw.{q(t)} WHERE {where}", [d.period] + ([src.name] if col_p else [])
+            )
         con.execute(
             f"INSERT INTO raw.{q(src.name)} SELECT {', '.join(sql.typed)}, ?, _files.file, _line, ? "
-            f"FROM _p JOIN _files USING (_fidx) WHERE _reason IS NULL", [d.period, loaded_at])
+            f"FROM _p JOIN _files USING (_fidx) WHERE _reason IS NULL",
+            [d.period, loaded_at],
+        )
         con.execute(
             f"INSERT INTO raw.quarantine SELECT ?, ?, _files.file, _line, _reason, json_object({', '.join(sql.record)}) "
-            f"FROM _p JOIN _files USING (_fidx) WHERE _reason IS NOT NULL ORDER BY _fidx, _line", [src.name, d.period])
+            f"FROM _p JOIN _files USING (_fidx) WHERE _reason IS NOT NULL ORDER BY _fidx, _line",
+            [src.name, d.period],
+        )
         con.execute(
             "INSERT INTO raw.quarantine SELECT ?, ?, _files.file, _line, reason, NULL FROM _bad "
-            "JOIN _files USING (_fidx) ORDER BY _fidx, _line", [src.name, d.period])
-        counts = {r[0]: r[1:] for r in con.execute(
-            "SELECT _fidx, count(*) FILTER (WHERE _reason IS NULL), count(*) FILTER (WHERE _reason IS NOT NULL) "
-            "FROM _p GROUP BY _fidx").fetchall()}
+            "JOIN _files USING (_fidx) ORDER BY _fidx, _line",
+            [src.name, d.period],
+        )
+        counts = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT _fidx, count(*) FILTER (WHERE _reason IS NULL), count(*) FILTER (WHERE _reason IS NOT NULL) "
+                "FROM _p GROUP BY _fidx"
+            ).fetchall()
+        }
         bad = dict(con.execute("SELECT _fidx, count(*) FROM _bad GROUP BY _fidx").fetchall())
         fidx_of = {f.relative_to(landing).as_posix(): i for i, f in enumerate(d.files)}
         for fr in res.files:
@@ -1186,12 +1415,34 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
                 extra.append(f"{fr.rows_quarantined} row(s) quarantined, see raw.quarantine")
             if fr.rows_duplicate:
                 extra.append(f"{fr.rows_duplicate} exact duplicate row(s) counted once")
-            fr.message = "; ".join(x for x in [fr.encoding or fr.format] + extra + [fr.message] if x)
-        insert_rows(con, "raw.load_audit", [
-            [f.source, f.period, f.file, f.rows_read, f.rows_loaded, f.rows_quarantined, f.rows_duplicate,
-             loaded_at, f.status, f.message] for f in res.files])
-        con.execute("DELETE FROM raw.deliveries WHERE source = ? AND period = ?", [src.name, d.period])
-        con.execute("INSERT INTO raw.deliveries VALUES (?, ?, ?, ?)", [src.name, d.period, fp, loaded_at])
+            fr.message = "; ".join(
+                x for x in [fr.encoding or fr.format] + extra + [fr.message] if x
+            )
+        insert_rows(
+            con,
+            "raw.load_audit",
+            [
+                [
+                    f.source,
+                    f.period,
+                    f.file,
+                    f.rows_read,
+                    f.rows_loaded,
+                    f.rows_quarantined,
+                    f.rows_duplicate,
+                    loaded_at,
+                    f.status,
+                    f.message,
+                ]
+                for f in res.files
+            ],
+        )
+        con.execute(
+            "DELETE FROM raw.deliveries WHERE source = ? AND period = ?", [src.name, d.period]
+        )
+        con.execute(
+            "INSERT INTO raw.deliveries VALUES (?, ?, ?, ?)", [src.name, d.period, fp, loaded_at]
+        )
         con.execute("COMMIT")
     except BaseException:
         if _in_transaction(con):
@@ -1208,10 +1459,15 @@ def _land_delivery(con, d: Delivery, landing: Path, key: bytes, fp: str, tmp: Pa
 # ── entry point ────────────────────────────────────────────────────────────────────────────
 
 
-def land(con_or_path: duckdb.DuckDBPyConnection | str | Path, landing: Path,
-         periods: set[str] | None = None, sources: set[str] | None = None,
-         progress: Progress = print, force: bool = False,
-         tmp_dir: str | Path | None = None) -> LandingReport:
+def land(
+    con_or_path: duckdb.DuckDBPyConnection | str | Path,
+    landing: Path,
+    periods: set[str] | None = None,
+    sources: set[str] | None = None,
+    progress: Progress = print,
+    force: bool = False,
+    tmp_dir: str | Path | None = None,
+) -> LandingReport:
     """Land every delivery `<landing>/<source>/<period>/` (filtered by `periods` / `sources`)
     into schema raw. A delivery whose files are unchanged since it was landed is skipped unless
     `force`; a changed one replaces the old one atomically. Bad files and rows never stop the
@@ -1229,35 +1485,63 @@ def land(con_or_path: duckdb.DuckDBPyConnection | str | Path, landing: Path,
         try:  # GB18030 is transcoded in Python (see module doc), so only the excel extension is needed
             con.execute("LOAD excel")
         except duckdb.Error as exc:  # only .xlsx needs it; such files are then rejected
-            report.problems.append(f"DuckDB excel extension not loadable ({exc}); .xlsx files cannot be read")
+            report.problems.append(
+                f"DuckDB excel extension not loadable ({exc}); .xlsx files cannot be read"
+            )
         report.problems += create_raw_schema(con)
         deliveries, problems = discover(landing, periods, sources)
         report.problems += problems
         key_id = hashlib.sha256(b"ygt-key-id|" + hashlib.sha256(key).digest()).hexdigest()[:16]
-        known = dict(((s, p), f) for s, p, f in con.execute("SELECT source, period, fingerprint FROM raw.deliveries").fetchall())
+        known = dict(
+            ((s, p), f)
+            for s, p, f in con.execute(
+                "SELECT source, period, fingerprint FROM raw.deliveries"
+            ).fetchall()
+        )
         if demo:
-            progress("note: hashing identifiers with the labelled DEMO key (set YGT_HASH_KEY for real data)")
+            progress(
+                "note: hashing identifiers with the labelled DEMO key (set YGT_HASH_KEY for real data)"
+            )
         for d in deliveries:
             fp = fingerprint(d, landing, key_id)
             skipped = [f"{name}: {why}" for name, why in d.skipped]
             for x in skipped:
                 progress(f"  skipped {x}")
             if not force and known.get((d.source.name, d.period)) == fp:
-                report.deliveries.append(DeliveryResult(d.source.name, d.period, "skipped", fp,
-                                                        message="unchanged since last landing",
-                                                        skipped_files=skipped))
+                report.deliveries.append(
+                    DeliveryResult(
+                        d.source.name,
+                        d.period,
+                        "skipped",
+                        fp,
+                        message="unchanged since last landing",
+                        skipped_files=skipped,
+                    )
+                )
                 progress(f"{d.source.name}/{d.period}: unchanged, skipped")
                 continue
             progress(f"{d.source.name}/{d.period}: landing {len(d.files)} file(s)")
             try:
                 r = _land_delivery(con, d, landing, key, fp, tmp, progress, datetime.now())
             except (duckdb.Error, OSError, MemoryError) as exc:
-                r = DeliveryResult(d.source.name, d.period, "failed", fp,
-                                   message=f"not landed, previous delivery kept: {_clean_duckdb_error(exc)}")
+                r = DeliveryResult(
+                    d.source.name,
+                    d.period,
+                    "failed",
+                    fp,
+                    message=f"not landed, previous delivery kept: {_clean_duckdb_error(exc)}",
+                )
             r.skipped_files = skipped
             report.deliveries.append(r)
             t = sum(f.rows_read for f in r.files)
-            progress(f"{d.source.name}/{d.period}: {r.status}" + (f" {t:,} rows in {r.seconds:.1f}s" if r.status == "landed" else f" -- {r.message}"))
+            progress(
+                f"{d.source.name}/{d.period}: {r.status}"
+                + (
+                    f" {t:,} rows in {r.seconds:.1f}s"
+                    if r.status == "landed"
+                    else f" -- {r.message}"
+                )
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         report.seconds = time.perf_counter() - t0
@@ -1268,5 +1552,17 @@ def land(con_or_path: duckdb.DuckDBPyConnection | str | Path, landing: Path,
     return report
 
 
-__all__ = ["land", "create_raw_schema", "discover", "LandingReport", "DeliveryResult", "FileResult",
-           "LandingError", "hmac_sql", "gb11643_sql", "strptime_sql", "trimmed_sql", "sniff_encoding"]
+__all__ = [
+    "land",
+    "create_raw_schema",
+    "discover",
+    "LandingReport",
+    "DeliveryResult",
+    "FileResult",
+    "LandingError",
+    "hmac_sql",
+    "gb11643_sql",
+    "strptime_sql",
+    "trimmed_sql",
+    "sniff_encoding",
+]

@@ -9,17 +9,17 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 
 from orchestration import contract, dbt, duck, quality, refresh, runlock, settings
-from orchestration.land import LandingError, discover, land
 from orchestration.docs import write_dbt_docs
 from orchestration.export import export_parquet
+from orchestration.land import LandingError, discover, land
 from orchestration.publish import PublishResult, publish
 from orchestration.report import write_quality_page, write_report
 
@@ -45,7 +45,9 @@ def periods_for(period: str | None) -> set[str] | None:
         return None
     m = PERIOD_RE.match(period)
     if not m:
-        raise PipelineError(f"--period {period!r} is not YYYY or YYYYQn (for example 2024 or 2024Q2)")
+        raise PipelineError(
+            f"--period {period!r} is not YYYY or YYYYQn (for example 2024 or 2024Q2)"
+        )
     year = m.group(1)
     if m.group(2):
         return {period, year}
@@ -68,17 +70,27 @@ def _landed_periods(work_db: Path) -> set[str]:
         return set()
     con = duck.connect(work_db)
     try:
-        return {p for (p,) in con.execute(
-            "select distinct period from raw.deliveries where source in "
-            + duck.lit_list(QUARTERLY_SOURCES)).fetchall()}
+        return {
+            p
+            for (p,) in con.execute(
+                "select distinct period from raw.deliveries where source in "
+                + duck.lit_list(QUARTERLY_SOURCES)
+            ).fetchall()
+        }
     except duckdb.CatalogException:  # nothing landed yet
         return set()
     finally:
         con.close()
 
 
-def check_periods(landing: Path, work_db: Path, warehouse: Path, period: str | None,
-                  periods: set[str] | None, command: str = "ygt run") -> None:
+def check_periods(
+    landing: Path,
+    work_db: Path,
+    warehouse: Path,
+    period: str | None,
+    periods: set[str] | None,
+    command: str = "ygt run",
+) -> None:
     """Refuse, before anything is landed, a run that would land nothing, and a quarterly refresh
     of a warehouse that lacks the year's earlier quarters (year-to-date values and the
     cross-quarter checks such as R24, reversals of earlier settlements, need them)."""
@@ -102,8 +114,11 @@ def check_periods(landing: Path, work_db: Path, warehouse: Path, period: str | N
     if not missing:
         return
     in_folder = [p for p in missing if p in found]
-    where = (f"the landing folder holds {', '.join(in_folder)}" if in_folder
-             else "the landing folder does not hold them either")
+    where = (
+        f"the landing folder holds {', '.join(in_folder)}"
+        if in_folder
+        else "the landing folder does not hold them either"
+    )
     args = f"--landing {landing} --warehouse {warehouse}"
     raise PipelineError(
         f"--period {period} is a quarterly refresh, but this warehouse has no {', '.join(missing)} "
@@ -139,13 +154,19 @@ def land_step(
     """Land the deliveries of `periods` (None = all) for `sources` (None = all; Dagster lands
     one source per asset)."""
     if not Path(landing).is_dir():
-        raise PipelineError(f"landing folder {landing} does not exist; create it or run `ygt generate --out {landing}`")
+        raise PipelineError(
+            f"landing folder {landing} does not exist; create it or run `ygt generate --out {landing}`"
+        )
     work_db.parent.mkdir(parents=True, exist_ok=True)
     con = duck.connect(work_db)
     try:
-        return land(con, Path(landing), periods=periods, sources=sources, progress=progress, force=force)
+        return land(
+            con, Path(landing), periods=periods, sources=sources, progress=progress, force=force
+        )
     except LandingError as exc:
-        raise PipelineError(f"{exc} — nothing was published; fix the delivery and run again") from exc
+        raise PipelineError(
+            f"{exc} — nothing was published; fix the delivery and run again"
+        ) from exc
     finally:
         con.close()
 
@@ -220,8 +241,10 @@ def describe_plan(periods: list[str] | None) -> str:
     return f"recomputing delivery periods {', '.join(periods) or '(none new)'}; the others are kept"
 
 
-NOTHING_NEW = ("dbt build skipped: nothing landed since the last successful build and the "
-               "definitions are unchanged, so every model is up to date")
+NOTHING_NEW = (
+    "dbt build skipped: nothing landed since the last successful build and the "
+    "definitions are unchanged, so every model is up to date"
+)
 
 
 def dbt_step(work_db: Path, progress: Progress, incremental: bool = False):
@@ -235,7 +258,9 @@ def dbt_step(work_db: Path, progress: Progress, incremental: bool = False):
     progress(f"   {describe_plan(periods)}")
     env, extra_args = dbt_plan_args(periods)
     started = datetime.now()
-    result = dbt.build(work_db, env=env, extra_args=extra_args, progress=condensed_dbt_progress(progress))
+    result = dbt.build(
+        work_db, env=env, extra_args=extra_args, progress=condensed_dbt_progress(progress)
+    )
     dbt_record(work_db, started, periods)
     return result
 
@@ -247,7 +272,11 @@ def mart_gate_step(work_db: Path, progress: Progress | None = None):
     finally:
         con.close()
     # marts.data_quality was built before the mart checks ran: rebuild it to include them.
-    dbt.build(work_db, select="data_quality", progress=condensed_dbt_progress(progress or (lambda m: None)))
+    dbt.build(
+        work_db,
+        select="data_quality",
+        progress=condensed_dbt_progress(progress or (lambda m: None)),
+    )
     return result
 
 
@@ -261,12 +290,15 @@ def _computed_values(work_db: Path) -> int:
         con.close()
 
 
-def publish_step(work_db: Path, warehouse: Path, gates: list, allow_empty: bool = False
-                 ) -> PublishResult:
+def publish_step(
+    work_db: Path, warehouse: Path, gates: list, allow_empty: bool = False
+) -> PublishResult:
     warehouse = Path(warehouse)
     blocking = [row for g in gates if g is not None for row in g.blocking_failures]
     if blocking:
-        names = ", ".join(sorted({f"{r['check_id']} ({r['source']} {r['period']})" for r in blocking}))
+        names = ", ".join(
+            sorted({f"{r['check_id']} ({r['source']} {r['period']})" for r in blocking})
+        )
         raise PublicationRefused(
             f"not published: {len(blocking)} blocking quality check(s) failed: {names}. "
             f"{previous_warehouse_note(warehouse)} Details: table raw.dq_results in "
@@ -295,18 +327,31 @@ def _publish_failure(exc: Exception, warehouse: Path) -> str:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     low = reason.lower()
     folder = warehouse.parent
-    size = f" (the current one is {warehouse.stat().st_size / 1e6:.1f} MB)" if warehouse.exists() else ""
+    size = (
+        f" (the current one is {warehouse.stat().st_size / 1e6:.1f} MB)"
+        if warehouse.exists()
+        else ""
+    )
     if any(k in low for k in NO_SPACE):
-        what = (f"the disk holding {folder} is full", f"free space there — the new file needs "
-                f"about as much as the warehouse{size} — and run again")
+        what = (
+            f"the disk holding {folder} is full",
+            f"free space there — the new file needs "
+            f"about as much as the warehouse{size} — and run again",
+        )
     elif any(k in low for k in NOT_ALLOWED):
-        what = (f"the folder {folder} is not writable for this user",
-                "make it writable (or choose another --warehouse) and run again")
+        what = (
+            f"the folder {folder} is not writable for this user",
+            "make it writable (or choose another --warehouse) and run again",
+        )
     else:
-        what = (f"the new warehouse file could not be written in {folder}",
-                "fix the cause and run again")
-    return (f"not published: {what[0]} ({reason}). {previous_warehouse_note(warehouse)} No "
-            f"temporary file was left. The build is kept in the working database: {what[1]}.")
+        what = (
+            f"the new warehouse file could not be written in {folder}",
+            "fix the cause and run again",
+        )
+    return (
+        f"not published: {what[0]} ({reason}). {previous_warehouse_note(warehouse)} No "
+        f"temporary file was left. The build is kept in the working database: {what[1]}."
+    )
 
 
 def outputs_step(warehouse: Path, work_db: Path) -> dict[str, Path]:
@@ -352,8 +397,17 @@ def run(
     periods = periods_for(period)
     try:
         with runlock.hold(work_db, wait=wait, progress=progress):
-            return _run_locked(Path(landing), warehouse, work_db, period, periods, progress,
-                               force, allow_empty, command)
+            return _run_locked(
+                Path(landing),
+                warehouse,
+                work_db,
+                period,
+                periods,
+                progress,
+                force,
+                allow_empty,
+                command,
+            )
     except runlock.WarehouseBusy as exc:
         raise PipelineError(str(exc)) from None
     except duckdb.IOException as exc:
@@ -367,8 +421,9 @@ def run(
         ) from None
 
 
-def _run_locked(landing, warehouse, work_db, period, periods, progress, force, allow_empty,
-                command) -> RunResult:
+def _run_locked(
+    landing, warehouse, work_db, period, periods, progress, force, allow_empty, command
+) -> RunResult:
     result = RunResult(warehouse=warehouse, work_db=work_db)
 
     def timed(name, fn, *args, **kw):
@@ -388,7 +443,11 @@ def _run_locked(landing, warehouse, work_db, period, periods, progress, force, a
     result.mart_gates = timed("mart quality gates", mart_gate_step, work_db, progress)
     progress(result.mart_gates.summary())
     result.published = timed(
-        "publish", publish_step, work_db, warehouse, [result.raw_gates, result.mart_gates],
+        "publish",
+        publish_step,
+        work_db,
+        warehouse,
+        [result.raw_gates, result.mart_gates],
         allow_empty=allow_empty,
     )
     result.outputs = timed("parquet, report and docs", outputs_step, warehouse, work_db)

@@ -28,7 +28,9 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def publish(work_db: Path, warehouse: Path, schemas: tuple[str, ...] = PUBLIC_SCHEMAS) -> PublishResult:
+def publish(
+    work_db: Path, warehouse: Path, schemas: tuple[str, ...] = PUBLIC_SCHEMAS
+) -> PublishResult:
     warehouse = Path(warehouse).resolve()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(warehouse)
@@ -48,8 +50,12 @@ def publish(work_db: Path, warehouse: Path, schemas: tuple[str, ...] = PUBLIC_SC
                 ).fetchall()
                 for name, _ in rels:
                     target = f"{_quote(schema)}.{_quote(name)}"
-                    con.execute(f"CREATE TABLE {target} AS SELECT * FROM work.{_quote(schema)}.{_quote(name)}")
-                    tables[f"{schema}.{name}"] = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+                    con.execute(
+                        f"CREATE TABLE {target} AS SELECT * FROM work.{_quote(schema)}.{_quote(name)}"
+                    )
+                    tables[f"{schema}.{name}"] = con.execute(
+                        f"SELECT count(*) FROM {target}"
+                    ).fetchone()[0]
                 _copy_comments(con, schema)
             con.execute("DETACH work")
             con.execute("CHECKPOINT")
@@ -71,7 +77,7 @@ def _remove_stale_temps(warehouse: Path) -> None:
     process no longer exists. A temp file of a publish still running is left alone."""
     prefix = f".{warehouse.name}.tmp-"
     for path in warehouse.parent.glob(prefix + "*"):
-        pid = path.name[len(prefix):].split(".")[0]
+        pid = path.name[len(prefix) :].split(".")[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
             path.unlink(missing_ok=True)
 

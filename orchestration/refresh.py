@@ -74,6 +74,10 @@ def record(con, started_at: datetime, periods: list[str] | None, vars: dict) -> 
     _ensure_table(con)
     con.execute(
         f"insert into {BUILDS_TABLE} values (?, ?, ?, ?)",
-        [started_at, datetime.now(), None if periods is None else json.dumps(periods),
-         definitions_fingerprint(vars)],
+        [
+            started_at,
+            datetime.now(),
+            None if periods is None else json.dumps(periods),
+            definitions_fingerprint(vars),
+        ],
     )

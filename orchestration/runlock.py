@@ -41,8 +41,12 @@ def _holder(fd: int) -> str:
 
 
 @contextmanager
-def hold(work_db: Path, command: str | None = None, wait: bool = False,
-         progress: Callable[[str], None] | None = None) -> Iterator[None]:
+def hold(
+    work_db: Path,
+    command: str | None = None,
+    wait: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Iterator[None]:
     """Hold the warehouse's run lock for the body; raise WarehouseBusy if another run holds it
     (or wait for it when `wait`)."""
     path = lock_path(work_db)
@@ -61,8 +65,11 @@ def hold(work_db: Path, command: str | None = None, wait: bool = False,
             if progress:
                 progress(f"waiting for the run that holds the warehouse ({holder}) …")
             fcntl.flock(fd, fcntl.LOCK_EX)
-        info = {"pid": os.getpid(), "started": datetime.now().isoformat(timespec="seconds"),
-                "command": command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
+        info = {
+            "pid": os.getpid(),
+            "started": datetime.now().isoformat(timespec="seconds"),
+            "command": command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info, ensure_ascii=False).encode(), 0)
         yield

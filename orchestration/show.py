@@ -27,28 +27,40 @@ class ShowError(RuntimeError):
 
 def _open(warehouse: Path):
     if not Path(warehouse).is_file():
-        raise ShowError(f"no warehouse file at {warehouse}; build one with `ygt run --landing "
-                        f"<folder> --warehouse {warehouse}` (or `ygt demo`)")
+        raise ShowError(
+            f"no warehouse file at {warehouse}; build one with `ygt run --landing "
+            f"<folder> --warehouse {warehouse}` (or `ygt demo`)"
+        )
     try:
         return duck.connect(warehouse, read_only=True)
     except duckdb.Error as exc:
-        raise ShowError(f"{warehouse} cannot be opened as a DuckDB warehouse "
-                        f"({str(exc).splitlines()[0]})") from None
+        raise ShowError(
+            f"{warehouse} cannot be opened as a DuckDB warehouse ({str(exc).splitlines()[0]})"
+        ) from None
 
 
 def show(warehouse: Path, period: str | None = None) -> str:
     con = _open(warehouse)
     try:
-        found = [p for (p,) in con.execute(
-            "select distinct period from marts.indicator_values order by period").fetchall()]
+        found = [
+            p
+            for (p,) in con.execute(
+                "select distinct period from marts.indicator_values order by period"
+            ).fetchall()
+        ]
         if not found:
             raise ShowError(f"{warehouse} holds no indicator values (an empty warehouse)")
         if period is None:
-            period = con.execute(
-                "select max(period) from marts.indicator_values where quarter is null"
-            ).fetchone()[0] or found[-1]
+            period = (
+                con.execute(
+                    "select max(period) from marts.indicator_values where quarter is null"
+                ).fetchone()[0]
+                or found[-1]
+            )
         elif period not in found:
-            raise ShowError(f"no period {period} in {warehouse}; periods present: {', '.join(found)}")
+            raise ShowError(
+                f"no period {period} in {warehouse}; periods present: {', '.join(found)}"
+            )
         rows = con.execute(
             f"""
             select area_level, area_code, area_name, indicator_code, value
@@ -65,11 +77,15 @@ def show(warehouse: Path, period: str | None = None) -> str:
     order = {"national": 0, "province": 1, "city": 2, "county": 3}
     header = f"{'area':<28}" + "".join(f"{c:>9}" for c in HEADLINE)
     out = [f"Headline indicators, {period} (ratios as %, I10a in yuan)", header, "-" * len(header)]
-    for (level, code, name), vals in sorted(table.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
+    for (level, code, name), vals in sorted(
+        table.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])
+    ):
         cells = []
         for c in HEADLINE:
             v = vals.get(c)
-            cells.append(f"{'—':>9}" if v is None else (f"{v:>9.0f}" if c == "I10a" else f"{100 * v:>8.1f}%"))
+            cells.append(
+                f"{'—':>9}" if v is None else (f"{v:>9.0f}" if c == "I10a" else f"{100 * v:>8.1f}%")
+            )
         label = f"{name or code} [{level}]"
         out.append(pad(label, 28) + "".join(cells))
     return "\n".join(out)
@@ -93,11 +109,26 @@ def league_table(warehouse: Path, year: int | None = None, limit: int = 20) -> s
         ).fetchall()
     finally:
         con.close()
-    header = pad("rank 排名", 10) + pad("county 县", 22) + pad("score 得分", 12) + pad("grade 等级", 12) + \
-        pad("in city 市内", 14) + "scored"
-    out = [f"County league table {year} (marts.county_scorecard; EXAMPLE scoring configuration)",
-           header, "-" * display_width(header)]
+    header = (
+        pad("rank 排名", 10)
+        + pad("county 县", 22)
+        + pad("score 得分", 12)
+        + pad("grade 等级", 12)
+        + pad("in city 市内", 14)
+        + "scored"
+    )
+    out = [
+        f"County league table {year} (marts.county_scorecard; EXAMPLE scoring configuration)",
+        header,
+        "-" * display_width(header),
+    ]
     for rank, name, code, score, grade, rank_in_city, scored in rows:
-        out.append(pad(str(rank), 10) + pad(f"{name or code} {code}", 22) + pad(f"{score:.1f}", 12)
-                   + pad(grade or "—", 12) + pad(str(rank_in_city), 14) + str(scored))
+        out.append(
+            pad(str(rank), 10)
+            + pad(f"{name or code} {code}", 22)
+            + pad(f"{score:.1f}", 12)
+            + pad(grade or "—", 12)
+            + pad(str(rank_in_city), 14)
+            + str(scored)
+        )
     return "\n".join(out)

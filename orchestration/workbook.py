@@ -16,7 +16,19 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from orchestration import contract
 from orchestration.explain import INDICATOR_SOURCES, ExplainError, open_warehouse
 
-HEADERS = ("序号", "维度", "指标", "口径", "分子", "分母", "当期值", "单位", "数据来源", "上年值", "变化")
+HEADERS = (
+    "序号",
+    "维度",
+    "指标",
+    "口径",
+    "分子",
+    "分母",
+    "当期值",
+    "单位",
+    "数据来源",
+    "上年值",
+    "变化",
+)
 WIDTHS = (6, 8, 42, 70, 16, 16, 14, 10, 30, 14, 14)
 DIMENSIONS = ("紧密型", "同质化", "促分工", "提效能", "保健康", "补充")
 UNITS_ZH = {"ratio": "比例", "yuan": "元", "per_10k": "每万人", "flag": "是/否"}
@@ -57,8 +69,20 @@ def workbook_rows(con, year: int) -> dict[tuple[str, str, str], list[dict]]:
         """,
         [str(year - 1), str(year)],
     ).fetchall()
-    names = ("area_level", "area_code", "area_name", "indicator_code", "dimension", "name_zh",
-             "definition", "numerator", "denominator", "value", "unit", "previous_value")
+    names = (
+        "area_level",
+        "area_code",
+        "area_name",
+        "indicator_code",
+        "dimension",
+        "name_zh",
+        "definition",
+        "numerator",
+        "denominator",
+        "value",
+        "unit",
+        "previous_value",
+    )
     sheets: dict[tuple[str, str, str], list[dict]] = {}
     for r in rows:
         d = dict(zip(names, r))
@@ -88,9 +112,15 @@ def write_workbook(warehouse: Path, year: int, out: Path) -> Path:
     try:
         sheets = workbook_rows(con, year)
         if not sheets:
-            years = [r[0] for r in con.execute(
-                "select distinct period from marts.indicator_values where quarter is null order by 1").fetchall()]
-            raise WorkbookError(f"no annual values for {year}; the warehouse has years: {', '.join(years)}")
+            years = [
+                r[0]
+                for r in con.execute(
+                    "select distinct period from marts.indicator_values where quarter is null order by 1"
+                ).fetchall()
+            ]
+            raise WorkbookError(
+                f"no annual values for {year}; the warehouse has years: {', '.join(years)}"
+            )
     finally:
         con.close()
     wb = Workbook()
@@ -104,18 +134,35 @@ def write_workbook(warehouse: Path, year: int, out: Path) -> Path:
             cell.font, cell.fill = header_font, header_fill
             cell.alignment = Alignment(horizontal="center", vertical="center")
         for i, d in enumerate(rows, start=1):
-            change = (d["value"] - d["previous_value"]
-                      if d["value"] is not None and d["previous_value"] is not None else None)
-            ws.append((i, d["dimension"], f"{d['indicator_code']} {d['name_zh']}", d["definition"],
-                       d["numerator"], d["denominator"], d["value"], UNITS_ZH.get(d["unit"], d["unit"]),
-                       sources_zh(d["indicator_code"]), d["previous_value"], change))
+            change = (
+                d["value"] - d["previous_value"]
+                if d["value"] is not None and d["previous_value"] is not None
+                else None
+            )
+            ws.append(
+                (
+                    i,
+                    d["dimension"],
+                    f"{d['indicator_code']} {d['name_zh']}",
+                    d["definition"],
+                    d["numerator"],
+                    d["denominator"],
+                    d["value"],
+                    UNITS_ZH.get(d["unit"], d["unit"]),
+                    sources_zh(d["indicator_code"]),
+                    d["previous_value"],
+                    change,
+                )
+            )
             r = ws.max_row
             value_format = VALUE_FORMATS.get(d["unit"], "General")
             for col in (7, 10, 11):
                 ws.cell(r, col).number_format = value_format
             for col in (5, 6):
                 v = ws.cell(r, col).value
-                ws.cell(r, col).number_format = "#,##0" if v is None or float(v).is_integer() else "#,##0.00"
+                ws.cell(r, col).number_format = (
+                    "#,##0" if v is None or float(v).is_integer() else "#,##0.00"
+                )
             for col in (3, 4, 9):
                 ws.cell(r, col).alignment = Alignment(wrap_text=True, vertical="top")
         for col, width in enumerate(WIDTHS, start=1):

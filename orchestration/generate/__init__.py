@@ -46,8 +46,8 @@ import pandas as pd
 
 from orchestration import contract
 from orchestration.generate import activity, truth, world
-from orchestration.generate.writer import DATE_FORMATS, ENCODINGS, FileSpec, Ledger, write_delivery
 from orchestration.generate.world import rng_for
+from orchestration.generate.writer import DATE_FORMATS, ENCODINGS, FileSpec, Ledger, write_delivery
 
 __all__ = ["generate"]
 
@@ -74,38 +74,74 @@ class Records:
 
     def frames(self) -> dict:
         cat = lambda x: pd.concat(x, ignore_index=True) if x else pd.DataFrame()  # noqa: E731
-        return dict(registers=self.registers, population=self.population, visits_agg=cat(self.visits_agg),
-                    discharges=cat(self.discharges), setl_agg=cat(self.setl_agg),
-                    setl_inpatient=cat(self.setl_inpatient), roster=cat(self.roster), deaths=cat(self.deaths),
-                    dispatches=self.dispatches, personnel=cat(self.personnel), remote=cat(self.remote),
-                    qualitative=cat(self.qualitative))
+        return dict(
+            registers=self.registers,
+            population=self.population,
+            visits_agg=cat(self.visits_agg),
+            discharges=cat(self.discharges),
+            setl_agg=cat(self.setl_agg),
+            setl_inpatient=cat(self.setl_inpatient),
+            roster=cat(self.roster),
+            deaths=cat(self.deaths),
+            dispatches=self.dispatches,
+            personnel=cat(self.personnel),
+            remote=cat(self.remote),
+            qualitative=cat(self.qualitative),
+        )
 
 
 def _prepare(path: Path) -> None:
     """Empty a folder we own (a previous landing / ground truth), refuse anything else."""
     if path.exists():
-        known = {s.name for s in contract.SOURCES} | {"indicators.csv", "defects.json", "summary.json", "files.csv"}
+        known = {s.name for s in contract.SOURCES} | {
+            "indicators.csv",
+            "defects.json",
+            "summary.json",
+            "files.csv",
+        }
         strangers = [p.name for p in path.iterdir() if p.name not in known]
         if strangers:
-            raise FileExistsError(f"{path} exists and holds files the generator did not write: {strangers[:5]}")
+            raise FileExistsError(
+                f"{path} exists and holds files the generator did not write: {strangers[:5]}"
+            )
         shutil.rmtree(path)
     path.mkdir(parents=True)
 
 
 def _enc(rng) -> str:
-    return str(rng.choice(ENCODINGS, p=[.5, .25, .25]))
+    return str(rng.choice(ENCODINGS, p=[0.5, 0.25, 0.25]))
 
 
 def _setl_agg(s: pd.DataFrame) -> pd.DataFrame:
     t = s["setl_time"]
-    g = s.assign(year=t.dt.year, quarter=t.dt.quarter, n=1).groupby(
-        ["insu_admdvs", "fixmedins_code", "fixmedins_type", "med_type", "refd_setl_flag", "year", "quarter"],
-        as_index=False)[["n", "medfee_sumamt", "hifp_pay"]].sum()
+    g = (
+        s.assign(year=t.dt.year, quarter=t.dt.quarter, n=1)
+        .groupby(
+            [
+                "insu_admdvs",
+                "fixmedins_code",
+                "fixmedins_type",
+                "med_type",
+                "refd_setl_flag",
+                "year",
+                "quarter",
+            ],
+            as_index=False,
+        )[["n", "medfee_sumamt", "hifp_pay"]]
+        .sum()
+    )
     return g
 
 
-def generate(out: Path, counties: int = 6, years=(2023, 2024), scale: float = 1.0, seed: int = 7,
-             progress=print, parquet_large: bool = False) -> dict:
+def generate(
+    out: Path,
+    counties: int = 6,
+    years=(2023, 2024),
+    scale: float = 1.0,
+    seed: int = 7,
+    progress=print,
+    parquet_large: bool = False,
+) -> dict:
     """Write the landing folder `out` and its sibling `ground_truth/`; return a summary."""
     t0 = time.perf_counter()
     progress = progress or (lambda m: None)
@@ -116,7 +152,9 @@ def generate(out: Path, counties: int = 6, years=(2023, 2024), scale: float = 1.
         raise ValueError("need counties >= 1, at least one year and scale > 0")
     _prepare(out)
     _prepare(truth_dir)
-    progress(f"generating {counties} counties, years {', '.join(map(str, years))}, scale {scale}, seed {seed}")
+    progress(
+        f"generating {counties} counties, years {', '.join(map(str, years))}, scale {scale}, seed {seed}"
+    )
 
     cs = world.make_counties(counties, seed)
     master = world.make_facilities(cs, seed)
@@ -132,7 +170,9 @@ def generate(out: Path, counties: int = 6, years=(2023, 2024), scale: float = 1.
     universe = pd.concat(pool_frames + [vis], ignore_index=True)
     staff = {c.code: world.make_staff(c, master, scale, years[0], seed) for c in cs}
     city_phys = world.make_city_physicians(cs, years[0], seed)
-    dispatches = {c.code: world.make_dispatches(c, master, staff[c.code], years, seed, city_phys) for c in cs}
+    dispatches = {
+        c.code: world.make_dispatches(c, master, staff[c.code], years, seed, city_phys) for c in cs
+    }
 
     ledger = Ledger()
     recs = Records()
@@ -151,30 +191,59 @@ def generate(out: Path, counties: int = 6, years=(2023, 2024), scale: float = 1.
         city_orgs = {}
         for c in cs:
             d = world.city_district(c.city_code)
-            city_orgs[c.code] = [(f"H{d}{90001 + j:05d}", n) for j, n in
-                                 enumerate(reg[reg["county_code"] == d]["org_name"])]
+            city_orgs[c.code] = [
+                (f"H{d}{90001 + j:05d}", n)
+                for j, n in enumerate(reg[reg["county_code"] == d]["org_name"])
+            ]
 
         # facilities: one register file per county, one for the city hospitals
         specs = []
         for c in cs:
-            specs.append(FileSpec(f"机构名录_{c.code}.csv", reg[reg["county_code"] == c.code][fac_cols],
-                                  encoding="gb18030" if c.idx == 0 else _enc(ry), date_fmt="iso",
-                                  quarantine={"unknown_code": 1} if c.idx == 0 else {},
-                                  extra_columns={"备注": ""} if c.idx == 1 else {}))
-        specs.append(FileSpec("机构名录_市属医院.csv", reg[reg["_cls"] == "CITY"][fac_cols], encoding=_enc(ry)))
+            specs.append(
+                FileSpec(
+                    f"机构名录_{c.code}.csv",
+                    reg[reg["county_code"] == c.code][fac_cols],
+                    encoding="gb18030" if c.idx == 0 else _enc(ry),
+                    date_fmt="iso",
+                    quarantine={"unknown_code": 1} if c.idx == 0 else {},
+                    extra_columns={"备注": ""} if c.idx == 1 else {},
+                )
+            )
+        specs.append(
+            FileSpec(
+                "机构名录_市属医院.csv", reg[reg["_cls"] == "CITY"][fac_cols], encoding=_enc(ry)
+            )
+        )
         write_delivery(out, "facilities", period, specs, ledger, ry, progress=progress)
 
-        write_delivery(out, "population", period,
-                       [FileSpec(f"常住人口_{y}.csv", population[population["year"] == y], encoding="utf-8-sig")],
-                       ledger, ry, progress=progress)
+        write_delivery(
+            out,
+            "population",
+            period,
+            [
+                FileSpec(
+                    f"常住人口_{y}.csv", population[population["year"] == y], encoding="utf-8-sig"
+                )
+            ],
+            ledger,
+            ry,
+            progress=progress,
+        )
 
         # personnel (.xlsx per county)
         specs = []
         for c in cs:
             pers = world.personnel_for_year(staff[c.code], yi, seed, c.code)
             recs.personnel.append(pers.assign(year=y, county_code=c.code))
-            specs.append(FileSpec(f"卫生人力_{c.code}_{y}.xlsx", pers, fmt="xlsx", date_fmt=DATE_FORMATS[(c.idx + yi) % 3],
-                                  quarantine={"bad_date": 1} if c.idx == 0 else {}))
+            specs.append(
+                FileSpec(
+                    f"卫生人力_{c.code}_{y}.xlsx",
+                    pers,
+                    fmt="xlsx",
+                    date_fmt=DATE_FORMATS[(c.idx + yi) % 3],
+                    quarantine={"bad_date": 1} if c.idx == 0 else {},
+                )
+            )
         write_delivery(out, "personnel", period, specs, ledger, ry, progress=progress)
 
         # dispatch ledgers
@@ -182,8 +251,15 @@ def generate(out: Path, counties: int = 6, years=(2023, 2024), scale: float = 1.
         for c in cs:
             dl = world.dispatch_ledger(dispatches[c.code], y)
             led.append(dl)
-            specs.append(FileSpec(f"派驻登记_{c.code}.csv", dl, encoding=_enc(ry), date_fmt=DATE_FORMATS[(c.idx + 1) % 3],
-                                  quarantine={"unknown_code": 1} if c.idx == 0 else {}))
+            specs.append(
+                FileSpec(
+                    f"派驻登记_{c.code}.csv",
+                    dl,
+                    encoding=_enc(ry),
+                    date_fmt=DATE_FORMATS[(c.idx + 1) % 3],
+                    quarantine={"unknown_code": 1} if c.idx == 0 else {},
+                )
+            )
         recs.dispatches[y] = pd.concat(led, ignore_index=True)
         write_delivery(out, "dispatches", period, specs, ledger, ry, progress=progress)
 
@@ -192,23 +268,46 @@ def generate(out: Path, counties: int = 6, years=(2023, 2024), scale: float = 1.
         for c in cs:
             r = activity.roster_year(c, universe, pools[c.code], reg, y, seed)
             recs.roster.append(r)
-            specs.append(FileSpec(f"慢病管理_{c.code}.csv", r, encoding=_enc(ry), dup_within=1,
-                                  quarantine={"unknown_code": 1} if c.idx % 2 == 0 else {}))
+            specs.append(
+                FileSpec(
+                    f"慢病管理_{c.code}.csv",
+                    r,
+                    encoding=_enc(ry),
+                    dup_within=1,
+                    quarantine={"unknown_code": 1} if c.idx % 2 == 0 else {},
+                )
+            )
         write_delivery(out, "chronic_disease_roster", period, specs, ledger, ry, progress=progress)
         specs = []
         for c in cs:
             d = activity.deaths_year(c, population, y, seed)
             recs.deaths.append(d)
-            specs.append(FileSpec(f"死因监测_{c.code}.csv", d, encoding=_enc(ry), date_fmt=DATE_FORMATS[(c.idx + yi + 2) % 3],
-                                  dup_within=1, quarantine={"bad_date": 1},
-                                  extra_columns={"report_org": "示例县疾控"} if c.idx % 2 else {}))
+            specs.append(
+                FileSpec(
+                    f"死因监测_{c.code}.csv",
+                    d,
+                    encoding=_enc(ry),
+                    date_fmt=DATE_FORMATS[(c.idx + yi + 2) % 3],
+                    dup_within=1,
+                    quarantine={"bad_date": 1},
+                    extra_columns={"report_org": "示例县疾控"} if c.idx % 2 else {},
+                )
+            )
         write_delivery(out, "deaths", period, specs, ledger, ry, progress=progress)
-        qual = pd.concat([activity.qualitative_year(c, y, yi, last, seed) for c in cs], ignore_index=True)
+        qual = pd.concat(
+            [activity.qualitative_year(c, y, yi, last, seed) for c in cs], ignore_index=True
+        )
         recs.qualitative.append(qual)
         specs = []
         for c in cs:
-            specs.append(FileSpec(f"县自评_{c.code}.csv", qual[(qual.county_code == c.code) & (qual.assessor_level == "county")],
-                                  encoding=_enc(ry), date_fmt=DATE_FORMATS[c.idx % 3]))
+            specs.append(
+                FileSpec(
+                    f"县自评_{c.code}.csv",
+                    qual[(qual.county_code == c.code) & (qual.assessor_level == "county")],
+                    encoding=_enc(ry),
+                    date_fmt=DATE_FORMATS[c.idx % 3],
+                )
+            )
         for city in sorted({c.city_code for c in cs}):
             q = qual[(qual.county_code.str[:4] == city[:4]) & (qual.assessor_level == "city")]
             if len(q):
@@ -222,16 +321,47 @@ def generate(out: Path, counties: int = 6, years=(2023, 2024), scale: float = 1.
         adm = activity.admissions_year(cs, reg, universe, pools, visitors, y, scale, seed)
         his = adm[~adm["_cls"].isin(["CITY", "OUTPROV"])].copy()
         his["_county"] = his["org_code"].map(dict(zip(reg["org_code"], reg["county_code"])))
-        recs.discharges.append(his[["org_code", "admission_id", "id_no", "discharge_time", "main_dx_code",
-                                    "discharge_way", "total_cost", "_county"]])
+        recs.discharges.append(
+            his[
+                [
+                    "org_code",
+                    "admission_id",
+                    "id_no",
+                    "discharge_time",
+                    "main_dx_code",
+                    "discharge_way",
+                    "total_cost",
+                    "_county",
+                ]
+            ]
+        )
         inp, st = activity.inpatient_settlements(adm, reg, universe, y, seed)
         setl_stats["reversals_same_quarter"] += st["same_quarter"]
         setl_stats["reversals_earlier_quarter"] += st["earlier_quarter"]
-        town_orgs = {c.code: reg[(reg["county_code"] == c.code) & (reg["_cls"] == "TOWN")]["org_code"].to_numpy() for c in cs}
-        remote = pd.concat([activity.remote_year(c, reg, y, years[-1], scale, seed,
-                                                 np.concatenate([town_orgs[o.code] for o in cs if o.code != c.code]
-                                                                or [np.array([], dtype=object)]))
-                            .assign(_county=c.code) for c in cs], ignore_index=True)
+        town_orgs = {
+            c.code: reg[(reg["county_code"] == c.code) & (reg["_cls"] == "TOWN")][
+                "org_code"
+            ].to_numpy()
+            for c in cs
+        }
+        remote = pd.concat(
+            [
+                activity.remote_year(
+                    c,
+                    reg,
+                    y,
+                    years[-1],
+                    scale,
+                    seed,
+                    np.concatenate(
+                        [town_orgs[o.code] for o in cs if o.code != c.code]
+                        or [np.array([], dtype=object)]
+                    ),
+                ).assign(_county=c.code)
+                for c in cs
+            ],
+            ignore_index=True,
+        )
         recs.remote.append(remote)
 
         for q in range(1, 5):
@@ -240,12 +370,28 @@ def generate(out: Path, counties: int = 6, years=(2023, 2024), scale: float = 1.
             setl_parts = [inp[inp["setl_time"].dt.quarter == q]]
             for c in cs:
                 fmt, sep = county_fmt[c.code]
-                v = activity.visits_quarter(c, reg, universe, pools[c.code],
-                                            np.concatenate([pools[o.code] for o in cs if o.code != c.code] or [np.array([], int)]),
-                                            visitors, y, q, scale, seed)
-                recs.visits_agg.append(v.assign(year=y, quarter=q, tcm_dept=v["dept_code"].isin(TCM_DEPTS))
-                                       .groupby(["org_code", "year", "quarter", "tcm_dept", "cancel_flag"], as_index=False)
-                                       .size().rename(columns={"size": "n"}))
+                v = activity.visits_quarter(
+                    c,
+                    reg,
+                    universe,
+                    pools[c.code],
+                    np.concatenate(
+                        [pools[o.code] for o in cs if o.code != c.code] or [np.array([], int)]
+                    ),
+                    visitors,
+                    y,
+                    q,
+                    scale,
+                    seed,
+                )
+                recs.visits_agg.append(
+                    v.assign(year=y, quarter=q, tcm_dept=v["dept_code"].isin(TCM_DEPTS))
+                    .groupby(
+                        ["org_code", "year", "quarter", "tcm_dept", "cancel_flag"], as_index=False
+                    )
+                    .size()
+                    .rename(columns={"size": "n"})
+                )
                 cls = v["org_code"].map(dict(zip(reg["org_code"], reg["_cls"])))
                 platform = cls.isin(["VILLAGE", "PRIVATE"])
                 specs = []
@@ -253,24 +399,72 @@ def generate(out: Path, counties: int = 6, years=(2023, 2024), scale: float = 1.
                 for org, g in v[~platform].groupby("org_code", sort=True):
                     big = len(g) > PARQUET_ROWS and parquet_large
                     is_pq = big or (c.idx == 0 and cls[g.index[0]] == "LEAD")
-                    specs.append(FileSpec(f"his_mz_{org}.{'parquet' if is_pq else 'csv'}", g,
-                                          fmt="parquet" if is_pq else "csv", encoding=_enc(rq), date_fmt=fmt, sep=sep))
-                specs.append(FileSpec(f"phc_platform_mz_{c.code}.csv", v[platform], encoding=_enc(rq), date_fmt=fmt, sep=sep))
+                    specs.append(
+                        FileSpec(
+                            f"his_mz_{org}.{'parquet' if is_pq else 'csv'}",
+                            g,
+                            fmt="parquet" if is_pq else "csv",
+                            encoding=_enc(rq),
+                            date_fmt=fmt,
+                            sep=sep,
+                        )
+                    )
+                specs.append(
+                    FileSpec(
+                        f"phc_platform_mz_{c.code}.csv",
+                        v[platform],
+                        encoding=_enc(rq),
+                        date_fmt=fmt,
+                        sep=sep,
+                    )
+                )
                 # planted: quarantine rows and duplicates in a few files of the part
                 csv_specs = [s for s in specs if s.fmt == "csv"]
                 tgt = csv_specs[int(rq.integers(0, len(csv_specs)))]
-                tgt.quarantine = {r: (1 if first_part else int(rq.integers(0, 2)))
-                                  for r in ("bad_date", "bad_amount", "unknown_code")}
-                csv_specs[int(rq.integers(0, len(csv_specs)))].dup_within += 1 if first_part else int(rq.integers(0, 3))
-                if yi == 0 and q == 2 and c.idx == 0:  # one file missing a required column: rejected whole
+                tgt.quarantine = {
+                    r: (1 if first_part else int(rq.integers(0, 2)))
+                    for r in ("bad_date", "bad_amount", "unknown_code")
+                }
+                csv_specs[int(rq.integers(0, len(csv_specs)))].dup_within += (
+                    1 if first_part else int(rq.integers(0, 3))
+                )
+                if (
+                    yi == 0 and q == 2 and c.idx == 0
+                ):  # one file missing a required column: rejected whole
                     town = v[cls == "TOWN"].head(20).copy()
                     town["visit_id"] = town["visit_id"].str.replace("MZ", "BC", regex=False)
-                    specs.append(FileSpec(f"his_mz_{town['org_code'].iloc[0]}_补传.csv", town, encoding="utf-8",
-                                          date_fmt=fmt, sep=sep, drop_column="visit_type"))
-                write_delivery(out, "outpatient_visits", pq, specs, ledger, rq,
-                               cross_dups=1 if first_part else int(rq.integers(0, 2)))
-                os_, st = activity.outpatient_settlements(v, reg, universe, c, y, q, city_orgs[c.code], pharmacies,
-                                                          pools[c.code], scale, seed)
+                    specs.append(
+                        FileSpec(
+                            f"his_mz_{town['org_code'].iloc[0]}_补传.csv",
+                            town,
+                            encoding="utf-8",
+                            date_fmt=fmt,
+                            sep=sep,
+                            drop_column="visit_type",
+                        )
+                    )
+                write_delivery(
+                    out,
+                    "outpatient_visits",
+                    pq,
+                    specs,
+                    ledger,
+                    rq,
+                    cross_dups=1 if first_part else int(rq.integers(0, 2)),
+                )
+                os_, st = activity.outpatient_settlements(
+                    v,
+                    reg,
+                    universe,
+                    c,
+                    y,
+                    q,
+                    city_orgs[c.code],
+                    pharmacies,
+                    pools[c.code],
+                    scale,
+                    seed,
+                )
                 setl_stats["reversals_same_quarter"] += st["same_quarter"]
                 setl_stats["reversals_earlier_quarter"] += st["earlier_quarter"]
                 setl_parts.append(os_)
@@ -282,35 +476,80 @@ def generate(out: Path, counties: int = 6, years=(2023, 2024), scale: float = 1.
             for org, g in dq.groupby("org_code", sort=True):
                 ci = next(c.idx for c in cs if c.code == g["_county"].iloc[0])
                 fmt, sep = county_fmt[g["_county"].iloc[0]]
-                specs.append(FileSpec(f"his_zy_{org}.csv", g, encoding=_enc(rq), date_fmt=fmt, sep=sep,
-                                      extra_columns={"export_batch": f"B{q:02d}"} if ci % 2 else {}))
+                specs.append(
+                    FileSpec(
+                        f"his_zy_{org}.csv",
+                        g,
+                        encoding=_enc(rq),
+                        date_fmt=fmt,
+                        sep=sep,
+                        extra_columns={"export_batch": f"B{q:02d}"} if ci % 2 else {},
+                    )
+                )
             if specs:
                 first = yi == 0 and q == 1
-                specs[0].quarantine = {r: (1 if first else int(rq.integers(0, 2))) for r in ("bad_date", "bad_amount", "unknown_code")}
-                specs[int(rq.integers(0, len(specs)))].dup_within = 1 if first else int(rq.integers(0, 3))
-                write_delivery(out, "inpatient_discharges", pq, specs, ledger, rq, progress=progress)
+                specs[0].quarantine = {
+                    r: (1 if first else int(rq.integers(0, 2)))
+                    for r in ("bad_date", "bad_amount", "unknown_code")
+                }
+                specs[int(rq.integers(0, len(specs)))].dup_within = (
+                    1 if first else int(rq.integers(0, 3))
+                )
+                write_delivery(
+                    out, "inpatient_discharges", pq, specs, ledger, rq, progress=progress
+                )
 
             # insurance settlements of the quarter: one file per insured county (+ copies of the
             # rows of other generated counties' insured treated in the county's facilities)
             s = pd.concat(setl_parts, ignore_index=True)
             recs.setl_agg.append(_setl_agg(s))
             inpatient = s["med_type"].str.startswith("2") | (s["med_type"] == "52")
-            recs.setl_inpatient.append(s[inpatient][["setl_id", "certno", "insu_admdvs", "fixmedins_code",
-                                                     "fixmedins_type", "med_type", "setl_time", "dise_codg",
-                                                     "refd_setl_flag", "init_setl_id"]])
+            recs.setl_inpatient.append(
+                s[inpatient][
+                    [
+                        "setl_id",
+                        "certno",
+                        "insu_admdvs",
+                        "fixmedins_code",
+                        "fixmedins_type",
+                        "med_type",
+                        "setl_time",
+                        "dise_codg",
+                        "refd_setl_flag",
+                        "init_setl_id",
+                    ]
+                ]
+            )
             codes = [c.code for c in cs]
-            file_county = np.where(s["insu_admdvs"].isin(codes), s["insu_admdvs"], s["mdtrtarea_admdvs"])
+            file_county = np.where(
+                s["insu_admdvs"].isin(codes), s["insu_admdvs"], s["mdtrtarea_admdvs"]
+            )
             sfmt = DATE_FORMATS[(yi * 4 + q) % 3]
             ssep = "T" if (yi + q) % 2 and sfmt == "iso" else " "
             specs = []
             for c in cs:
-                mine = s[(file_county == c.code) | ((s["mdtrtarea_admdvs"] == c.code) & s["insu_admdvs"].isin(codes)
-                                                    & (s["insu_admdvs"] != c.code))]
+                mine = s[
+                    (file_county == c.code)
+                    | (
+                        (s["mdtrtarea_admdvs"] == c.code)
+                        & s["insu_admdvs"].isin(codes)
+                        & (s["insu_admdvs"] != c.code)
+                    )
+                ]
                 mine = mine.sort_values(["setl_time", "setl_id"], kind="stable")
-                specs.append(FileSpec(f"setl_{c.code}_{pq}.csv", mine, encoding=_enc(rq), date_fmt=sfmt, sep=ssep))
+                specs.append(
+                    FileSpec(
+                        f"setl_{c.code}_{pq}.csv", mine, encoding=_enc(rq), date_fmt=sfmt, sep=ssep
+                    )
+                )
             first = yi == 0 and q == 1
-            specs[0].quarantine = {r: (1 if first else int(rq.integers(0, 2))) for r in ("bad_date", "bad_amount", "unknown_code")}
-            specs[int(rq.integers(0, len(specs)))].dup_within = 2 if first else int(rq.integers(0, 3))
+            specs[0].quarantine = {
+                r: (1 if first else int(rq.integers(0, 2)))
+                for r in ("bad_date", "bad_amount", "unknown_code")
+            }
+            specs[int(rq.integers(0, len(specs)))].dup_within = (
+                2 if first else int(rq.integers(0, 3))
+            )
             write_delivery(out, "insurance_settlements", pq, specs, ledger, rq, progress=progress)
 
             # remote diagnoses, by the quarter of the request
@@ -319,10 +558,18 @@ def generate(out: Path, counties: int = 6, years=(2023, 2024), scale: float = 1.
             for c in cs:
                 g = rem[rem["_county"] == c.code]
                 rfmt = county_fmt[c.code][0]
-                specs.append(FileSpec(f"remote_{c.code}.csv", g, encoding=_enc(rq), date_fmt=rfmt,
-                                      sep="T" if rfmt == "iso" else " ", extra_columns={"platform": "远程诊断平台"} if c.idx % 3 == 1 else {},
-                                      dup_within=1 if (q == 1 and c.idx == 0) else 0,
-                                      quarantine={"unknown_code": 1} if (q == 4 and c.idx == 0) else {}))
+                specs.append(
+                    FileSpec(
+                        f"remote_{c.code}.csv",
+                        g,
+                        encoding=_enc(rq),
+                        date_fmt=rfmt,
+                        sep="T" if rfmt == "iso" else " ",
+                        extra_columns={"platform": "远程诊断平台"} if c.idx % 3 == 1 else {},
+                        dup_within=1 if (q == 1 and c.idx == 0) else 0,
+                        quarantine={"unknown_code": 1} if (q == 4 and c.idx == 0) else {},
+                    )
+                )
             write_delivery(out, "remote_diagnoses", pq, specs, ledger, rq, progress=progress)
 
     # ground truth
@@ -331,27 +578,48 @@ def generate(out: Path, counties: int = 6, years=(2023, 2024), scale: float = 1.
     table = truth.compute(frames, cs, years)
     table.to_csv(truth_dir / "indicators.csv", index=False, lineterminator="\n")
     defects = ledger.as_json()
-    (truth_dir / "defects.json").write_text(json.dumps(defects, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-                                            encoding="utf-8")
+    (truth_dir / "defects.json").write_text(
+        json.dumps(defects, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     pd.DataFrame(ledger.files).sort_values(["source", "period", "file"]).to_csv(
-        truth_dir / "files.csv", index=False, lineterminator="\n")
+        truth_dir / "files.csv", index=False, lineterminator="\n"
+    )
     pop_tot = population.groupby(["county_code", "year"])["population"].sum()
     summary_json = {
-        "seed": seed, "scale": scale, "years": list(years), "volume_factor": world.VOLUME_FACTOR,
+        "seed": seed,
+        "scale": scale,
+        "years": list(years),
+        "volume_factor": world.VOLUME_FACTOR,
         "province": {"code": world.PROVINCE_CODE, "name": world.PROVINCE_NAME},
-        "counties": [{"code": c.code, "name": c.name, "city_code": c.city_code, "city_name": c.city_name,
-                      "population": {str(y): int(pop_tot[(c.code, y)]) for y in years},
-                      "pool_persons": int(len(pools[c.code])),
-                      "facilities": int((master["county_code"] == c.code).sum())} for c in cs],
+        "counties": [
+            {
+                "code": c.code,
+                "name": c.name,
+                "city_code": c.city_code,
+                "city_name": c.city_name,
+                "population": {str(y): int(pop_tot[(c.code, y)]) for y in years},
+                "pool_persons": int(len(pools[c.code])),
+                "facilities": int((master["county_code"] == c.code).sum()),
+            }
+            for c in cs
+        ],
         "rows_written": {k: v["rows_written"] for k, v in defects.items()},
         "rows_loaded": {k: v["rows_loaded"] for k, v in defects.items()},
         "files": {k: v["files"] for k, v in defects.items()},
         "truth_rows": int(len(table)),
     }
-    (truth_dir / "summary.json").write_text(json.dumps(summary_json, ensure_ascii=False, indent=2) + "\n",
-                                            encoding="utf-8")
+    (truth_dir / "summary.json").write_text(
+        json.dumps(summary_json, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     seconds = time.perf_counter() - t0
     n_files = sum(v["files"] for v in defects.values())
-    progress(f"wrote {n_files} files, {sum(v['rows_written'] for v in defects.values())} rows in {seconds:.1f}s")
-    return {"files": n_files, "rows": {k: v["rows_written"] for k, v in defects.items()}, "seconds": seconds,
-            "out": str(out), "truth_dir": str(truth_dir)}
+    progress(
+        f"wrote {n_files} files, {sum(v['rows_written'] for v in defects.values())} rows in {seconds:.1f}s"
+    )
+    return {
+        "files": n_files,
+        "rows": {k: v["rows_written"] for k, v in defects.items()},
+        "seconds": seconds,
+        "out": str(out),
+        "truth_dir": str(truth_dir),
+    }

@@ -11,7 +11,13 @@ import pandas as pd
 from orchestration import contract
 from orchestration.generate import ids
 from orchestration.generate.world import (
-    AGE_LO, OUT_PROVINCE, VOLUME_FACTOR, County, city_district, qualitative_items, rng_for,
+    AGE_LO,
+    OUT_PROVINCE,
+    VOLUME_FACTOR,
+    County,
+    city_district,
+    qualitative_items,
+    rng_for,
 )
 
 S = "datetime64[s]"
@@ -23,32 +29,80 @@ ADMISSIONS_PER_RESIDENT = 0.18
 PHARMACY_PER_RESIDENT = 0.6
 REMOTE_PER_RESIDENT = 0.06  # remote diagnoses (all modalities) per resident and year
 
-CLASS_SHARE = {"LEAD": .25, "TCMH": .11, "TOWN": .30, "VILLAGE": .19, "PRIVATE": .11, "B1": .03, "CDC": .006}
+CLASS_SHARE = {
+    "LEAD": 0.25,
+    "TCMH": 0.11,
+    "TOWN": 0.30,
+    "VILLAGE": 0.19,
+    "PRIVATE": 0.11,
+    "B1": 0.03,
+    "CDC": 0.006,
+}
 FEE_MEAN = {"LEAD": 260, "TCMH": 190, "TOWN": 85, "VILLAGE": 38, "PRIVATE": 65, "B1": 75, "CDC": 40}
 DEPTS = {
-    "LEAD": ({"03": .33, "04": .15, "05": .08, "07": .12, "10": .04, "12": .04, "50": .04, "20": .10, "01": .10}),
-    "TCMH": ({"50": .70, "03": .15, "04": .08, "52": .07}),
-    "TOWN": ({"03": .55, "02": .27, "50": .07, "07": .11}),
+    "LEAD": (
+        {
+            "03": 0.33,
+            "04": 0.15,
+            "05": 0.08,
+            "07": 0.12,
+            "10": 0.04,
+            "12": 0.04,
+            "50": 0.04,
+            "20": 0.10,
+            "01": 0.10,
+        }
+    ),
+    "TCMH": ({"50": 0.70, "03": 0.15, "04": 0.08, "52": 0.07}),
+    "TOWN": ({"03": 0.55, "02": 0.27, "50": 0.07, "07": 0.11}),
     "VILLAGE": ({"02": 1.0}),
     "PRIVATE": ({"02": 1.0}),
-    "B1": ({"02": .85, "50": .15}),
+    "B1": ({"02": 0.85, "50": 0.15}),
     "CDC": ({"01": 1.0}),
 }
 VISIT_TYPES = {
-    "hospital": {"outpatient": .86, "emergency": .08, "health_check": .06},
-    "TOWN": {"outpatient": .88, "health_check": .08, "home_visit": .04},
-    "VILLAGE": {"outpatient": .85, "home_visit": .10, "health_check": .05},
+    "hospital": {"outpatient": 0.86, "emergency": 0.08, "health_check": 0.06},
+    "TOWN": {"outpatient": 0.88, "health_check": 0.08, "home_visit": 0.04},
+    "VILLAGE": {"outpatient": 0.85, "home_visit": 0.10, "health_check": 0.05},
     "PRIVATE": {"outpatient": 1.0},
-    "B1": {"outpatient": .85, "home_visit": .05, "health_check": .10},
+    "B1": {"outpatient": 0.85, "home_visit": 0.05, "health_check": 0.10},
     "CDC": {"health_check": 1.0},
 }
-OUT_DX = {"J06.900": .22, "J20.900": .10, "K29.700": .10, "M54.500": .09, "R50.900": .06, "I10.x00": .10,
-          "E11.900": .05, "L30.900": .06, "N39.000": .05, "H10.900": .05, "K59.000": .06, "R51.x00": .06}
+OUT_DX = {
+    "J06.900": 0.22,
+    "J20.900": 0.10,
+    "K29.700": 0.10,
+    "M54.500": 0.09,
+    "R50.900": 0.06,
+    "I10.x00": 0.10,
+    "E11.900": 0.05,
+    "L30.900": 0.06,
+    "N39.000": 0.05,
+    "H10.900": 0.05,
+    "K59.000": 0.06,
+    "R51.x00": 0.06,
+}
 HTN_DX = ["I10.x00", "I11.900", "I25.103", "I50.900", "I63.900", "I61.900", "I20.000", "I15.000"]
 DM_DX = ["E11.900", "E11.200", "E14.900", "E10.900"]
-IN_DX = {"J18.900": .16, "K80.100": .08, "S72.000": .06, "O80.000": .07, "N20.000": .06, "C34.900": .05,
-         "J44.100": .09, "K35.800": .06, "I26.900": .02, "E15.x00": .01, "A09.900": .08, "M51.202": .08,
-         "I10.x00": .04, "I63.900": .04, "E11.900": .03, "R55.x00": .03, "K92.200": .04}
+IN_DX = {
+    "J18.900": 0.16,
+    "K80.100": 0.08,
+    "S72.000": 0.06,
+    "O80.000": 0.07,
+    "N20.000": 0.06,
+    "C34.900": 0.05,
+    "J44.100": 0.09,
+    "K35.800": 0.06,
+    "I26.900": 0.02,
+    "E15.x00": 0.01,
+    "A09.900": 0.08,
+    "M51.202": 0.08,
+    "I10.x00": 0.04,
+    "I63.900": 0.04,
+    "E11.900": 0.03,
+    "R55.x00": 0.03,
+    "K92.200": 0.04,
+}
 
 
 def _pick(rng, d: dict, n: int) -> np.ndarray:
@@ -65,12 +119,25 @@ def _times(rng, start: np.datetime64, days: int, n: int, h0=7.5, h1=20.0) -> np.
 
 def quarter_bounds(year: int, q: int) -> tuple[np.datetime64, np.datetime64]:
     start = np.datetime64(f"{year}-{3 * q - 2:02d}-01")
-    end = np.datetime64(f"{year + 1}-01-01") if q == 4 else np.datetime64(f"{year}-{3 * q + 1:02d}-01")
+    end = (
+        np.datetime64(f"{year + 1}-01-01")
+        if q == 4
+        else np.datetime64(f"{year}-{3 * q + 1:02d}-01")
+    )
     return start, end
 
 
-def _choose_people(rng, universe: pd.DataFrame, own: np.ndarray, others: np.ndarray, visitors: np.ndarray,
-                   n: int, weight_col: str, p_other=.03, p_visitor=.02) -> np.ndarray:
+def _choose_people(
+    rng,
+    universe: pd.DataFrame,
+    own: np.ndarray,
+    others: np.ndarray,
+    visitors: np.ndarray,
+    n: int,
+    weight_col: str,
+    p_other=0.03,
+    p_visitor=0.02,
+) -> np.ndarray:
     u = rng.random(n)
     src_other = (u < p_other) & (len(others) > 0)
     src_vis = (u >= p_other) & (u < p_other + p_visitor)
@@ -89,14 +156,28 @@ def _choose_people(rng, universe: pd.DataFrame, own: np.ndarray, others: np.ndar
     return out
 
 
-def visits_quarter(c: County, reg: pd.DataFrame, universe: pd.DataFrame, own, others, visitors,
-                   year: int, q: int, scale: float, seed: int) -> pd.DataFrame:
+def visits_quarter(
+    c: County,
+    reg: pd.DataFrame,
+    universe: pd.DataFrame,
+    own,
+    others,
+    visitors,
+    year: int,
+    q: int,
+    scale: float,
+    seed: int,
+) -> pd.DataFrame:
     """HIS outpatient records of the county's facilities in one quarter."""
     rng = rng_for(seed, "visits", c.code, year, q)
     start, end = quarter_bounds(year, q)
     days = int((end - start).astype(int))
     days_year = 366 if year % 4 == 0 else 365
-    fac = reg[(reg["county_code"] == c.code) & (reg["active"] == "1") & reg["_cls"].isin(list(CLASS_SHARE))]
+    fac = reg[
+        (reg["county_code"] == c.code)
+        & (reg["active"] == "1")
+        & reg["_cls"].isin(list(CLASS_SHARE))
+    ]
     mean = VISITS_PER_RESIDENT * c.population * scale * VOLUME_FACTOR * days / days_year
     n = int(rng.poisson(mean))
     cls_share = fac["_cls"].map(CLASS_SHARE)
@@ -129,8 +210,8 @@ def visits_quarter(c: County, reg: pd.DataFrame, universe: pd.DataFrame, own, ot
     df["birth_date"] = P["birth_date"].to_numpy()
     dx = _pick(rng, OUT_DX, n)
     u = rng.random(n)
-    dx = np.where(P["htn"].to_numpy() & (u < .35), "I10.x00", dx)
-    dx = np.where(P["dm"].to_numpy() & (u >= .35) & (u < .6), "E11.900", dx)
+    dx = np.where(P["htn"].to_numpy() & (u < 0.35), "I10.x00", dx)
+    dx = np.where(P["dm"].to_numpy() & (u >= 0.35) & (u < 0.6), "E11.900", dx)
     dx = np.where(vtype == "health_check", "Z00.000", dx)
     df["dx_code"] = dx.astype(str)
     df["total_fee"] = np.round(fee * 100).astype(np.int64)
@@ -146,9 +227,15 @@ def visits_quarter(c: County, reg: pd.DataFrame, universe: pd.DataFrame, own, ot
 
 SETL_COLS = [c.name for c in contract.SOURCE_BY_NAME["insurance_settlements"].columns]
 HIFP_RATIO = {
-    ("in", "TOWN"): .78, ("in", "B1"): .75, ("in", "LEAD"): .68, ("in", "TCMH"): .70, ("in", "CITY"): .56,
-    ("in", "OUTPROV"): .45,
-    ("out", "primary"): .55, ("out", "hospital"): .40, ("out", "CITY"): .35,
+    ("in", "TOWN"): 0.78,
+    ("in", "B1"): 0.75,
+    ("in", "LEAD"): 0.68,
+    ("in", "TCMH"): 0.70,
+    ("in", "CITY"): 0.56,
+    ("in", "OUTPROV"): 0.45,
+    ("out", "primary"): 0.55,
+    ("out", "hospital"): 0.40,
+    ("out", "CITY"): 0.35,
 }
 
 
@@ -161,10 +248,18 @@ def make_settlements(rng, rows: pd.DataFrame, universe: pd.DataFrame, prefix: st
     """
     n = len(rows)
     P = universe.iloc[rows["_person"].to_numpy()]
-    out = pd.DataFrame({
-        "setl_id": (prefix + pd.Series(np.arange(1, n + 1)).astype(str).str.zfill(8)).to_numpy(),
-    })
-    out["mdtrt_id"] = rows["mdtrt_id"].to_numpy() if "mdtrt_id" in rows else ("M" + out["setl_id"].str[1:]).to_numpy()
+    out = pd.DataFrame(
+        {
+            "setl_id": (
+                prefix + pd.Series(np.arange(1, n + 1)).astype(str).str.zfill(8)
+            ).to_numpy(),
+        }
+    )
+    out["mdtrt_id"] = (
+        rows["mdtrt_id"].to_numpy()
+        if "mdtrt_id" in rows
+        else ("M" + out["setl_id"].str[1:]).to_numpy()
+    )
     out["psn_no"] = P["psn_no"].to_numpy()
     out["certno"] = P["id_no"].to_numpy()
     out["gend"] = P["sex"].to_numpy()
@@ -172,18 +267,32 @@ def make_settlements(rng, rows: pd.DataFrame, universe: pd.DataFrame, prefix: st
     out["insutype"] = P["insutype"].to_numpy()
     out["med_type"] = rows["med_type"].to_numpy()
     out["insu_admdvs"] = P["county_code"].to_numpy()
-    for col in ("mdtrtarea_admdvs", "fixmedins_code", "fixmedins_name", "fixmedins_type", "begndate",
-                "enddate", "setl_time", "dise_codg"):
+    for col in (
+        "mdtrtarea_admdvs",
+        "fixmedins_code",
+        "fixmedins_name",
+        "fixmedins_type",
+        "begndate",
+        "enddate",
+        "setl_time",
+        "dise_codg",
+    ):
         out[col] = rows[col].to_numpy()
     medfee = rows["medfee"].to_numpy().astype(np.int64)
     ratio = rows["ratio"].to_numpy() * rng.uniform(0.92, 1.05, n)
     hifp = np.minimum(np.round(medfee * ratio).astype(np.int64), medfee)
-    inpatient = out["med_type"].str.startswith("2").to_numpy() | (out["med_type"] == "52").to_numpy()
+    inpatient = (
+        out["med_type"].str.startswith("2").to_numpy() | (out["med_type"] == "52").to_numpy()
+    )
     other = np.where(inpatient & (rng.random(n) < 0.3), np.round(medfee * 0.04).astype(np.int64), 0)
     other = np.minimum(other, medfee - hifp)
     fund = hifp + other
     employee = (out["insutype"] == "310").to_numpy()
-    acct = np.where(employee & ~inpatient, np.round((medfee - fund) * rng.uniform(0.2, 1.0, n)).astype(np.int64), 0)
+    acct = np.where(
+        employee & ~inpatient,
+        np.round((medfee - fund) * rng.uniform(0.2, 1.0, n)).astype(np.int64),
+        0,
+    )
     out["medfee_sumamt"] = medfee
     out["hifp_pay"] = hifp
     out["fund_pay_sumamt"] = fund
@@ -194,8 +303,16 @@ def make_settlements(rng, rows: pd.DataFrame, universe: pd.DataFrame, prefix: st
     return out
 
 
-def add_reversals(rng, setl: pd.DataFrame, rate: float, year: int, prefix: str, later_ok: bool,
-                  minimum: int = 0, resettle: float = 0.5) -> tuple[pd.DataFrame, dict]:
+def add_reversals(
+    rng,
+    setl: pd.DataFrame,
+    rate: float,
+    year: int,
+    prefix: str,
+    later_ok: bool,
+    minimum: int = 0,
+    resettle: float = 0.5,
+) -> tuple[pd.DataFrame, dict]:
     """Reverse some originals (signed rows); re-settle half of them. Returns rows + counts.
 
     Reversals stay inside the year; 'earlier quarter' ones cancel a settlement of an earlier
@@ -226,7 +343,9 @@ def add_reversals(rng, setl: pd.DataFrame, rate: float, year: int, prefix: str, 
     delay = np.where(later, later_delay, same_delay).astype("timedelta64[s]")
     rt = np.minimum(t + delay, year_end)
     rev = orig.copy()
-    rev["setl_id"] = (prefix + "R" + pd.Series(np.arange(1, k + 1)).astype(str).str.zfill(7)).to_numpy()
+    rev["setl_id"] = (
+        prefix + "R" + pd.Series(np.arange(1, k + 1)).astype(str).str.zfill(7)
+    ).to_numpy()
     rev["setl_time"] = rt
     for col in ("medfee_sumamt", "hifp_pay", "fund_pay_sumamt", "acct_pay", "psn_cash_pay"):
         rev[col] = -orig[col].to_numpy()
@@ -244,8 +363,12 @@ def add_reversals(rng, setl: pd.DataFrame, rate: float, year: int, prefix: str, 
         hifp = np.minimum(np.round(re["hifp_pay"].to_numpy() * f).astype(np.int64), med)
         other = np.minimum(re["fund_pay_sumamt"].to_numpy() - re["hifp_pay"].to_numpy(), med - hifp)
         acct = np.minimum(re["acct_pay"].to_numpy(), med - hifp - other)
-        re["setl_id"] = (prefix + "A" + pd.Series(np.arange(1, len(re) + 1)).astype(str).str.zfill(7)).to_numpy()
-        re["setl_time"] = np.minimum(rt[again] + np.timedelta64(300, "s"), year_end + np.timedelta64(600, "s"))
+        re["setl_id"] = (
+            prefix + "A" + pd.Series(np.arange(1, len(re) + 1)).astype(str).str.zfill(7)
+        ).to_numpy()
+        re["setl_time"] = np.minimum(
+            rt[again] + np.timedelta64(300, "s"), year_end + np.timedelta64(600, "s")
+        )
         re["medfee_sumamt"], re["hifp_pay"] = med, hifp
         re["fund_pay_sumamt"] = hifp + other
         re["acct_pay"] = acct
@@ -256,20 +379,31 @@ def add_reversals(rng, setl: pd.DataFrame, rate: float, year: int, prefix: str, 
 
 # ── inpatient ───────────────────────────────────────────────────────────────────────────────
 
-IN_CLASS_SHARE = {"LEAD": .52, "TCMH": .16, "TOWN": .30, "B1": .02}
+IN_CLASS_SHARE = {"LEAD": 0.52, "TCMH": 0.16, "TOWN": 0.30, "B1": 0.02}
 IN_COST = {"LEAD": 7200, "TCMH": 6300, "TOWN": 3100, "B1": 2800, "CITY": 14500, "OUTPROV": 21000}
 DISCHARGE_WAY = {
-    "hospital": {"1": .84, "2": .03, "3": .06, "4": .03, "5": .01, "9": .03},
-    "primary": {"1": .90, "2": .06, "4": .02, "5": .005, "9": .015},
+    "hospital": {"1": 0.84, "2": 0.03, "3": 0.06, "4": 0.03, "5": 0.01, "9": 0.03},
+    "primary": {"1": 0.90, "2": 0.06, "4": 0.02, "5": 0.005, "9": 0.015},
 }
-ADMIT_DEPT = {"LEAD": {"03": .4, "04": .3, "05": .15, "07": .15}, "TCMH": {"50": .8, "03": .2},
-              "TOWN": {"03": .7, "02": .3}, "B1": {"02": 1.0}}
+ADMIT_DEPT = {
+    "LEAD": {"03": 0.4, "04": 0.3, "05": 0.15, "07": 0.15},
+    "TCMH": {"50": 0.8, "03": 0.2},
+    "TOWN": {"03": 0.7, "02": 0.3},
+    "B1": {"02": 1.0},
+}
 OUTPROV_HOSPITAL = ("H98010290001", "邻省(合成)省立医院")
 
 
-def admissions_year(counties: list[County], reg: pd.DataFrame, universe: pd.DataFrame,
-                    pools: dict[str, np.ndarray], visitors: np.ndarray, year: int, scale: float,
-                    seed: int) -> pd.DataFrame:
+def admissions_year(
+    counties: list[County],
+    reg: pd.DataFrame,
+    universe: pd.DataFrame,
+    pools: dict[str, np.ndarray],
+    visitors: np.ndarray,
+    year: int,
+    scale: float,
+    seed: int,
+) -> pd.DataFrame:
     """All admissions of the year: patient, destination facility, times, diagnosis, cost."""
     rng = rng_for(seed, "admissions", year)
     active = reg[reg["active"] == "1"]
@@ -283,7 +417,9 @@ def admissions_year(counties: list[County], reg: pd.DataFrame, universe: pd.Data
         people = own[rng.choice(len(own), size=n, p=w / w.sum())]
         u = rng.random(n)
         multi = len(counties) > 1
-        dest = np.select([u < (.88 if multi else .90), u < .90, u < .99], ["own", "other", "city"], "outprov")
+        dest = np.select(
+            [u < (0.88 if multi else 0.90), u < 0.90, u < 0.99], ["own", "other", "city"], "outprov"
+        )
         # visitors from the neighbouring province treated here
         nv = int(rng.poisson(0.012 * n)) + 1
         people = np.r_[people, rng.choice(visitors, size=nv)]
@@ -293,8 +429,16 @@ def admissions_year(counties: list[County], reg: pd.DataFrame, universe: pd.Data
             others = [o.code for o in counties if o.code != c.code]
             m = dest == "other"
             host_county[m] = np.array(others)[rng.integers(0, len(others), int(m.sum()))]
-        frames.append(pd.DataFrame({"_person": people, "_dest": dest, "_host_county": host_county,
-                                    "_insured_county": c.code}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "_person": people,
+                    "_dest": dest,
+                    "_host_county": host_county,
+                    "_insured_county": c.code,
+                }
+            )
+        )
     a = pd.concat(frames, ignore_index=True)
     n = len(a)
     org = np.empty(n, dtype=object)
@@ -304,7 +448,11 @@ def admissions_year(counties: list[County], reg: pd.DataFrame, universe: pd.Data
         fac = inpatient_fac[inpatient_fac["county_code"] == code]
         own_m = a.loc[g, "_dest"].to_numpy() == "own"
         # patients from other counties go to that county's lead hospital
-        p = (fac["_cls"].map(IN_CLASS_SHARE) * fac["_size"] / fac.groupby("_cls")["_size"].transform("sum")).to_numpy()
+        p = (
+            fac["_cls"].map(IN_CLASS_SHARE)
+            * fac["_size"]
+            / fac.groupby("_cls")["_size"].transform("sum")
+        ).to_numpy()
         pick = rng.choice(len(fac), size=len(g), p=p / p.sum())
         lead = np.flatnonzero((fac["_cls"] == "LEAD").to_numpy())[0]
         pick = np.where(own_m, pick, lead)
@@ -313,8 +461,12 @@ def admissions_year(counties: list[County], reg: pd.DataFrame, universe: pd.Data
     city = a["_dest"].to_numpy() == "city"
     outp = a["_dest"].to_numpy() == "outprov"
     if city.any():
-        ccode = np.array([city_district(next(c.city_code for c in counties if c.code == x))
-                          for x in a.loc[city, "_insured_county"]])
+        ccode = np.array(
+            [
+                city_district(next(c.city_code for c in counties if c.code == x))
+                for x in a.loc[city, "_insured_county"]
+            ]
+        )
         which = rng.integers(0, 2, int(city.sum()))
         org[city] = np.char.add(ccode.astype(str), np.where(which == 0, "90001", "90002"))
         cls[city] = "CITY"
@@ -326,15 +478,21 @@ def admissions_year(counties: list[County], reg: pd.DataFrame, universe: pd.Data
     los = np.where(hospital, rng.gamma(3.0, 2.6, n) + 2, rng.gamma(3.0, 1.6, n) + 2).astype(int)
     disc = _times(rng, np.datetime64(f"{year}-01-01"), days_year, n, 8.0, 17.5)
     a["discharge_time"] = disc
-    a["admit_time"] = disc - (los * 86400 + rng.integers(-5 * 3600, 5 * 3600, n)).astype("timedelta64[s]")
+    a["admit_time"] = disc - (los * 86400 + rng.integers(-5 * 3600, 5 * 3600, n)).astype(
+        "timedelta64[s]"
+    )
     mean_cost = pd.Series(cls).map(IN_COST).to_numpy().astype(float)
-    a["total_cost"] = np.round(rng.lognormal(np.log(mean_cost) - 0.101, 0.45) * 100).astype(np.int64)
+    a["total_cost"] = np.round(rng.lognormal(np.log(mean_cost) - 0.101, 0.45) * 100).astype(
+        np.int64
+    )
     P = universe.iloc[a["_person"].to_numpy()]
     dx = _pick(rng, IN_DX, n)
     u = rng.random(n)
     htn, dm = P["htn"].to_numpy(), P["dm"].to_numpy()
-    dx = np.where(htn & (u < .42), np.array(HTN_DX)[rng.integers(0, len(HTN_DX), n)], dx)
-    dx = np.where(dm & (u >= .42) & (u < .70), np.array(DM_DX)[rng.integers(0, len(DM_DX), n)], dx)
+    dx = np.where(htn & (u < 0.42), np.array(HTN_DX)[rng.integers(0, len(HTN_DX), n)], dx)
+    dx = np.where(
+        dm & (u >= 0.42) & (u < 0.70), np.array(DM_DX)[rng.integers(0, len(DM_DX), n)], dx
+    )
     a["main_dx_code"] = dx.astype(str)
     way = np.empty(n, dtype=object)
     way[hospital] = _pick(rng, DISCHARGE_WAY["hospital"], int(hospital.sum()))
@@ -366,29 +524,38 @@ DISCHARGE_COLS = [c.name for c in contract.SOURCE_BY_NAME["inpatient_discharges"
 VISIT_COLS = [c.name for c in contract.SOURCE_BY_NAME["outpatient_visits"].columns]
 
 
-def inpatient_settlements(a: pd.DataFrame, reg: pd.DataFrame, universe: pd.DataFrame, year: int,
-                          seed: int) -> tuple[pd.DataFrame, dict]:
+def inpatient_settlements(
+    a: pd.DataFrame, reg: pd.DataFrame, universe: pd.DataFrame, year: int, seed: int
+) -> tuple[pd.DataFrame, dict]:
     rng = rng_for(seed, "inpatient_settlements", year)
     a = a[a["_insutype"] != ""].reset_index(drop=True)
     fix = dict(zip(reg["org_code"], reg["fixmedins_code"]))
     names = dict(zip(reg["org_code"], reg["org_name"]))
     county = dict(zip(reg["org_code"], reg["county_code"]))
     outp = a["org_code"] == "OUTPROV"
-    rows = pd.DataFrame({
-        "_person": a["_person"].to_numpy(),
-        "fixmedins_code": np.where(outp, OUTPROV_HOSPITAL[0], a["org_code"].map(fix).fillna("")),
-        "fixmedins_name": np.where(outp, OUTPROV_HOSPITAL[1], a["org_code"].map(names).fillna("")),
-        "fixmedins_type": "1",
-        "mdtrtarea_admdvs": np.where(outp, OUT_PROVINCE, a["org_code"].map(county).fillna("")),
-        "med_type": np.where(a["main_dx_code"].str.startswith("O80"), "52", "21"),
-        "begndate": a["admit_time"].dt.floor("D").to_numpy(),
-        "enddate": a["discharge_time"].dt.floor("D").to_numpy(),
-        "setl_time": (a["discharge_time"] + pd.to_timedelta(rng.integers(600, 7200, len(a)), unit="s")).to_numpy(),
-        "dise_codg": a["main_dx_code"].to_numpy(),
-        "medfee": a["total_cost"].to_numpy(),
-        "ratio": a["_cls"].map(lambda k: HIFP_RATIO[("in", k)]).to_numpy(),
-        "mdtrt_id": ("M" + a["org_code"].str[-8:] + a["admission_id"]).to_numpy(),
-    })
+    rows = pd.DataFrame(
+        {
+            "_person": a["_person"].to_numpy(),
+            "fixmedins_code": np.where(
+                outp, OUTPROV_HOSPITAL[0], a["org_code"].map(fix).fillna("")
+            ),
+            "fixmedins_name": np.where(
+                outp, OUTPROV_HOSPITAL[1], a["org_code"].map(names).fillna("")
+            ),
+            "fixmedins_type": "1",
+            "mdtrtarea_admdvs": np.where(outp, OUT_PROVINCE, a["org_code"].map(county).fillna("")),
+            "med_type": np.where(a["main_dx_code"].str.startswith("O80"), "52", "21"),
+            "begndate": a["admit_time"].dt.floor("D").to_numpy(),
+            "enddate": a["discharge_time"].dt.floor("D").to_numpy(),
+            "setl_time": (
+                a["discharge_time"] + pd.to_timedelta(rng.integers(600, 7200, len(a)), unit="s")
+            ).to_numpy(),
+            "dise_codg": a["main_dx_code"].to_numpy(),
+            "medfee": a["total_cost"].to_numpy(),
+            "ratio": a["_cls"].map(lambda k: HIFP_RATIO[("in", k)]).to_numpy(),
+            "mdtrt_id": ("M" + a["org_code"].str[-8:] + a["admission_id"]).to_numpy(),
+        }
+    )
     rows = rows[rows["fixmedins_code"] != ""]
     setl = make_settlements(rng, rows.reset_index(drop=True), universe, f"S{year}I")
     setl, stats = add_reversals(rng, setl, 0.03, year, f"S{year}I", later_ok=True, minimum=2)
@@ -396,9 +563,19 @@ def inpatient_settlements(a: pd.DataFrame, reg: pd.DataFrame, universe: pd.DataF
     return setl, stats
 
 
-def outpatient_settlements(visits: pd.DataFrame, fac: pd.DataFrame, universe: pd.DataFrame, c: County,
-                           year: int, q: int, city_orgs: list[tuple[str, str]], pharmacies: pd.DataFrame,
-                           own: np.ndarray, scale: float, seed: int) -> tuple[pd.DataFrame, dict]:
+def outpatient_settlements(
+    visits: pd.DataFrame,
+    fac: pd.DataFrame,
+    universe: pd.DataFrame,
+    c: County,
+    year: int,
+    q: int,
+    city_orgs: list[tuple[str, str]],
+    pharmacies: pd.DataFrame,
+    own: np.ndarray,
+    scale: float,
+    seed: int,
+) -> tuple[pd.DataFrame, dict]:
     """Outpatient settlements from the quarter's visits, out-of-county outpatient care at city
     hospitals, and pharmacy purchases — for care given in or bought by county `c`."""
     rng = rng_for(seed, "outpatient_settlements", c.code, year, q)
@@ -413,18 +590,31 @@ def outpatient_settlements(visits: pd.DataFrame, fac: pd.DataFrame, universe: pd
     chronic = v["dx_code"].str[:3].isin(["I10", "E11"]).to_numpy()
     parts = []
     if len(v):
-        parts.append(pd.DataFrame({
-            "_person": v["_person"].to_numpy(),
-            "fixmedins_code": v["org_code"].map(info["fixmedins_code"]).to_numpy(),
-            "fixmedins_name": v["org_code"].map(info["org_name"]).to_numpy(),
-            "fixmedins_type": "1", "mdtrtarea_admdvs": c.code,
-            "med_type": np.where(chronic & (rng.random(len(v)) < 0.7), "14", "11"),
-            "begndate": v["visit_time"].dt.floor("D").to_numpy(), "enddate": v["visit_time"].dt.floor("D").to_numpy(),
-            "setl_time": (v["visit_time"] + pd.to_timedelta(rng.integers(120, 3600, len(v)), unit="s")).to_numpy(),
-            "dise_codg": v["dx_code"].to_numpy(), "medfee": v["total_fee"].to_numpy(),
-            "ratio": np.where(np.isin(vcls, ["LEAD", "TCMH"]), HIFP_RATIO[("out", "hospital")], HIFP_RATIO[("out", "primary")]),
-            "mdtrt_id": ("M" + v["org_code"].str[-8:] + v["visit_id"]).to_numpy(),
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "_person": v["_person"].to_numpy(),
+                    "fixmedins_code": v["org_code"].map(info["fixmedins_code"]).to_numpy(),
+                    "fixmedins_name": v["org_code"].map(info["org_name"]).to_numpy(),
+                    "fixmedins_type": "1",
+                    "mdtrtarea_admdvs": c.code,
+                    "med_type": np.where(chronic & (rng.random(len(v)) < 0.7), "14", "11"),
+                    "begndate": v["visit_time"].dt.floor("D").to_numpy(),
+                    "enddate": v["visit_time"].dt.floor("D").to_numpy(),
+                    "setl_time": (
+                        v["visit_time"] + pd.to_timedelta(rng.integers(120, 3600, len(v)), unit="s")
+                    ).to_numpy(),
+                    "dise_codg": v["dx_code"].to_numpy(),
+                    "medfee": v["total_fee"].to_numpy(),
+                    "ratio": np.where(
+                        np.isin(vcls, ["LEAD", "TCMH"]),
+                        HIFP_RATIO[("out", "hospital")],
+                        HIFP_RATIO[("out", "primary")],
+                    ),
+                    "mdtrt_id": ("M" + v["org_code"].str[-8:] + v["visit_id"]).to_numpy(),
+                }
+            )
+        )
     start, end = quarter_bounds(year, q)
     days = int((end - start).astype(int))
     days_year = 366 if year % 4 == 0 else 365
@@ -440,18 +630,30 @@ def outpatient_settlements(visits: pd.DataFrame, fac: pd.DataFrame, universe: pd
         which = rng.integers(0, len(city_orgs), k)
         t = _times(rng, start, days, k, 8.0, 17.0)
         dx = _pick(rng, OUT_DX, k)
-        parts.append(pd.DataFrame({
-            "_person": people, "fixmedins_code": np.array([x[0] for x in city_orgs])[which],
-            "fixmedins_name": np.array([x[1] for x in city_orgs])[which], "fixmedins_type": "1",
-            "mdtrtarea_admdvs": city_district(c.city_code),
-            "med_type": np.where(np.isin(dx, ["I10.x00", "E11.900"]), "14", "11"),
-            "begndate": t.astype("datetime64[D]").astype(S), "enddate": t.astype("datetime64[D]").astype(S),
-            "setl_time": t + np.timedelta64(900, "s"), "dise_codg": dx,
-            "medfee": np.round(rng.lognormal(np.log(420) - 0.245, 0.7, k) * 100).astype(np.int64),
-            "ratio": HIFP_RATIO[("out", "CITY")],
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "_person": people,
+                    "fixmedins_code": np.array([x[0] for x in city_orgs])[which],
+                    "fixmedins_name": np.array([x[1] for x in city_orgs])[which],
+                    "fixmedins_type": "1",
+                    "mdtrtarea_admdvs": city_district(c.city_code),
+                    "med_type": np.where(np.isin(dx, ["I10.x00", "E11.900"]), "14", "11"),
+                    "begndate": t.astype("datetime64[D]").astype(S),
+                    "enddate": t.astype("datetime64[D]").astype(S),
+                    "setl_time": t + np.timedelta64(900, "s"),
+                    "dise_codg": dx,
+                    "medfee": np.round(rng.lognormal(np.log(420) - 0.245, 0.7, k) * 100).astype(
+                        np.int64
+                    ),
+                    "ratio": HIFP_RATIO[("out", "CITY")],
+                }
+            )
+        )
     # pharmacy purchases (outside I08-I11): mostly personal account, some pooled
-    n_ph = int(rng.poisson(PHARMACY_PER_RESIDENT * c.population * scale * VOLUME_FACTOR * days / days_year))
+    n_ph = int(
+        rng.poisson(PHARMACY_PER_RESIDENT * c.population * scale * VOLUME_FACTOR * days / days_year)
+    )
     ph = pharmacies[pharmacies["county_code"] == c.code]
     if n_ph and len(ph):
         people = own[rng.integers(0, len(own), n_ph)]
@@ -459,21 +661,37 @@ def outpatient_settlements(visits: pd.DataFrame, fac: pd.DataFrame, universe: pd
         k = len(people)
         which = rng.integers(0, len(ph), k)
         t = _times(rng, start, days, k, 8.0, 21.0)
-        parts.append(pd.DataFrame({
-            "_person": people, "fixmedins_code": ph["fixmedins_code"].to_numpy()[which],
-            "fixmedins_name": ph["org_name"].to_numpy()[which], "fixmedins_type": "2",
-            "mdtrtarea_admdvs": c.code, "med_type": "41",
-            "begndate": t.astype("datetime64[D]").astype(S), "enddate": t.astype("datetime64[D]").astype(S),
-            "setl_time": t, "dise_codg": "",
-            "medfee": np.round(rng.lognormal(np.log(90) - 0.18, 0.6, k) * 100).astype(np.int64),
-            "ratio": np.where(rng.random(k) < 0.3, 0.4, 0.0),
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "_person": people,
+                    "fixmedins_code": ph["fixmedins_code"].to_numpy()[which],
+                    "fixmedins_name": ph["org_name"].to_numpy()[which],
+                    "fixmedins_type": "2",
+                    "mdtrtarea_admdvs": c.code,
+                    "med_type": "41",
+                    "begndate": t.astype("datetime64[D]").astype(S),
+                    "enddate": t.astype("datetime64[D]").astype(S),
+                    "setl_time": t,
+                    "dise_codg": "",
+                    "medfee": np.round(rng.lognormal(np.log(90) - 0.18, 0.6, k) * 100).astype(
+                        np.int64
+                    ),
+                    "ratio": np.where(rng.random(k) < 0.3, 0.4, 0.0),
+                }
+            )
+        )
     if not parts:
-        return pd.DataFrame(columns=SETL_COLS + ["_kind"]), {"same_quarter": 0, "earlier_quarter": 0}
+        return pd.DataFrame(columns=SETL_COLS + ["_kind"]), {
+            "same_quarter": 0,
+            "earlier_quarter": 0,
+        }
     rows = pd.concat(parts, ignore_index=True)
     rows["mdtrt_id"] = rows["mdtrt_id"].fillna("") if "mdtrt_id" in rows else ""
     setl = make_settlements(rng, rows, universe, f"S{year}{q}{c.code}")
-    setl["mdtrt_id"] = np.where(setl["mdtrt_id"] == "", "M" + setl["setl_id"].str[1:], setl["mdtrt_id"])
+    setl["mdtrt_id"] = np.where(
+        setl["mdtrt_id"] == "", "M" + setl["setl_id"].str[1:], setl["mdtrt_id"]
+    )
     setl, stats = add_reversals(rng, setl, 0.004, year, f"S{year}{q}{c.code}", later_ok=False)
     setl["_kind"] = np.where(setl["fixmedins_type"] == "2", "pharmacy", "outpatient")
     return setl, stats
@@ -482,11 +700,16 @@ def outpatient_settlements(visits: pd.DataFrame, fac: pd.DataFrame, universe: pd
 # ── annual registers ────────────────────────────────────────────────────────────────────────
 
 
-def roster_year(c: County, universe: pd.DataFrame, own: np.ndarray, reg: pd.DataFrame, year: int,
-                seed: int) -> pd.DataFrame:
+def roster_year(
+    c: County, universe: pd.DataFrame, own: np.ndarray, reg: pd.DataFrame, year: int, seed: int
+) -> pd.DataFrame:
     rng = rng_for(seed, "roster", c.code, year)
     P = universe.iloc[own]
-    mgr = reg[(reg["county_code"] == c.code) & reg["_cls"].isin(["TOWN", "VILLAGE", "B1"]) & (reg["active"] == "1")]
+    mgr = reg[
+        (reg["county_code"] == c.code)
+        & reg["_cls"].isin(["TOWN", "VILLAGE", "B1"])
+        & (reg["active"] == "1")
+    ]
     mgr_codes = mgr["org_code"].to_numpy()
     parts = []
     for dis, col in (("HTN", "htn"), ("T2DM", "dm")):
@@ -494,25 +717,96 @@ def roster_year(c: County, universe: pd.DataFrame, own: np.ndarray, reg: pd.Data
         ppl = P[m]
         k = len(ppl)
         managed = rng.random(k) < 0.93
-        parts.append(pd.DataFrame({
-            "county_code": c.code, "year": year, "id_no": ppl["id_no"].to_numpy(), "disease": dis,
-            "managing_org_code": mgr_codes[own[m] % len(mgr_codes)],
-            "managed_at_year_end": np.where(managed, "1", "0"),
-            "standard_managed": np.where(managed & (rng.random(k) < 0.72), "1", "0"),
-            "_person": own[m],
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "county_code": c.code,
+                    "year": year,
+                    "id_no": ppl["id_no"].to_numpy(),
+                    "disease": dis,
+                    "managing_org_code": mgr_codes[own[m] % len(mgr_codes)],
+                    "managed_at_year_end": np.where(managed, "1", "0"),
+                    "standard_managed": np.where(managed & (rng.random(k) < 0.72), "1", "0"),
+                    "_person": own[m],
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
 FOUR_CAUSE_RATE = {  # per 100k, by age group index (both sexes)
-    7: 40, 8: 70, 9: 120, 10: 200, 11: 330, 12: 520, 13: 850, 14: 1400, 15: 2300, 16: 3900, 17: 6500, 18: 12000,
+    7: 40,
+    8: 70,
+    9: 120,
+    10: 200,
+    11: 330,
+    12: 520,
+    13: 850,
+    14: 1400,
+    15: 2300,
+    16: 3900,
+    17: 6500,
+    18: 12000,
 }
-OTHER_RATE = [500, 30, 15, 15, 30, 45, 55, 60, 70, 90, 120, 160, 220, 300, 420, 650, 1100, 2000, 4000]
-CAUSES4 = {"I21.9": .16, "I63.9": .14, "I61.9": .08, "I10": .03, "I50.0": .03, "I25.1": .05, "I00": .005,
-           "C34.9": .13, "C16.9": .06, "C22.0": .07, "C15.9": .04, "C18.9": .03, "C97": .005,
-           "E11.9": .03, "E14.9": .01, "J44.9": .08, "J45.9": .015, "J98.4": .01, "J84.1": .01}
-CAUSES_OTHER = {"V89.2": .14, "X59.9": .08, "W19": .07, "K74.6": .08, "N18.5": .07, "A41.9": .07, "J18.9": .10,
-                "J20.9": .02, "D48.9": .02, "G30.9": .07, "F03": .05, "X70": .05, "K92.2": .05, "R99": .08, "A16.9": .05}
+OTHER_RATE = [
+    500,
+    30,
+    15,
+    15,
+    30,
+    45,
+    55,
+    60,
+    70,
+    90,
+    120,
+    160,
+    220,
+    300,
+    420,
+    650,
+    1100,
+    2000,
+    4000,
+]
+CAUSES4 = {
+    "I21.9": 0.16,
+    "I63.9": 0.14,
+    "I61.9": 0.08,
+    "I10": 0.03,
+    "I50.0": 0.03,
+    "I25.1": 0.05,
+    "I00": 0.005,
+    "C34.9": 0.13,
+    "C16.9": 0.06,
+    "C22.0": 0.07,
+    "C15.9": 0.04,
+    "C18.9": 0.03,
+    "C97": 0.005,
+    "E11.9": 0.03,
+    "E14.9": 0.01,
+    "J44.9": 0.08,
+    "J45.9": 0.015,
+    "J98.4": 0.01,
+    "J84.1": 0.01,
+}
+CAUSES_OTHER = {
+    "V89.2": 0.14,
+    "X59.9": 0.08,
+    "W19": 0.07,
+    "K74.6": 0.08,
+    "N18.5": 0.07,
+    "A41.9": 0.07,
+    "J18.9": 0.10,
+    "J20.9": 0.02,
+    "D48.9": 0.02,
+    "G30.9": 0.07,
+    "F03": 0.05,
+    "X70": 0.05,
+    "K92.2": 0.05,
+    "R99": 0.08,
+    "A16.9": 0.05,
+}
 
 
 def deaths_year(c: County, population: pd.DataFrame, year: int, seed: int) -> pd.DataFrame:
@@ -526,7 +820,12 @@ def deaths_year(c: County, population: pd.DataFrame, year: int, seed: int) -> pd
         n4 = rng.poisson(r.population * FOUR_CAUSE_RATE.get(g, 6) * mult4 / 1e5)
         no = rng.poisson(r.population * OTHER_RATE[g] * (1.3 if r.sex == "1" else 0.7) / 1e5)
         k = n4 + no
-        lo, hi = AGE_LO[g], min(AGE_LO[g] + 14, 99) if g == 18 else (0 if g == 0 else AGE_LO[g] + (3 if g == 1 else 4))
+        lo, hi = (
+            AGE_LO[g],
+            min(AGE_LO[g] + 14, 99)
+            if g == 18
+            else (0 if g == 0 else AGE_LO[g] + (3 if g == 1 else 4)),
+        )
         rows_age.append(rng.integers(lo, hi + 1, k))
         rows_sex.append(np.full(k, r.sex))
         rows_four.append(np.r_[np.ones(n4, bool), np.zeros(no, bool)])
@@ -535,24 +834,45 @@ def deaths_year(c: County, population: pd.DataFrame, year: int, seed: int) -> pd
     four = np.concatenate(rows_four)
     n = len(age)
     days_year = 366 if year % 4 == 0 else 365
-    death = (np.datetime64(f"{year}-01-01") + rng.integers(0, days_year, n).astype("timedelta64[D]"))
+    death = np.datetime64(f"{year}-01-01") + rng.integers(0, days_year, n).astype("timedelta64[D]")
     # birth date such that the completed age at death is `age`
     birth_anchor = pd.to_datetime(death) - pd.to_timedelta((age * 365.2425).astype(int), unit="D")
-    birth = (birth_anchor - pd.to_timedelta(rng.integers(1, 364, n), unit="D")).to_numpy().astype("datetime64[D]")
+    birth = (
+        (birth_anchor - pd.to_timedelta(rng.integers(1, 364, n), unit="D"))
+        .to_numpy()
+        .astype("datetime64[D]")
+    )
     cause = np.where(four, _pick(rng, CAUSES4, n), _pick(rng, CAUSES_OTHER, n))
     df = pd.DataFrame({"sex": sex, "birth_date": birth.astype(S), "death_date": death.astype(S)})
-    df["id_no"] = ids.make_ids(pd.Series([c.code] * n), df["birth_date"], df["sex"], "deaths").values
+    df["id_no"] = ids.make_ids(
+        pd.Series([c.code] * n), df["birth_date"], df["sex"], "deaths"
+    ).values
     df["death_id"] = [f"DSP{c.code}{year}{i + 1:06d}" for i in range(n)]
     df["residence_county_code"] = c.code
     df["underlying_cause"] = cause.astype(str)
     return df[[col.name for col in contract.SOURCE_BY_NAME["deaths"].columns]]
 
 
-MODALITIES = {"ECG": .45, "IMAGING": .28, "ULTRASOUND": .12, "NUCLEAR": .02, "EMG": .04, "EEG": .05, "OTHER": .04}
+MODALITIES = {
+    "ECG": 0.45,
+    "IMAGING": 0.28,
+    "ULTRASOUND": 0.12,
+    "NUCLEAR": 0.02,
+    "EMG": 0.04,
+    "EEG": 0.05,
+    "OTHER": 0.04,
+}
 
 
-def remote_year(c: County, reg: pd.DataFrame, year: int, last_year: int, scale: float, seed: int,
-                other_county_orgs: np.ndarray | None = None) -> pd.DataFrame:
+def remote_year(
+    c: County,
+    reg: pd.DataFrame,
+    year: int,
+    last_year: int,
+    scale: float,
+    seed: int,
+    other_county_orgs: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Remote-diagnosis platform log of the county's centre for one year (by request time).
 
     Volume: REMOTE_PER_RESIDENT x population x scale (not volume-factored: I05a/I05b are rates per
@@ -565,7 +885,9 @@ def remote_year(c: County, reg: pd.DataFrame, year: int, last_year: int, scale: 
     f = reg[(reg["county_code"] == c.code) & (reg["active"] == "1")]
     centre = f[f["is_imaging_center"] == "1"]["org_code"].iloc[0]
     towns = f[f["_cls"] == "TOWN"]["org_code"].to_numpy()
-    villages = f[(f["_cls"] == "VILLAGE") & (f["ecg_linked_to_center"] == "1")]["org_code"].to_numpy()
+    villages = f[(f["_cls"] == "VILLAGE") & (f["ecg_linked_to_center"] == "1")][
+        "org_code"
+    ].to_numpy()
     tcm = f[f["_cls"] == "TCMH"]["org_code"].to_numpy()
     n = max(40, int(rng.poisson(REMOTE_PER_RESIDENT * c.population * scale)))
     modality = _pick(rng, MODALITIES, n)
@@ -615,18 +937,25 @@ def remote_year(c: County, reg: pd.DataFrame, year: int, last_year: int, scale: 
     reported = (requested + delay).astype(S)
     # the second county's ECG centre starts work only in April of the last year
     if c.idx == 1:
-        no_ecg = (modality == "ECG") & ((year < last_year) | (requested < np.datetime64(f"{year}-04-01").astype(S)))
+        no_ecg = (modality == "ECG") & (
+            (year < last_year) | (requested < np.datetime64(f"{year}-04-01").astype(S))
+        )
         keep = ~no_ecg
         req, centre_col, modality, requested, reported, pending = (
-            x[keep] for x in (req, centre_col, modality, requested, reported, pending))
-    df = pd.DataFrame({"requesting_org_code": req.astype(str), "center_org_code": centre_col.astype(str),
-                       "modality": modality.astype(str), "requested_at": requested})
+            x[keep] for x in (req, centre_col, modality, requested, reported, pending)
+        )
+    df = pd.DataFrame(
+        {
+            "requesting_org_code": req.astype(str),
+            "center_org_code": centre_col.astype(str),
+            "modality": modality.astype(str),
+            "requested_at": requested,
+        }
+    )
     df["reported_at"] = pd.Series(reported).where(~pending, pd.NaT).to_numpy()
     df = df.sort_values("requested_at", kind="stable").reset_index(drop=True)
     df.insert(0, "request_id", [f"RD{c.code}{year}{i + 1:06d}" for i in range(len(df))])
     return df
-
-
 
 
 def qualitative_year(c: County, year: int, year_idx: int, last_idx: int, seed: int) -> pd.DataFrame:
@@ -638,9 +967,9 @@ def qualitative_year(c: County, year: int, year_idx: int, last_idx: int, seed: i
         levels.append("province")
     rows = []
     for lvl in levels:
-        p_impl = {"county": .92, "city": .78, "province": .72}[lvl]
+        p_impl = {"county": 0.92, "city": 0.78, "province": 0.72}[lvl]
         for ind, items in qualitative_items().items():
-            for j, item in enumerate(items):
+            for item in items:
                 if lvl != "county" and rng.random() < 0.06:
                     continue  # item not assessed at this level -> not met
                 has = rng.random() < 0.97
@@ -652,8 +981,19 @@ def qualitative_year(c: County, year: int, year_idx: int, last_idx: int, seed: i
                 evidence = f"{c.name}医共体〔{year}〕{int(rng.integers(1, 60))}号" if has else ""
                 if has and rng.random() < 0.04:
                     evidence = ""
-                rows.append(dict(county_code=c.code, year=year, indicator_code=ind, item_code=item,
-                                 has_policy=str(int(has)), implemented=str(int(impl)), evidence=evidence,
-                                 assessor_level=lvl,
-                                 assessed_at=np.datetime64(f"{year}-12-{ {'county': 10, 'city': 20, 'province': 28}[lvl]:02d}").astype(S)))
+                rows.append(
+                    dict(
+                        county_code=c.code,
+                        year=year,
+                        indicator_code=ind,
+                        item_code=item,
+                        has_policy=str(int(has)),
+                        implemented=str(int(impl)),
+                        evidence=evidence,
+                        assessor_level=lvl,
+                        assessed_at=np.datetime64(
+                            f"{year}-12-{ {'county': 10, 'city': 20, 'province': 28}[lvl]:02d}"
+                        ).astype(S),
+                    )
+                )
     return pd.DataFrame(rows)

@@ -29,7 +29,9 @@ def _same(a, b, tol: float) -> bool:
 def mismatches(truth: pd.DataFrame, values: pd.DataFrame) -> list[tuple]:
     """Every (key, column, truth, warehouse) that differs; `values` are the county rows of
     marts.indicator_values. Empty when every county × period × indicator agrees."""
-    county = values[values.area_level == "county"].set_index(["area_code", "period", "indicator_code"])
+    county = values[values.area_level == "county"].set_index(
+        ["area_code", "period", "indicator_code"]
+    )
     out = []
     for row in truth.itertuples(index=False):
         key = (row.area_code, row.period, row.indicator_code)
@@ -55,7 +57,9 @@ def compare_warehouse(warehouse: Path, truth_dir: Path) -> tuple[int, list[tuple
     truth = read_truth(truth_dir)
     con = duck.connect(warehouse, read_only=True)
     try:
-        values = con.execute("select * from marts.indicator_values where area_level = 'county'").df()
+        values = con.execute(
+            "select * from marts.indicator_values where area_level = 'county'"
+        ).df()
     finally:
         con.close()
     return len(truth), mismatches(truth, values)

@@ -8,8 +8,12 @@ import pandas as pd
 _WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 _CHECK = np.array(list("10X98765432"))
 
-SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢")
-GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国志红玉梅凤春海波晓燕鹏辉飞浩宇欣怡子涵俊杰雪琳宏斌荣新利文丹凯")
+SURNAMES = list(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢"
+)
+GIVEN = list(
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国志红玉梅凤春海波晓燕鹏辉飞浩宇欣怡子涵俊杰雪琳宏斌荣新利文丹凯"
+)
 
 # Sequence-number blocks (digits 15-17) so people drawn for different purposes never collide.
 SEQ_BASE = {"pool": 0, "staff": 600, "deaths": 800}
@@ -46,8 +50,11 @@ def make_ids(region: pd.Series, birth: pd.Series, sex: pd.Series, block: str) ->
     parity = np.where(df["s"].to_numpy() == "1", 1, 2)
     seq = SEQ_BASE[block] + 2 * n + parity
     births = pd.Series(np.datetime_as_string(df["b"].to_numpy().astype("datetime64[D]"), unit="D"))
-    first17 = (pd.Series(df["r"].to_numpy(), dtype=str) + births.str.replace("-", "", regex=False)
-               + pd.Series(seq).astype(str).str.zfill(3))
+    first17 = (
+        pd.Series(df["r"].to_numpy(), dtype=str)
+        + births.str.replace("-", "", regex=False)
+        + pd.Series(seq).astype(str).str.zfill(3)
+    )
     return (first17 + check_digit(first17)).set_axis(region.index)
 
 
@@ -62,7 +69,11 @@ def make_names(rng: np.random.Generator, n: int) -> pd.Series:
     g1 = np.array(GIVEN)[rng.integers(0, len(GIVEN), n)]
     g2 = np.array(GIVEN)[rng.integers(0, len(GIVEN), n)]
     two = rng.random(n) < 0.7
-    return pd.Series(sur, dtype=str) + pd.Series(g1, dtype=str) + pd.Series(np.where(two, g2, ""), dtype=str)
+    return (
+        pd.Series(sur, dtype=str)
+        + pd.Series(g1, dtype=str)
+        + pd.Series(np.where(two, g2, ""), dtype=str)
+    )
 
 
 def completed_years(birth: pd.Series, at: pd.Series) -> pd.Series:

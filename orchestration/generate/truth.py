@@ -67,12 +67,31 @@ TCM_CATEGORIES = {"A2", "A3", "A4"}
 TCM_DEPTS = {"50", "51", "52"}
 HOSPITALS = {"A1", "A2", "A3", "A4", "A5"}
 MIN_DISPATCH_DAYS = 180
-RELATED = {"HTN": [("I", 10, 15), ("I", 20, 25), ("I", 50, 50), ("I", 60, 69)], "T2DM": [("E", 10, 14)]}
+RELATED = {
+    "HTN": [("I", 10, 15), ("I", 20, 25), ("I", 50, 50), ("I", 60, 69)],
+    "T2DM": [("E", 10, 14)],
+}
 FOUR_CAUSES = [("I", 0, 99), ("C", 0, 97), ("E", 10, 14), ("J", 30, 98)]
 QUAL_ITEMS = qualitative_items()
 LEVEL_RANK = {"county": 1, "city": 2, "province": 3}
-QUARTERLY = ["I05a", "I05b", "I05c", "I07", "I08", "I09", "I10a", "I10b", "I11", "I12", "I13", "I13x",
-             "S01", "S02", "S04", "S05"]
+QUARTERLY = [
+    "I05a",
+    "I05b",
+    "I05c",
+    "I07",
+    "I08",
+    "I09",
+    "I10a",
+    "I10b",
+    "I11",
+    "I12",
+    "I13",
+    "I13x",
+    "S01",
+    "S02",
+    "S04",
+    "S05",
+]
 ANNUAL = ["I01", "I02", "I03", "I04", "I06", "I14", "I14p", "S03"]
 
 
@@ -114,10 +133,17 @@ class Truth:
         self.setl = s[s["fixmedins_type"] != "2"]
 
     def add(self, county, period, code, num, den, value, status=None):
-        self.rows.append(dict(area_code=county, period=period, indicator_code=code,
-                              numerator=None if num is None else float(num),
-                              denominator=None if den is None else float(den),
-                              value=None if value is None else float(value), status=status))
+        self.rows.append(
+            dict(
+                area_code=county,
+                period=period,
+                indicator_code=code,
+                numerator=None if num is None else float(num),
+                denominator=None if den is None else float(den),
+                value=None if value is None else float(value),
+                status=status,
+            )
+        )
 
     def county_reg(self, county, year):
         r = self.reg[year]
@@ -128,9 +154,13 @@ class Truth:
         reg = self.county_reg(county, year)
         hosts = set(reg[reg["category_code"].isin(PRIMARY)]["org_code"])
         d = self.f["dispatches"][year]  # the ledger delivered for the year, as written
-        d = d[(d["dispatch_type"] == "long_term") & d["practice_type"].isin(["11", "12"])
-              & d["title_post"].isin(["1", "2", "3"]) & (d["home_org_level"].astype(int) >= 2)
-              & d["host_org_code"].isin(hosts)]
+        d = d[
+            (d["dispatch_type"] == "long_term")
+            & d["practice_type"].isin(["11", "12"])
+            & d["title_post"].isin(["1", "2", "3"])
+            & (d["home_org_level"].astype(int) >= 2)
+            & d["host_org_code"].isin(hosts)
+        ]
         p0, p1 = pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31)
         s = d["start_date"].clip(lower=p0)
         e = d["end_date"].fillna(p1).clip(upper=p1)
@@ -141,7 +171,9 @@ class Truth:
         return num, den, ratio(num, den)
 
     def population(self, county, year):
-        return self.pop[(self.pop["county_code"] == county) & (self.pop["year"] == year)]["population"].sum()
+        return self.pop[(self.pop["county_code"] == county) & (self.pop["year"] == year)][
+            "population"
+        ].sum()
 
     # ── I05 ──
     def i05(self, county, year, q):
@@ -149,10 +181,15 @@ class Truth:
         r = self.f["remote"]
         r = r[r["reported_at"].notna() & ytd(r["reported_at"], year, q)]
         reg = self.county_reg(county, year)  # reported in `year`: that year's register
-        centres = set(reg[(reg["is_imaging_center"] == "1") | (reg["is_ecg_center"] == "1")]["org_code"])
+        centres = set(
+            reg[(reg["is_imaging_center"] == "1") | (reg["is_ecg_center"] == "1")]["org_code"]
+        )
         orgs = set(reg["org_code"])
-        m = (r["center_org_code"].isin(centres) & r["requesting_org_code"].isin(orgs)
-             & (r["requesting_org_code"] != r["center_org_code"]))
+        m = (
+            r["center_org_code"].isin(centres)
+            & r["requesting_org_code"].isin(orgs)
+            & (r["requesting_org_code"] != r["center_org_code"])
+        )
         den = self.population(county, year) / 10_000
         n_all, n_ecg = int(m.sum()), int((m & (r["modality"] == "ECG")).sum())
         return (n_all, den, ratio(n_all, den)), (n_ecg, den, ratio(n_ecg, den))
@@ -166,12 +203,28 @@ class Truth:
     # ── I06 ──
     def i06(self, county, year):
         p = self.f["personnel"]
-        p = p[p["year"] == year].merge(self.reg[year][["org_code", "county_code", "category_code", "ownership",
-                                                        "consortium_code", "is_lead_hospital"]],
-                                       on="org_code", how="inner", suffixes=("_staff", ""))
+        p = p[p["year"] == year].merge(
+            self.reg[year][
+                [
+                    "org_code",
+                    "county_code",
+                    "category_code",
+                    "ownership",
+                    "consortium_code",
+                    "is_lead_hospital",
+                ]
+            ],
+            on="org_code",
+            how="inner",
+            suffixes=("_staff", ""),
+        )
         p = p[(p["county_code"] == county) & (p["on_post"] == "1") & p["annual_income"].notna()]
         inc = p["annual_income"].astype("int64") / 100
-        prim = p["category_code"].isin(PRIMARY) & (p["ownership"] == "public") & (p["consortium_code"] != "")
+        prim = (
+            p["category_code"].isin(PRIMARY)
+            & (p["ownership"] == "public")
+            & (p["consortium_code"] != "")
+        )
         lead = p["is_lead_hospital"] == "1"
         num = ratio(inc[prim].sum(), int(prim.sum()))
         den = ratio(inc[lead].sum(), int(lead.sum()))
@@ -187,7 +240,11 @@ class Truth:
         den = int(v["n"].sum())
         prim = int(v.loc[v["category_code"].isin(PRIMARY), "n"].sum())
         tcm = v["category_code"].isin(TCM_CATEGORIES) | (v["is_tcm_class"] == "1") | v["tcm_dept"]
-        return (prim, den, ratio(prim, den)), (int(v.loc[tcm, "n"].sum()), den, ratio(int(v.loc[tcm, "n"].sum()), den))
+        return (prim, den, ratio(prim, den)), (
+            int(v.loc[tcm, "n"].sum()),
+            den,
+            ratio(int(v.loc[tcm, "n"].sum()), den),
+        )
 
     # ── settlements: I08 I09 I10a I11 S01 S02 S04 ──
     def settlements(self, county, year, q):
@@ -208,29 +265,50 @@ class Truth:
         cost, adm = y(s.loc[inp & inc, "medfee_sumamt"]), int(s.loc[inp & inc, "cnt"].sum())
         out["I10a"] = (cost, adm, ratio(cost, adm))
         out["I11"] = (adm, int(s.loc[inp, "cnt"].sum()), ratio(adm, int(s.loc[inp, "cnt"].sum())))
-        out["S01"] = (int(s.loc[inc, "cnt"].sum()), int(s["cnt"].sum()), ratio(int(s.loc[inc, "cnt"].sum()), int(s["cnt"].sum())))
+        out["S01"] = (
+            int(s.loc[inc, "cnt"].sum()),
+            int(s["cnt"].sum()),
+            ratio(int(s.loc[inc, "cnt"].sum()), int(s["cnt"].sum())),
+        )
         s02n, s02d = y(s.loc[inp & inc, "hifp_pay"]), cost
         out["S02"] = (s02n, s02d, ratio(s02n, s02d))
-        pc, pa = y(s.loc[inp & inc & prim, "medfee_sumamt"]), int(s.loc[inp & inc & prim, "cnt"].sum())
+        pc, pa = (
+            y(s.loc[inp & inc & prim, "medfee_sumamt"]),
+            int(s.loc[inp & inc & prim, "cnt"].sum()),
+        )
         out["_S04cost"] = ratio(pc, pa)
         return out
 
     # ── I13 / I13x ──
     def i13(self, county, year, q):
         r = self.f["roster"]
-        r = r[(r["county_code"] == county) & (r["year"] == year) & (r["managed_at_year_end"] == "1")]
+        r = r[
+            (r["county_code"] == county) & (r["year"] == year) & (r["managed_at_year_end"] == "1")
+        ]
         cohort = r.groupby("id_no")["disease"].agg(set)
         d = self.f["discharges"]
         all_orgs = set(self.reg[year]["org_code"])
-        d = d[ytd(d["discharge_time"], year, q) & d["org_code"].isin(all_orgs) & d["id_no"].isin(cohort.index)]
+        d = d[
+            ytd(d["discharge_time"], year, q)
+            & d["org_code"].isin(all_orgs)
+            & d["id_no"].isin(cohort.index)
+        ]
         adm = [d[["id_no", "main_dx_code"]].rename(columns={"main_dx_code": "dx"})]
         s = self.f["setl_inpatient"]
         same_year_rev = s[(s["refd_setl_flag"] == "1")]
         rev_ids = set(same_year_rev.loc[same_year_rev["setl_time"].dt.year == year, "init_setl_id"])
         codes = set(self.county_reg(county, year)["fixmedins_code"]) - {""}
-        s = s[(s["refd_setl_flag"] == "0") & ~s["setl_id"].isin(rev_ids) & (s["fixmedins_type"] != "2")
-              & ytd(s["setl_time"], year, q) & ~s["fixmedins_code"].isin(codes) & s["certno"].isin(cohort.index)]
-        adm.append(s[["certno", "dise_codg"]].rename(columns={"certno": "id_no", "dise_codg": "dx"}))
+        s = s[
+            (s["refd_setl_flag"] == "0")
+            & ~s["setl_id"].isin(rev_ids)
+            & (s["fixmedins_type"] != "2")
+            & ytd(s["setl_time"], year, q)
+            & ~s["fixmedins_code"].isin(codes)
+            & s["certno"].isin(cohort.index)
+        ]
+        adm.append(
+            s[["certno", "dise_codg"]].rename(columns={"certno": "id_no", "dise_codg": "dx"})
+        )
         a = pd.concat(adm, ignore_index=True)
         related = pd.Series(False, index=a.index)
         dis = a["id_no"].map(cohort)
@@ -257,10 +335,17 @@ class Truth:
         towns = reg[reg["category_code"].isin(["C21", "C22"]) & (reg["active"] == "1")]["org_code"]
         leads = set(reg[reg["is_lead_hospital"] == "1"]["org_code"])
         d = self.f["dispatches"][year]
-        d = d[(d["dispatch_type"] == "long_term") & d["practice_type"].isin(["11", "12"])
-              & d["title_post"].isin(["1", "2", "3"]) & d["home_org_code"].isin(leads) & d["host_org_code"].isin(set(towns))]
+        d = d[
+            (d["dispatch_type"] == "long_term")
+            & d["practice_type"].isin(["11", "12"])
+            & d["title_post"].isin(["1", "2", "3"])
+            & d["home_org_code"].isin(leads)
+            & d["host_org_code"].isin(set(towns))
+        ]
         p0, p1 = pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31)
-        days = ((d["end_date"].fillna(p1).clip(upper=p1) - d["start_date"].clip(lower=p0)).dt.days + 1).clip(lower=0)
+        days = (
+            (d["end_date"].fillna(p1).clip(upper=p1) - d["start_date"].clip(lower=p0)).dt.days + 1
+        ).clip(lower=0)
         per = days.groupby([d["host_org_code"], d["physician_id_no"]]).sum()
         covered = set(per[per >= MIN_DISPATCH_DAYS].index.get_level_values(0))
         num = len(covered & set(towns))
@@ -271,7 +356,13 @@ class Truth:
         d = self.f["deaths"]
         d = d[(d["residence_county_code"] == county) & (d["death_date"].dt.year == year)]
         b, t = d["birth_date"], d["death_date"]
-        age = t.dt.year - b.dt.year - ((t.dt.month < b.dt.month) | ((t.dt.month == b.dt.month) & (t.dt.day < b.dt.day))).astype(int)
+        age = (
+            t.dt.year
+            - b.dt.year
+            - (
+                (t.dt.month < b.dt.month) | ((t.dt.month == b.dt.month) & (t.dt.day < b.dt.day))
+            ).astype(int)
+        )
         four = in_ranges(d["underlying_cause"], FOUR_CAUSES)
         m = four & (age >= 30) & (age <= 69)
         deaths = ((age[m] - 30) // 5).value_counts().reindex(range(8), fill_value=0).to_numpy()
@@ -304,7 +395,11 @@ class Truth:
         if len(a):
             top = max(a["assessor_level"], key=LEVEL_RANK.get)
             a = a[a["assessor_level"] == top]
-            ok = (a["has_policy"] == "1") & (a["implemented"] == "1") & (a["evidence"].fillna("").str.strip() != "")
+            ok = (
+                (a["has_policy"] == "1")
+                & (a["implemented"] == "1")
+                & (a["evidence"].fillna("").str.strip() != "")
+            )
             met = len(set(a.loc[ok, "item_code"]) & set(items))
         status = "达标" if met == len(items) else ("部分达标" if met > 0 else "未达标")
         return None, None, met / len(items), status
@@ -347,9 +442,21 @@ def compute(frames: dict, counties, years) -> pd.DataFrame:
             t.add(cc, p, "I14", None, None, t.i14(cc, y))
             t.add(cc, p, "I14p", None, None, t.i14p(cc, y))
             t.add(cc, p, "S03", *t.s03(cc, y))
-    out = pd.DataFrame(t.rows, columns=["area_code", "period", "indicator_code", "numerator", "denominator",
-                                        "value", "status"])
-    return out.sort_values(["area_code", "period", "indicator_code"], kind="stable").reset_index(drop=True)
+    out = pd.DataFrame(
+        t.rows,
+        columns=[
+            "area_code",
+            "period",
+            "indicator_code",
+            "numerator",
+            "denominator",
+            "value",
+            "status",
+        ],
+    )
+    return out.sort_values(["area_code", "period", "indicator_code"], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def _prev_costs(t: Truth, county, year, q):

@@ -25,8 +25,9 @@ COUNTIES_PER_CITY = 3
 VOLUME_FACTOR = 0.005
 POOL_FACTOR = 0.01  # synthetic persons per resident (× scale), capped at the population
 MIN_POOL = 400
-AGE_SHARES = np.array([1.0, 4.4, 6.0, 5.9, 5.3, 5.0, 6.0, 8.5, 7.0, 6.7, 8.0, 8.5, 7.0, 5.0, 5.3,
-                       3.8, 2.3, 1.4, 0.9])
+AGE_SHARES = np.array(
+    [1.0, 4.4, 6.0, 5.9, 5.3, 5.0, 6.0, 8.5, 7.0, 6.7, 8.0, 8.5, 7.0, 5.0, 5.3, 3.8, 2.3, 1.4, 0.9]
+)
 AGE_SHARES = AGE_SHARES / AGE_SHARES.sum()
 AGE_LO = np.array([0, 1] + list(range(5, 90, 5)))
 AGE_HI = np.array([0, 4] + list(range(9, 85, 5)) + [99])
@@ -93,25 +94,72 @@ def make_facilities(counties: list[County], seed: int) -> pd.DataFrame:
         two_consortia = P >= 500_000
         cons = [f"{c.code}YGT01"] + ([f"{c.code}YGT02"] if two_consortia else [])
 
-        def add(cls, cat, name, level="", own="public", consortium="", lead=0, tcm=0, contracted=True,
-                size=1.0, img=0, ecg=0, first_year=0, pharmacy=False):
+        def add(
+            cls,
+            cat,
+            name,
+            level="",
+            own="public",
+            consortium="",
+            lead=0,
+            tcm=0,
+            contracted=True,
+            size=1.0,
+            img=0,
+            ecg=0,
+            first_year=0,
+            pharmacy=False,
+        ):
             org = f"{c.code}{next(seq):05d}"
             if pharmacy:
                 fix = f"P{c.code}{next(pseq):05d}"
             else:
                 fix = f"H{c.code}{next(fseq):05d}" if contracted else ""
-            rows.append(dict(org_code=org, fixmedins_code=fix, org_name=name, county_code=c.code,
-                             category_code=cat, is_tcm_class=str(tcm), hospital_level=level,
-                             ownership=own, consortium_code=consortium, is_lead_hospital=str(lead),
-                             is_imaging_center=str(img), is_ecg_center=str(ecg),
-                             _cls=cls, _size=size, _first_year=first_year, _u_ecg=rng.random(),
-                             _u_link=rng.random(), _county_idx=c.idx))
+            rows.append(
+                dict(
+                    org_code=org,
+                    fixmedins_code=fix,
+                    org_name=name,
+                    county_code=c.code,
+                    category_code=cat,
+                    is_tcm_class=str(tcm),
+                    hospital_level=level,
+                    ownership=own,
+                    consortium_code=consortium,
+                    is_lead_hospital=str(lead),
+                    is_imaging_center=str(img),
+                    is_ecg_center=str(ecg),
+                    _cls=cls,
+                    _size=size,
+                    _first_year=first_year,
+                    _u_ecg=rng.random(),
+                    _u_link=rng.random(),
+                    _county_idx=c.idx,
+                )
+            )
             return org
 
-        add("LEAD", "A1", f"{c.name}人民医院", "3" if P > 600_000 else "2", consortium=cons[0],
-            lead=1, size=P / 1e5, img=1, ecg=1)
-        add("TCMH", "A2", f"{c.name}中医院", "2", consortium=cons[-1], lead=int(two_consortia), tcm=1,
-            size=P / 1e5)
+        add(
+            "LEAD",
+            "A1",
+            f"{c.name}人民医院",
+            "3" if P > 600_000 else "2",
+            consortium=cons[0],
+            lead=1,
+            size=P / 1e5,
+            img=1,
+            ecg=1,
+        )
+        add(
+            "TCMH",
+            "A2",
+            f"{c.name}中医院",
+            "2",
+            consortium=cons[-1],
+            lead=int(two_consortia),
+            tcm=1,
+            size=P / 1e5,
+        )
         n_town = int(np.clip(round(P / 45_000), 4, 18))
         n_central = int(np.ceil(n_town / 4))
         for t in range(n_town):
@@ -120,16 +168,34 @@ def make_facilities(counties: list[County], seed: int) -> pd.DataFrame:
             consortium = cons[t % len(cons)]
             if c.idx == 0 and t == n_town - 1:
                 consortium = ""  # one township centre outside any consortium (I06 edge)
-            add("TOWN", cat, f"{c.name}{town}{'中心' if cat == 'C21' else ''}卫生院", "1",
-                consortium=consortium, size=2.0 if cat == "C21" else 1.0)
+            add(
+                "TOWN",
+                cat,
+                f"{c.name}{town}{'中心' if cat == 'C21' else ''}卫生院",
+                "1",
+                consortium=consortium,
+                size=2.0 if cat == "C21" else 1.0,
+            )
             for v in range(int(rng.integers(4, 8))):
-                add("VILLAGE", "D5", f"{c.name}{town}{CN_NUM[v % 10]}村卫生室", consortium=consortium,
-                    size=float(rng.uniform(0.6, 1.4)))
+                add(
+                    "VILLAGE",
+                    "D5",
+                    f"{c.name}{town}{CN_NUM[v % 10]}村卫生室",
+                    consortium=consortium,
+                    size=float(rng.uniform(0.6, 1.4)),
+                )
         for p in range(max(2, round(P / 25_000))):
             tcm = int(rng.random() < 0.2)
-            add("PRIVATE", "D2", f"{c.name}{ids.SURNAMES[p % len(ids.SURNAMES)]}氏{'中医' if tcm else ''}诊所",
-                own="private", tcm=tcm, contracted=rng.random() < 0.7, size=float(rng.uniform(0.5, 1.5)),
-                first_year=1 if p == 0 else 0)
+            add(
+                "PRIVATE",
+                "D2",
+                f"{c.name}{ids.SURNAMES[p % len(ids.SURNAMES)]}氏{'中医' if tcm else ''}诊所",
+                own="private",
+                tcm=tcm,
+                contracted=rng.random() < 0.7,
+                size=float(rng.uniform(0.5, 1.5)),
+                first_year=1 if p == 0 else 0,
+            )
         if c.idx % 2 == 0:
             add("B1", "B1", f"{c.name}城关社区卫生服务中心", consortium=cons[0], size=1.0)
         add("CDC", "J1", f"{c.name}疾病预防控制中心", contracted=False)
@@ -139,11 +205,28 @@ def make_facilities(counties: list[County], seed: int) -> pd.DataFrame:
         cname = next(c.city_name for c in counties if c.city_code == city)
         district = city_district(city)
         for j, nm in enumerate(("第一人民医院", "中心医院")):
-            rows.append(dict(org_code=f"{district}{90001 + j:05d}", fixmedins_code=f"H{district}{90001 + j:05d}",
-                             org_name=f"{cname}{nm}", county_code=district, category_code="A1",
-                             is_tcm_class="0", hospital_level="3", ownership="public", consortium_code="",
-                             is_lead_hospital="0", is_imaging_center="0", is_ecg_center="0", _cls="CITY",
-                             _size=1.0, _first_year=0, _u_ecg=1.0, _u_link=1.0, _county_idx=-1))
+            rows.append(
+                dict(
+                    org_code=f"{district}{90001 + j:05d}",
+                    fixmedins_code=f"H{district}{90001 + j:05d}",
+                    org_name=f"{cname}{nm}",
+                    county_code=district,
+                    category_code="A1",
+                    is_tcm_class="0",
+                    hospital_level="3",
+                    ownership="public",
+                    consortium_code="",
+                    is_lead_hospital="0",
+                    is_imaging_center="0",
+                    is_ecg_center="0",
+                    _cls="CITY",
+                    _size=1.0,
+                    _first_year=0,
+                    _u_ecg=1.0,
+                    _u_link=1.0,
+                    _county_idx=-1,
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -175,8 +258,9 @@ def make_population(counties: list[County], years: tuple[int, ...], seed: int) -
         for t, y in enumerate(years):
             noise = rng.normal(1.0, 0.01, size=(2, len(AGE_SHARES)))
             for s, share in (("1", male_share), ("2", 1 - male_share)):
-                pops = np.round(c.population * (1 + growth) ** t * share * AGE_SHARES
-                                * noise[int(s) - 1]).astype(int)
+                pops = np.round(
+                    c.population * (1 + growth) ** t * share * AGE_SHARES * noise[int(s) - 1]
+                ).astype(int)
                 for ag, p in zip(contract.AGE_GROUPS, pops):
                     rows.append((c.code, y, s, ag, int(p)))
     return pd.DataFrame(rows, columns=["county_code", "year", "sex", "age_group", "population"])
@@ -185,8 +269,15 @@ def make_population(counties: list[County], years: tuple[int, ...], seed: int) -
 # ── people ──────────────────────────────────────────────────────────────────────────────────
 
 
-def _people(rng, n: int, region: str, ref: np.datetime64, block: str,
-            age_p: np.ndarray | None = None, min_age: int = 0) -> pd.DataFrame:
+def _people(
+    rng,
+    n: int,
+    region: str,
+    ref: np.datetime64,
+    block: str,
+    age_p: np.ndarray | None = None,
+    min_age: int = 0,
+) -> pd.DataFrame:
     p = AGE_SHARES if age_p is None else age_p
     grp = rng.choice(len(p), size=n, p=p)
     lo, hi = np.maximum(AGE_LO[grp], min_age), np.maximum(AGE_HI[grp], min_age)
@@ -216,15 +307,21 @@ def make_pool(c: County, scale: float, first_year: int, seed: int) -> pd.DataFra
     df.loc[bad, "id_no"] = ids.corrupt_check(df.loc[bad, "id_no"])
     df.loc[bad, "id_valid"] = False
     # chronic disease (stable per person): thresholds by age in the first year
-    age = (np.datetime64(f"{first_year}-01-01") - df["birth_date"].to_numpy().astype("datetime64[D]")).astype(int) / 365.25
+    age = (
+        np.datetime64(f"{first_year}-01-01") - df["birth_date"].to_numpy().astype("datetime64[D]")
+    ).astype(int) / 365.25
     p_htn = np.select([age >= 60, age >= 45, age >= 35], [0.30, 0.16, 0.06], 0.0)
     p_dm = np.select([age >= 60, age >= 45, age >= 35], [0.11, 0.06, 0.02], 0.0)
     df["htn"] = rng.random(n) < p_htn
     df["dm"] = rng.random(n) < p_dm
     df["age0"] = age
     # propensity to use care: children and elderly more
-    df["w_visit"] = np.select([age < 5, age >= 65, age >= 45], [1.8, 2.0, 1.3], 1.0) * (1 + 0.8 * (df["htn"] | df["dm"]))
-    df["w_admit"] = np.select([age < 5, age >= 65, age >= 45], [1.2, 3.0, 1.5], 0.8) * (1 + 2.5 * (df["htn"] | df["dm"]))
+    df["w_visit"] = np.select([age < 5, age >= 65, age >= 45], [1.8, 2.0, 1.3], 1.0) * (
+        1 + 0.8 * (df["htn"] | df["dm"])
+    )
+    df["w_admit"] = np.select([age < 5, age >= 65, age >= 45], [1.2, 3.0, 1.5], 0.8) * (
+        1 + 2.5 * (df["htn"] | df["dm"])
+    )
     return df
 
 
@@ -247,22 +344,45 @@ def make_visitors(seed: int, n: int, first_year: int) -> pd.DataFrame:
 # ── staff ───────────────────────────────────────────────────────────────────────────────────
 
 STAFF_MIX = {  # practice type shares, title shares, mean income (yuan), empty-income share
-    "hospital": ({"11": .30, "12": .03, "21": .42, "31": .05, "41": .08, "61": .07, "69": .05},
-                 {"1": .04, "2": .12, "3": .30, "4": .35, "5": .12, "9": .07}),
-    "primary": ({"11": .25, "12": .15, "21": .30, "31": .06, "41": .08, "61": .08, "69": .08},
-                {"2": .03, "3": .20, "4": .45, "5": .22, "9": .10}),
-    "village": ({"51": .70, "12": .20, "21": .10}, {"4": .3, "5": .3, "9": .4}),
-    "private": ({"11": .50, "12": .20, "21": .30}, {"3": .2, "4": .5, "5": .2, "9": .1}),
-    "other": ({"11": .2, "21": .2, "31": .3, "41": .1, "61": .1, "69": .1}, {"3": .3, "4": .4, "5": .2, "9": .1}),
+    "hospital": (
+        {"11": 0.30, "12": 0.03, "21": 0.42, "31": 0.05, "41": 0.08, "61": 0.07, "69": 0.05},
+        {"1": 0.04, "2": 0.12, "3": 0.30, "4": 0.35, "5": 0.12, "9": 0.07},
+    ),
+    "primary": (
+        {"11": 0.25, "12": 0.15, "21": 0.30, "31": 0.06, "41": 0.08, "61": 0.08, "69": 0.08},
+        {"2": 0.03, "3": 0.20, "4": 0.45, "5": 0.22, "9": 0.10},
+    ),
+    "village": ({"51": 0.70, "12": 0.20, "21": 0.10}, {"4": 0.3, "5": 0.3, "9": 0.4}),
+    "private": ({"11": 0.50, "12": 0.20, "21": 0.30}, {"3": 0.2, "4": 0.5, "5": 0.2, "9": 0.1}),
+    "other": (
+        {"11": 0.2, "21": 0.2, "31": 0.3, "41": 0.1, "61": 0.1, "69": 0.1},
+        {"3": 0.3, "4": 0.4, "5": 0.2, "9": 0.1},
+    ),
 }
 STAFF_N = {"LEAD": 1.3e-3, "TCMH": 4e-4}  # per resident
-STAFF_FIXED = {"TOWN": (30, 70), "VILLAGE": (1, 3), "PRIVATE": (1, 4), "B1": (20, 35), "CDC": (40, 70),
-               "PHARM": (2, 4)}
-INCOME = {"LEAD": 165_000, "TCMH": 135_000, "TOWN": 96_000, "VILLAGE": 46_000, "B1": 102_000,
-          "CDC": 110_000, "PRIVATE": 62_000, "PHARM": 52_000}
+STAFF_FIXED = {
+    "TOWN": (30, 70),
+    "VILLAGE": (1, 3),
+    "PRIVATE": (1, 4),
+    "B1": (20, 35),
+    "CDC": (40, 70),
+    "PHARM": (2, 4),
+}
+INCOME = {
+    "LEAD": 165_000,
+    "TCMH": 135_000,
+    "TOWN": 96_000,
+    "VILLAGE": 46_000,
+    "B1": 102_000,
+    "CDC": 110_000,
+    "PRIVATE": 62_000,
+    "PHARM": 52_000,
+}
 
 
-def make_staff(c: County, facilities: pd.DataFrame, scale: float, first_year: int, seed: int) -> pd.DataFrame:
+def make_staff(
+    c: County, facilities: pd.DataFrame, scale: float, first_year: int, seed: int
+) -> pd.DataFrame:
     """The county's health workforce (stable people; yearly attributes come later)."""
     rng = rng_for(seed, "staff", c.code)
     f = facilities[facilities["county_code"] == c.code]
@@ -275,8 +395,14 @@ def make_staff(c: County, facilities: pd.DataFrame, scale: float, first_year: in
             lo, hi = STAFF_FIXED[cls]
             n = rng.integers(lo, hi + 1)
         n = max(2 if cls in ("LEAD", "TCMH", "TOWN") else 1, int(round(n * staff_factor)))
-        mix = {"LEAD": "hospital", "TCMH": "hospital", "TOWN": "primary", "B1": "primary",
-               "VILLAGE": "village", "PRIVATE": "private"}.get(cls, "other")
+        mix = {
+            "LEAD": "hospital",
+            "TCMH": "hospital",
+            "TOWN": "primary",
+            "B1": "primary",
+            "VILLAGE": "village",
+            "PRIVATE": "private",
+        }.get(cls, "other")
         pt, tp = STAFF_MIX[mix]
         practice = rng.choice(list(pt), size=n, p=np.array(list(pt.values())) / sum(pt.values()))
         title = rng.choice(list(tp), size=n, p=np.array(list(tp.values())) / sum(tp.values()))
@@ -285,11 +411,26 @@ def make_staff(c: County, facilities: pd.DataFrame, scale: float, first_year: in
         income = rng.lognormal(np.log(INCOME[cls]) - 0.06, 0.35, size=n)
         if cls in ("PRIVATE", "PHARM"):
             income = np.where(rng.random(n) < 0.4, np.nan, income)
-        parts.append(pd.DataFrame({"org_code": org_code, "practice_type": practice, "title_post": title,
-                                   "base_income": income, "_cls": cls}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "org_code": org_code,
+                    "practice_type": practice,
+                    "title_post": title,
+                    "base_income": income,
+                    "_cls": cls,
+                }
+            )
+        )
     staff = pd.concat(parts, ignore_index=True)
-    ppl = _people(rng, len(staff), c.code, np.datetime64(f"{first_year}-07-01"), "staff",
-                  age_p=np.r_[np.zeros(5), np.full(8, 1.0), np.zeros(6)] / 8.0)
+    ppl = _people(
+        rng,
+        len(staff),
+        c.code,
+        np.datetime64(f"{first_year}-07-01"),
+        "staff",
+        age_p=np.r_[np.zeros(5), np.full(8, 1.0), np.zeros(6)] / 8.0,
+    )
     staff = pd.concat([staff, ppl], axis=1)
     staff["staff_id"] = [f"{i + 1:07d}" for i in range(len(staff))]
     staff["u_post"] = rng.random(len(staff))
@@ -300,7 +441,7 @@ def personnel_for_year(staff: pd.DataFrame, year_idx: int, seed: int, county: st
     rng = rng_for(seed, "personnel", county, year_idx)
     df = staff.copy()
     df["on_post"] = np.where(rng.random(len(df)) < 0.95, "1", "0")
-    inc = df["base_income"].to_numpy() * (1.04 ** year_idx) * rng.normal(1.0, 0.03, len(df))
+    inc = df["base_income"].to_numpy() * (1.04**year_idx) * rng.normal(1.0, 0.03, len(df))
     df["annual_income"] = pd.array(np.round(inc * 100), dtype="Int64")  # fen, <NA> = empty
     return df
 
@@ -308,18 +449,32 @@ def personnel_for_year(staff: pd.DataFrame, year_idx: int, seed: int, county: st
 # ── dispatches ──────────────────────────────────────────────────────────────────────────────
 
 
-def make_city_physicians(counties: list[County], first_year: int, seed: int) -> dict[str, pd.DataFrame]:
+def make_city_physicians(
+    counties: list[County], first_year: int, seed: int
+) -> dict[str, pd.DataFrame]:
     """Physicians of the city hospitals (one pool per city district, shared by its counties)."""
     out = {}
     for city in sorted({c.city_code for c in counties}):
         rng = rng_for(seed, "city_physicians", city)
-        out[city_district(city)] = _people(rng, 2000, city_district(city), np.datetime64(f"{first_year}-07-01"),
-                                           "staff", age_p=np.r_[np.zeros(6), np.full(7, 1.0), np.zeros(6)] / 7.0)
+        out[city_district(city)] = _people(
+            rng,
+            2000,
+            city_district(city),
+            np.datetime64(f"{first_year}-07-01"),
+            "staff",
+            age_p=np.r_[np.zeros(6), np.full(7, 1.0), np.zeros(6)] / 7.0,
+        )
     return out
 
 
-def make_dispatches(c: County, facilities: pd.DataFrame, staff: pd.DataFrame,
-                    years: tuple[int, ...], seed: int, city_physicians: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def make_dispatches(
+    c: County,
+    facilities: pd.DataFrame,
+    staff: pd.DataFrame,
+    years: tuple[int, ...],
+    seed: int,
+    city_physicians: dict[str, pd.DataFrame],
+) -> pd.DataFrame:
     """Dispatch records of physicians serving the county's primary-care facilities, all years.
 
     Every record appears, unchanged, in the ledger of each year it overlaps.
@@ -343,13 +498,13 @@ def make_dispatches(c: County, facilities: pd.DataFrame, staff: pd.DataFrame,
     kind_pools = {k: clinical[clinical["_cls"] == k] for k in ("LEAD", "TCMH", "TOWN")}
     for t, i in ((t, i) for t in range(len(years)) for i in range(n_phys)):
         # home organisations: lead 55%, TCM hospital 20%, city hospitals 17%, township centres 8%
-        kind = rng.choice(["LEAD", "TCMH", "CITY", "TOWN"], p=[.55, .20, .17, .08])
+        kind = rng.choice(["LEAD", "TCMH", "CITY", "TOWN"], p=[0.55, 0.20, 0.17, 0.08])
         if kind == "CITY":
             home, home_level, home_county = city_orgs[i % 2], "3", district
             person = ppl_city.iloc[(within * 600 + t * 200 + i) % len(ppl_city)]
             pid, pname = person["id_no"], person["name"]
-            title = rng.choice(["1", "2", "3", "4"], p=[.1, .3, .45, .15])
-            practice = rng.choice(["11", "12", "21"], p=[.9, .03, .07])
+            title = rng.choice(["1", "2", "3", "4"], p=[0.1, 0.3, 0.45, 0.15])
+            practice = rng.choice(["11", "12", "21"], p=[0.9, 0.03, 0.07])
         else:
             pool = kind_pools[kind]
             if pool.empty:
@@ -371,8 +526,10 @@ def make_dispatches(c: County, facilities: pd.DataFrame, staff: pd.DataFrame,
             host = hosts_village[0] if len(hosts_village) else host
         # pattern of service
         year = years[t]
-        pattern = rng.choice(["full", "long", "short", "span", "split", "rotation"],
-                             p=[.30, .22, .15, .13, .10, .10])
+        pattern = rng.choice(
+            ["full", "long", "short", "span", "split", "rotation"],
+            p=[0.30, 0.22, 0.15, 0.13, 0.10, 0.10],
+        )
         jan1 = np.datetime64(f"{year}-01-01")
         stints = []
         if pattern == "full":
@@ -397,11 +554,25 @@ def make_dispatches(c: County, facilities: pd.DataFrame, staff: pd.DataFrame,
         for s, e, typ in stints:
             e = min(e, np.datetime64(f"{year + 1}-12-31"))
             seq += 1
-            open_end = e > np.datetime64(f"{last}-12-31") or (pattern == "full" and i % 11 == 0 and year == last)
-            rows.append(dict(dispatch_id=f"PZ{c.code}{seq:05d}", physician_id_no=pid, physician_name=pname,
-                             home_org_code=home, home_org_level=home_level, home_county_code=home_county,
-                             title_post=str(title), practice_type=str(practice), host_org_code=host,
-                             start_date=s, end_date=pd.NaT if open_end else e, dispatch_type=typ))
+            open_end = e > np.datetime64(f"{last}-12-31") or (
+                pattern == "full" and i % 11 == 0 and year == last
+            )
+            rows.append(
+                dict(
+                    dispatch_id=f"PZ{c.code}{seq:05d}",
+                    physician_id_no=pid,
+                    physician_name=pname,
+                    home_org_code=home,
+                    home_org_level=home_level,
+                    home_county_code=home_county,
+                    title_post=str(title),
+                    practice_type=str(practice),
+                    host_org_code=host,
+                    start_date=s,
+                    end_date=pd.NaT if open_end else e,
+                    dispatch_type=typ,
+                )
+            )
     rows += _planted_dispatches(c, years, ppl_city, city_orgs[0], district, hosts_town, seq)
     d = pd.DataFrame(rows)
     d["start_date"] = pd.to_datetime(d["start_date"]).astype("datetime64[s]")
@@ -409,8 +580,15 @@ def make_dispatches(c: County, facilities: pd.DataFrame, staff: pd.DataFrame,
     return d
 
 
-def _planted_dispatches(c: County, years: tuple[int, ...], ppl_city: pd.DataFrame, home: str, district: str,
-                        hosts_town: np.ndarray, seq: int) -> list[dict]:
+def _planted_dispatches(
+    c: County,
+    years: tuple[int, ...],
+    ppl_city: pd.DataFrame,
+    home: str,
+    district: str,
+    hosts_town: np.ndarray,
+    seq: int,
+) -> list[dict]:
     """Deterministic records for the I04 rules, by eligible city-hospital physicians (level 3,
     attending title) at a township centre of the county:
     - 179, 180 and 181 days inside a year (the min_dispatch_days edge: 180 counts, 179 not);
@@ -425,11 +603,23 @@ def _planted_dispatches(c: County, years: tuple[int, ...], ppl_city: pd.DataFram
         nonlocal seq
         seq += 1
         p = ppl_city.iloc[person_idx]
-        rows.append(dict(dispatch_id=f"PZ{c.code}{seq:05d}", physician_id_no=p["id_no"], physician_name=p["name"],
-                         home_org_code=home, home_org_level="3", home_county_code=district, title_post="3",
-                         practice_type="11", host_org_code=hosts_town[(person_idx + len(rows)) % len(hosts_town)],
-                         start_date=np.datetime64(start), end_date=pd.NaT if end is None else np.datetime64(end),
-                         dispatch_type="long_term", _ledger_only=only_ledger))
+        rows.append(
+            dict(
+                dispatch_id=f"PZ{c.code}{seq:05d}",
+                physician_id_no=p["id_no"],
+                physician_name=p["name"],
+                home_org_code=home,
+                home_org_level="3",
+                home_county_code=district,
+                title_post="3",
+                practice_type="11",
+                host_org_code=hosts_town[(person_idx + len(rows)) % len(hosts_town)],
+                start_date=np.datetime64(start),
+                end_date=pd.NaT if end is None else np.datetime64(end),
+                dispatch_type="long_term",
+                _ledger_only=only_ledger,
+            )
+        )
 
     for t, year in enumerate(years):
         base = 1900 + within * 30 + t * 6

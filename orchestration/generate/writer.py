@@ -25,9 +25,21 @@ CHUNK_ROWS = 500_000
 
 # Which column carries each planted quarantine defect, per source.
 QUARANTINE_COLUMNS = {
-    "outpatient_visits": {"bad_date": "visit_time", "bad_amount": "total_fee", "unknown_code": "visit_type"},
-    "inpatient_discharges": {"bad_date": "discharge_time", "bad_amount": "total_cost", "unknown_code": "discharge_way"},
-    "insurance_settlements": {"bad_date": "setl_time", "bad_amount": "medfee_sumamt", "unknown_code": "fixmedins_type"},
+    "outpatient_visits": {
+        "bad_date": "visit_time",
+        "bad_amount": "total_fee",
+        "unknown_code": "visit_type",
+    },
+    "inpatient_discharges": {
+        "bad_date": "discharge_time",
+        "bad_amount": "total_cost",
+        "unknown_code": "discharge_way",
+    },
+    "insurance_settlements": {
+        "bad_date": "setl_time",
+        "bad_amount": "medfee_sumamt",
+        "unknown_code": "fixmedins_type",
+    },
     "deaths": {"bad_date": "death_date"},
     "personnel": {"bad_date": "birth_date"},
     "chronic_disease_roster": {"unknown_code": "disease"},
@@ -36,22 +48,38 @@ QUARANTINE_COLUMNS = {
     "facilities": {"unknown_code": "category_code"},
 }
 # The column given a fresh value in a quarantined copy, so it is a new record (not a duplicate).
-FRESH_KEY = {"outpatient_visits": "visit_id", "inpatient_discharges": "admission_id",
-             "insurance_settlements": "setl_id", "deaths": "death_id", "personnel": "staff_id",
-             "remote_diagnoses": "request_id", "dispatches": "dispatch_id", "facilities": "org_code"}
+FRESH_KEY = {
+    "outpatient_visits": "visit_id",
+    "inpatient_discharges": "admission_id",
+    "insurance_settlements": "setl_id",
+    "deaths": "death_id",
+    "personnel": "staff_id",
+    "remote_diagnoses": "request_id",
+    "dispatches": "dispatch_id",
+    "facilities": "org_code",
+}
 BAD_DATES = ("{y}-02-30", "{y}-13-01", "{y}0231", "{y}/04/31", "{y}-06-31")
 BAD_AMOUNTS = ("12..50", "abc", "壹佰元", "#VALUE!", "1O5.00")
-UNKNOWN = {"visit_type": ("telemedicine", "ward_round"), "discharge_way": ("7", "0"), "fixmedins_type": ("3",),
-           "disease": ("COPD", "CKD"), "modality": ("PATHOLOGY",), "dispatch_type": ("temporary",),
-           "category_code": ("K9", "E1")}
+UNKNOWN = {
+    "visit_type": ("telemedicine", "ward_round"),
+    "discharge_way": ("7", "0"),
+    "fixmedins_type": ("3",),
+    "disease": ("COPD", "CKD"),
+    "modality": ("PATHOLOGY",),
+    "dispatch_type": ("temporary",),
+    "category_code": ("K9", "E1"),
+}
 ID_COLUMNS = {"id_no", "certno", "physician_id_no"}
 
 for _src, _m in QUARANTINE_COLUMNS.items():  # the plan must agree with the contract
     _s = contract.SOURCE_BY_NAME[_src]
     for _r, _col in _m.items():
         _k = _s.column(_col)
-        assert (_r == "bad_date" and _k.kind in ("date", "timestamp")) or (_r == "bad_amount" and _k.kind == "money") \
-            or (_r == "unknown_code" and _k.enum and not set(UNKNOWN[_col]) & set(_k.enum)), (_src, _col)
+        assert (
+            (_r == "bad_date" and _k.kind in ("date", "timestamp"))
+            or (_r == "bad_amount" and _k.kind == "money")
+            or (_r == "unknown_code" and _k.enum and not set(UNKNOWN[_col]) & set(_k.enum))
+        ), (_src, _col)
 
 
 # ── rendering ───────────────────────────────────────────────────────────────────────────────
@@ -75,8 +103,12 @@ def fmt_money(values) -> pd.Series:
     na = s.isna().to_numpy()
     x = s.fillna(0).astype(np.int64).to_numpy()
     a = np.abs(x)
-    out = (pd.Series(np.where(x < 0, "-", ""), dtype=str) + pd.Series(a // 100).astype(str) + "."
-           + pd.Series(a % 100).astype(str).str.zfill(2))
+    out = (
+        pd.Series(np.where(x < 0, "-", ""), dtype=str)
+        + pd.Series(a // 100).astype(str)
+        + "."
+        + pd.Series(a % 100).astype(str).str.zfill(2)
+    )
     return out.where(~na, "")
 
 
@@ -117,10 +149,20 @@ class FileSpec:
 
 
 def _empty_source_stats() -> dict:
-    return {"files": 0, "rows_written": 0, "duplicates": 0, "duplicates_within_file": 0,
-            "duplicates_across_files": 0, "quarantined": {r: 0 for r in REASONS}, "rejected_files": [],
-            "invalid_ids": 0, "invalid_id_rows_in_files": 0, "reversals_same_quarter": 0,
-            "reversals_earlier_quarter": 0, "rows_loaded": 0}
+    return {
+        "files": 0,
+        "rows_written": 0,
+        "duplicates": 0,
+        "duplicates_within_file": 0,
+        "duplicates_across_files": 0,
+        "quarantined": {r: 0 for r in REASONS},
+        "rejected_files": [],
+        "invalid_ids": 0,
+        "invalid_id_rows_in_files": 0,
+        "reversals_same_quarter": 0,
+        "reversals_earlier_quarter": 0,
+        "rows_loaded": 0,
+    }
 
 
 class Ledger:
@@ -141,8 +183,11 @@ def _norm_zip(path: Path) -> None:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in items:
             if name == "docProps/core.xml":
-                data = re.sub(rb"<dcterms:(created|modified)([^>]*)>[^<]*</dcterms:\1>",
-                              rb"<dcterms:\1\2>2020-01-01T00:00:00Z</dcterms:\1>", data)
+                data = re.sub(
+                    rb"<dcterms:(created|modified)([^>]*)>[^<]*</dcterms:\1>",
+                    rb"<dcterms:\1\2>2020-01-01T00:00:00Z</dcterms:\1>",
+                    data,
+                )
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, data)
@@ -154,10 +199,13 @@ def _write_one(path: Path, df: pd.DataFrame, spec: FileSpec) -> None:
     if spec.fmt == "csv":
         with open(path, "w", encoding=spec.encoding, newline="") as fh:
             for i in range(0, max(len(df), 1), CHUNK_ROWS):
-                df.iloc[i:i + CHUNK_ROWS].to_csv(fh, index=False, header=(i == 0), lineterminator="\n")
+                df.iloc[i : i + CHUNK_ROWS].to_csv(
+                    fh, index=False, header=(i == 0), lineterminator="\n"
+                )
     elif spec.fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
+
         cols = {}
         for c in df.columns:
             vals = df[c].astype(object).to_numpy()
@@ -166,6 +214,7 @@ def _write_one(path: Path, df: pd.DataFrame, spec: FileSpec) -> None:
         pq.write_table(table, path, compression="snappy")
     elif spec.fmt == "xlsx":
         from openpyxl import Workbook
+
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("人员信息")
         ws.append(list(df.columns))
@@ -177,8 +226,16 @@ def _write_one(path: Path, df: pd.DataFrame, spec: FileSpec) -> None:
         raise ValueError(spec.fmt)
 
 
-def write_delivery(out: Path, source: str, period: str, specs: list[FileSpec], ledger: Ledger,
-                   rng: np.random.Generator, cross_dups: int = 0, progress=None) -> None:
+def write_delivery(
+    out: Path,
+    source: str,
+    period: str,
+    specs: list[FileSpec],
+    ledger: Ledger,
+    rng: np.random.Generator,
+    cross_dups: int = 0,
+    progress=None,
+) -> None:
     """Render, plant defects, write the files of (part of) one delivery and account for them.
 
     cross_dups: number of rows copied from one file into a later-sorting file of the delivery
@@ -205,7 +262,7 @@ def write_delivery(out: Path, source: str, period: str, specs: list[FileSpec], l
             big["_ok"] &= (big["refd_setl_flag"] == "0").to_numpy()
         bounds = np.cumsum([0] + [len(f) for f in frames])
         for j, i in enumerate(members):
-            rendered[i] = big.iloc[bounds[j]:bounds[j + 1]].reset_index(drop=True)
+            rendered[i] = big.iloc[bounds[j] : bounds[j + 1]].reset_index(drop=True)
     for i, spec in enumerate(specs):
         text = rendered.pop(i)
         ok = text.pop("_ok").to_numpy()
@@ -228,7 +285,9 @@ def write_delivery(out: Path, source: str, period: str, specs: list[FileSpec], l
             col = qcols[reason]
             kind = src.column(col).kind
             if reason == "bad_date":
-                vals = [BAD_DATES[i % len(BAD_DATES)].format(y=year) for i in rng.integers(0, 99, k)]
+                vals = [
+                    BAD_DATES[i % len(BAD_DATES)].format(y=year) for i in rng.integers(0, 99, k)
+                ]
                 q[col] = [v + (spec.sep + "10:20:00" if kind == "timestamp" else "") for v in vals]
             elif reason == "bad_amount":
                 q[col] = [BAD_AMOUNTS[i % len(BAD_AMOUNTS)] for i in rng.integers(0, 99, k)]
@@ -247,15 +306,22 @@ def write_delivery(out: Path, source: str, period: str, specs: list[FileSpec], l
             pieces.append(text.iloc[pick])
             keys.append(np.minimum(pick + rng.integers(1, 50, len(pick)), len(text)) + 0.5)
         full = pd.concat(pieces, ignore_index=True)
-        spec.text = full.iloc[np.argsort(np.concatenate(keys), kind="stable")].reset_index(drop=True)
+        spec.text = full.iloc[np.argsort(np.concatenate(keys), kind="stable")].reset_index(
+            drop=True
+        )
     # duplicates across files: copy rows into a later-sorting file
-    eligible = sorted([s for s in specs if s.fmt == "csv" and not s.extra_columns and not s.drop_column],
-                      key=lambda s: s.name)
+    eligible = sorted(
+        [s for s in specs if s.fmt == "csv" and not s.extra_columns and not s.drop_column],
+        key=lambda s: s.name,
+    )
     if cross_dups > 0 and len(eligible) >= 2:
-        for j in range(cross_dups):
+        for _ in range(cross_dups):
             a_i = int(rng.integers(0, len(eligible) - 1))
             a = eligible[a_i]
-            b = next((s for s in eligible[a_i + 1:] if s.date_fmt == a.date_fmt and s.sep == a.sep), None)
+            b = next(
+                (s for s in eligible[a_i + 1 :] if s.date_fmt == a.date_fmt and s.sep == a.sep),
+                None,
+            )
             if b is None or len(a.text) == 0:
                 continue
             base = a.text
@@ -277,12 +343,28 @@ def write_delivery(out: Path, source: str, period: str, specs: list[FileSpec], l
         stats["files"] += 1
         stats["rows_written"] += len(spec.text)
         if spec.drop_column:
-            stats["rejected_files"].append({"file": f"{source}/{period}/{spec.name}", "rows": len(spec.text),
-                                            "missing_column": spec.drop_column})
-            ledger.files.append(dict(source=source, period=period, file=f"{source}/{period}/{spec.name}",
-                                     rows_read=len(spec.text), rows_loaded=0, rows_quarantined=0,
-                                     rows_duplicate=0, status="rejected", encoding=spec.encoding, format=spec.fmt,
-                                     date_format=spec.date_fmt))
+            stats["rejected_files"].append(
+                {
+                    "file": f"{source}/{period}/{spec.name}",
+                    "rows": len(spec.text),
+                    "missing_column": spec.drop_column,
+                }
+            )
+            ledger.files.append(
+                dict(
+                    source=source,
+                    period=period,
+                    file=f"{source}/{period}/{spec.name}",
+                    rows_read=len(spec.text),
+                    rows_loaded=0,
+                    rows_quarantined=0,
+                    rows_duplicate=0,
+                    status="rejected",
+                    encoding=spec.encoding,
+                    format=spec.fmt,
+                    date_format=spec.date_fmt,
+                )
+            )
             continue
         t = spec.text[cols + ["_q"]].copy()
         t["_file"] = spec.name
@@ -296,10 +378,13 @@ def write_delivery(out: Path, source: str, period: str, specs: list[FileSpec], l
         kept = allrows[~dup & ~allrows["_q"].to_numpy()]
         if id_col:
             stats["invalid_ids"] += int((~ids.is_valid_id(kept[id_col])).sum())
-            stats["invalid_id_rows_in_files"] += int((~ids.is_valid_id(allrows.loc[~allrows["_q"], id_col])).sum())
+            stats["invalid_id_rows_in_files"] += int(
+                (~ids.is_valid_id(allrows.loc[~allrows["_q"], id_col])).sum()
+            )
         stats["rows_loaded"] += len(kept)
-        per = allrows.groupby("_file", sort=False).agg(rows=("_q", "size"), q=("_q", "sum"), d=("_dup", "sum"),
-                                                       x=("_cross", "sum"))
+        per = allrows.groupby("_file", sort=False).agg(
+            rows=("_q", "size"), q=("_q", "sum"), d=("_dup", "sum"), x=("_cross", "sum")
+        )
         stats["duplicates"] += int(per["d"].sum())
         stats["duplicates_across_files"] += int(per["x"].sum())
         stats["duplicates_within_file"] += int(per["d"].sum() - per["x"].sum())
@@ -309,10 +394,21 @@ def write_delivery(out: Path, source: str, period: str, specs: list[FileSpec], l
             r = per.loc[spec.name]
             for reason, k in spec.quarantined.items():
                 stats["quarantined"][reason] += k
-            ledger.files.append(dict(source=source, period=period, file=f"{source}/{period}/{spec.name}",
-                                     rows_read=int(r["rows"]), rows_loaded=int(r["rows"] - r["q"] - r["d"]),
-                                     rows_quarantined=int(r["q"]), rows_duplicate=int(r["d"]), status="loaded",
-                                     encoding=spec.encoding, format=spec.fmt, date_format=spec.date_fmt))
+            ledger.files.append(
+                dict(
+                    source=source,
+                    period=period,
+                    file=f"{source}/{period}/{spec.name}",
+                    rows_read=int(r["rows"]),
+                    rows_loaded=int(r["rows"] - r["q"] - r["d"]),
+                    rows_quarantined=int(r["q"]),
+                    rows_duplicate=int(r["d"]),
+                    status="loaded",
+                    encoding=spec.encoding,
+                    format=spec.fmt,
+                    date_format=spec.date_fmt,
+                )
+            )
     # write
     for spec in specs:
         df = spec.text.drop(columns=["_q"])

@@ -40,13 +40,21 @@ def load_catalog(stage: str | None = None) -> list[Check]:
     checks = []
     for r in rows:
         check = Check(
-            check_id=r["check_id"], stage=r["stage"], source=r["source"],
-            fields=tuple(f for f in r["field"].split("|") if f), category=r["category"],
-            severity=r["severity"], threshold=float(r["threshold"]), rule=r["rule"],
-            params=json.loads(r["params"]) if r["params"] else {}, description=r["description"],
+            check_id=r["check_id"],
+            stage=r["stage"],
+            source=r["source"],
+            fields=tuple(f for f in r["field"].split("|") if f),
+            category=r["category"],
+            severity=r["severity"],
+            threshold=float(r["threshold"]),
+            rule=r["rule"],
+            params=json.loads(r["params"]) if r["params"] else {},
+            description=r["description"],
         )
         if check.category not in CATEGORIES or check.severity not in SEVERITIES:
-            raise ValueError(f"{CATALOG_PATH.name}: check {check.check_id} has an unknown category or severity")
+            raise ValueError(
+                f"{CATALOG_PATH.name}: check {check.check_id} has an unknown category or severity"
+            )
         if stage is None or check.stage == stage:
             checks.append(check)
     return checks

@@ -54,8 +54,12 @@ def gx_root_for(con: duckdb.DuckDBPyConnection) -> Path:
     GE rewrites its config and writes suites, results and Data Docs on every run; doing that
     beside the working database keeps the repo clean and gives each warehouse its own docs.
     """
-    path = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
-    root = (Path(path).resolve().parent if path else Path(tempfile.mkdtemp(prefix="ygt-gx-"))) / "gx_project"
+    path = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()[0]
+    root = (
+        Path(path).resolve().parent if path else Path(tempfile.mkdtemp(prefix="ygt-gx-"))
+    ) / "gx_project"
     if not (root / "gx" / "great_expectations.yml").exists():
         shutil.copytree(GX_DIR, root / "gx", dirs_exist_ok=True)
     return root
@@ -77,7 +81,11 @@ class GateResult:
 
     @property
     def warnings(self) -> list[dict]:
-        failed = [r for r in self.rows if r["severity"] == "warning" and r["status"] in ("failed", "error")]
+        failed = [
+            r
+            for r in self.rows
+            if r["severity"] == "warning" and r["status"] in ("failed", "error")
+        ]
         return sorted(failed, key=lambda r: (r["check_id"], r["source"], r["period"] or ""))
 
     @property
@@ -114,10 +122,12 @@ def ensure_results_table(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _table_exists(con, schema: str, table: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()[0])
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
 
 
 def measure(con, checks: list[Check], periods: set[str] | None) -> pd.DataFrame:
@@ -125,8 +135,14 @@ def measure(con, checks: list[Check], periods: set[str] | None) -> pd.DataFrame:
     out = []
     for check in checks:
         schema = "raw" if check.stage == "raw" else "marts"
-        base = dict(check_id=check.check_id, source=check.source, category=check.category,
-                    severity=check.severity, threshold=check.threshold, description=check.description)
+        base = dict(
+            check_id=check.check_id,
+            source=check.source,
+            category=check.category,
+            severity=check.severity,
+            threshold=check.threshold,
+            description=check.description,
+        )
         if not _table_exists(con, schema, check.source):
             continue
         sql = RULES[check.rule](check)
@@ -141,14 +157,24 @@ def measure(con, checks: list[Check], periods: set[str] | None) -> pd.DataFrame:
             counted = [(None, 0, 0, None, None)]
             message, error = f"check could not run: {exc}".splitlines()[0], True
         for period, checked, failed, examples, examples_total in counted:
-            out.append(base | dict(period=period, rows_checked=checked, rows_failed=failed,
-                                   failed_share=(failed / checked) if checked else 0.0,
-                                   error=error, message=message,
-                                   finding=finding_text(failed, examples, examples_total)))
+            out.append(
+                base
+                | dict(
+                    period=period,
+                    rows_checked=checked,
+                    rows_failed=failed,
+                    failed_share=(failed / checked) if checked else 0.0,
+                    error=error,
+                    message=message,
+                    finding=finding_text(failed, examples, examples_total),
+                )
+            )
     return pd.DataFrame(out)
 
 
-def judge_with_great_expectations(stage: str, checks: list[Check], frame: pd.DataFrame, gx_root: Path) -> list[bool]:
+def judge_with_great_expectations(
+    stage: str, checks: list[Check], frame: pd.DataFrame, gx_root: Path
+) -> list[bool]:
     """Validate the measured frame with a GE suite generated from the catalogue.
 
     Returns, per frame row, whether it passed its check's expectation.
@@ -162,26 +188,38 @@ def judge_with_great_expectations(stage: str, checks: list[Check], frame: pd.Dat
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = ctx.data_sources.add_or_update_pandas("ygt_quality")
     asset_name = f"{stage}_check_counts"
-    asset = next((a for a in source.assets if a.name == asset_name), None) or source.add_dataframe_asset(asset_name)
-    batch = next((b for b in asset.batch_definitions if b.name == "all"), None) or \
-        asset.add_batch_definition_whole_dataframe("all")
+    asset = next(
+        (a for a in source.assets if a.name == asset_name), None
+    ) or source.add_dataframe_asset(asset_name)
+    batch = next(
+        (b for b in asset.batch_definitions if b.name == "all"), None
+    ) or asset.add_batch_definition_whole_dataframe("all")
 
     suite = gx.ExpectationSuite(name=f"{stage}_gates")
     for check in checks:
-        suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
-            column="failed_share", min_value=0, max_value=check.threshold,
-            row_condition=Column("check_id") == check.check_id,
-            description=f"{check.check_id} [{check.severity}, {check.category}] {check.source}: "
-                        f"{check.description} (tolerated failure share {check.threshold:g})",
-            meta={"check_id": check.check_id},
-        ))
+        suite.add_expectation(
+            gxe.ExpectColumnValuesToBeBetween(
+                column="failed_share",
+                min_value=0,
+                max_value=check.threshold,
+                row_condition=Column("check_id") == check.check_id,
+                description=f"{check.check_id} [{check.severity}, {check.category}] {check.source}: "
+                f"{check.description} (tolerated failure share {check.threshold:g})",
+                meta={"check_id": check.check_id},
+            )
+        )
     suite = ctx.suites.add_or_update(suite)
-    vd = ctx.validation_definitions.add_or_update(gx.ValidationDefinition(name=f"{stage}_gates", data=batch, suite=suite))
-    checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
-        name=f"{stage}_gates", validation_definitions=[vd],
-        actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
-        result_format={"result_format": "COMPLETE"},
-    ))
+    vd = ctx.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=f"{stage}_gates", data=batch, suite=suite)
+    )
+    checkpoint = ctx.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=f"{stage}_gates",
+            validation_definitions=[vd],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            result_format={"result_format": "COMPLETE"},
+        )
+    )
     result = checkpoint.run(batch_parameters={"dataframe": frame.reset_index(drop=True)})
     passed = [True] * len(frame)
     for validation in result.run_results.values():
@@ -197,12 +235,18 @@ def judge_with_great_expectations(stage: str, checks: list[Check], frame: pd.Dat
     return passed
 
 
-def run_gates(con: duckdb.DuckDBPyConnection, stage: str, periods: set[str] | None = None) -> GateResult:
+def run_gates(
+    con: duckdb.DuckDBPyConnection, stage: str, periods: set[str] | None = None
+) -> GateResult:
     checks = load_catalog(stage)
     ensure_results_table(con)
     frame = measure(con, checks, periods)
     ran = [c for c in checks if c.check_id in set(frame.get("check_id", []))]
-    judged = judge_with_great_expectations(stage, ran, frame[~frame.error], gx_root_for(con)) if len(frame) else []
+    judged = (
+        judge_with_great_expectations(stage, ran, frame[~frame.error], gx_root_for(con))
+        if len(frame)
+        else []
+    )
     run_at = dt.datetime.now().replace(microsecond=0)
     rows, k = [], 0
     for row in frame.itertuples(index=False):
@@ -212,16 +256,30 @@ def run_gates(con: duckdb.DuckDBPyConnection, stage: str, periods: set[str] | No
             ok = judged[k]
             k += 1
             status = "not_applicable" if not row.rows_checked else ("passed" if ok else "failed")
-        rows.append(dict(check_id=row.check_id, stage=stage, source=row.source, period=row.period,
-                         category=row.category, severity=row.severity, threshold=row.threshold,
-                         rows_checked=int(row.rows_checked or 0), rows_failed=int(row.rows_failed or 0),
-                         status=status, message=row.message, run_at=run_at, finding=row.finding))
+        rows.append(
+            dict(
+                check_id=row.check_id,
+                stage=stage,
+                source=row.source,
+                period=row.period,
+                category=row.category,
+                severity=row.severity,
+                threshold=row.threshold,
+                rows_checked=int(row.rows_checked or 0),
+                rows_failed=int(row.rows_failed or 0),
+                status=status,
+                message=row.message,
+                run_at=run_at,
+                finding=row.finding,
+            )
+        )
     _store(con, stage, periods, rows)
     outstanding = [
         dict(zip(COLUMN_NAMES, r))
         for r in con.execute(
             f"select {', '.join(COLUMN_NAMES)} from raw.dq_results where stage = ? and severity = 'blocking' "
-            "and status in ('failed', 'error') order by check_id, period", [stage]
+            "and status in ('failed', 'error') order by check_id, period",
+            [stage],
         ).fetchall()
     ]
     return GateResult(stage=stage, rows=rows, outstanding=outstanding)
@@ -233,8 +291,10 @@ def _store(con, stage: str, periods: set[str] | None, rows: list[dict]) -> None:
     if periods is None or stage == "mart":
         con.execute("delete from raw.dq_results where stage = ?", [stage])
     else:
-        con.execute("delete from raw.dq_results where stage = ? and (period in (select unnest(?)) or period is null)",
-                    [stage, sorted(periods)])
+        con.execute(
+            "delete from raw.dq_results where stage = ? and (period in (select unnest(?)) or period is null)",
+            [stage, sorted(periods)],
+        )
     if rows:
         con.executemany(
             f"insert into raw.dq_results ({', '.join(COLUMN_NAMES)}) "

@@ -31,19 +31,32 @@ LINE = "_file || ':' || _line"  # where a failing raw row is, without its conten
 
 def _examples_of_values(expr: str, failed: str) -> str:
     """The distinct failing values (sorted, first few) and how many there are."""
-    return (f"list_sort(list(distinct {expr}) filter (where {failed}))[1:{MAX_EXAMPLES}] as examples, "
-            f"count(distinct {expr}) filter (where {failed}) as examples_total")
+    return (
+        f"list_sort(list(distinct {expr}) filter (where {failed}))[1:{MAX_EXAMPLES}] as examples, "
+        f"count(distinct {expr}) filter (where {failed}) as examples_total"
+    )
 
 
 def _examples_of_lines(failed: str, detail: str | None = None) -> str:
     """The first failing rows by file and line (bounded: top-N, not a list of every row)."""
-    label = LINE if detail is None else f"{LINE} || ' (' || coalesce(cast({detail} as varchar), '') || ')'"
-    return (f"arg_min({label}, (_file, _line), {MAX_EXAMPLES}) filter (where {failed}) as examples, "
-            f"count(*) filter (where {failed}) as examples_total")
+    label = (
+        LINE
+        if detail is None
+        else f"{LINE} || ' (' || coalesce(cast({detail} as varchar), '') || ')'"
+    )
+    return (
+        f"arg_min({label}, (_file, _line), {MAX_EXAMPLES}) filter (where {failed}) as examples, "
+        f"count(*) filter (where {failed}) as examples_total"
+    )
 
 
-def _per_period(check: Check, failed: str, where: str = "true", period_col: str = "_period",
-                examples: str | None = None) -> str:
+def _per_period(
+    check: Check,
+    failed: str,
+    where: str = "true",
+    period_col: str = "_period",
+    examples: str | None = None,
+) -> str:
     examples = examples or _examples_of_lines(failed)
     return f"""
         select {period_col} as period, count(*) as rows_checked,
@@ -58,25 +71,32 @@ def not_null(check: Check) -> str:
 def in_period(check: Check) -> str:
     f = check.fields[0]
     failed = f"not {IN_PERIOD.format(f=f)}"
-    return _per_period(check, failed, where=f"{f} is not null", examples=_examples_of_lines(failed, f))
+    return _per_period(
+        check, failed, where=f"{f} is not null", examples=_examples_of_lines(failed, f)
+    )
 
 
 def non_negative(check: Check) -> str:
     f = check.fields[0]
-    return _per_period(check, f"{f} < 0", where=f"{f} is not null",
-                       examples=_examples_of_lines(f"{f} < 0", f))
+    return _per_period(
+        check, f"{f} < 0", where=f"{f} is not null", examples=_examples_of_lines(f"{f} < 0", f)
+    )
 
 
 def signed_amounts(check: Check) -> str:
     wrong = " or ".join(
-        f"(refd_setl_flag = 1 and {f} > 0) or (coalesce(refd_setl_flag, 0) = 0 and {f} < 0)" for f in check.fields
+        f"(refd_setl_flag = 1 and {f} > 0) or (coalesce(refd_setl_flag, 0) = 0 and {f} < 0)"
+        for f in check.fields
     )
     return _per_period(check, wrong)
 
 
 def fund_le_total(check: Check) -> str:
-    return _per_period(check, "abs(hifp_pay) > abs(medfee_sumamt)",
-                       where="hifp_pay is not null and medfee_sumamt is not null")
+    return _per_period(
+        check,
+        "abs(hifp_pay) > abs(medfee_sumamt)",
+        where="hifp_pay is not null and medfee_sumamt is not null",
+    )
 
 
 def reversal_has_original(check: Check) -> str:
@@ -106,26 +126,34 @@ def reversal_has_original(check: Check) -> str:
 def icd10_format(check: Check) -> str:
     f = check.fields[0]
     failed = f"not regexp_matches({f}, '^[A-Z][0-9]{{2}}')"
-    return _per_period(check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed))
+    return _per_period(
+        check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed)
+    )
 
 
 def area_code_format(check: Check) -> str:
     f = check.fields[0]
     failed = f"not regexp_matches({f}, '^[0-9]{{6}}$')"
-    return _per_period(check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed))
+    return _per_period(
+        check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed)
+    )
 
 
 def in_set(check: Check) -> str:
     f = check.fields[0]
     values = ", ".join(lit(v) for v in check.params["values"])
     failed = f"{f} not in ({values})"
-    return _per_period(check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed))
+    return _per_period(
+        check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed)
+    )
 
 
 def known_facility(check: Check) -> str:
     f = check.fields[0]
     failed = f"{f} not in (select org_code from raw.facilities where org_code is not null)"
-    return _per_period(check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed))
+    return _per_period(
+        check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed)
+    )
 
 
 def facility_delivered(check: Check) -> str:
@@ -158,6 +186,7 @@ def invalid_id_share(check: Check) -> str:
 
 # ---- mart rules: period column is `period` ----------------------------------------------
 
+
 def _excluded(check: Check) -> str:
     codes = check.params.get("exclude", ["I10b", "S04", "I14p"])
     return ", ".join(f"'{c}'" for c in codes)
@@ -172,14 +201,24 @@ def value_range(check: Check) -> str:
     by_code = {k: v for k, v in ranges.items() if k[:1] in "IS" and k[1:2].isdigit()}
     by_unit = {k: v for k, v in ranges.items() if k not in by_code}
     cases = " ".join(
-        [f"when indicator_code = {lit(code)} then value not between {lo} and {hi}" for code, (lo, hi) in by_code.items()]
-        + [f"when unit = {lit(unit)} then value not between {lo} and {hi}" for unit, (lo, hi) in by_unit.items()]
+        [
+            f"when indicator_code = {lit(code)} then value not between {lo} and {hi}"
+            for code, (lo, hi) in by_code.items()
+        ]
+        + [
+            f"when unit = {lit(unit)} then value not between {lo} and {hi}"
+            for unit, (lo, hi) in by_unit.items()
+        ]
     )
     failed = f"(case {cases} else false end)"
     return _per_period(
-        check, failed, where=f"value is not null and indicator_code not in ({_excluded(check)})",
+        check,
+        failed,
+        where=f"value is not null and indicator_code not in ({_excluded(check)})",
         period_col="period",
-        examples=_examples_of_values(f"{MART_ROW} || ' = ' || round(cast(value as double), 4)", failed),
+        examples=_examples_of_values(
+            f"{MART_ROW} || ' = ' || round(cast(value as double), 4)", failed
+        ),
     )
 
 
@@ -188,10 +227,13 @@ def yoy_jump(check: Check) -> str:
     return f"""
         select cur.period, count(*) as rows_checked,
                count(*) filter (where abs(cur.value / prev.value - 1) > {limit}) as rows_failed,
-               {_examples_of_values(
-                   "cur.indicator_code || ' ' || cur.area_code || ' '"
-                   " || round(cast(prev.value as double), 4) || ' → ' || round(cast(cur.value as double), 4)",
-                   f"abs(cur.value / prev.value - 1) > {limit}")}
+               {
+        _examples_of_values(
+            "cur.indicator_code || ' ' || cur.area_code || ' '"
+            " || round(cast(prev.value as double), 4) || ' → ' || round(cast(cur.value as double), 4)",
+            f"abs(cur.value / prev.value - 1) > {limit}",
+        )
+    }
         from marts.indicator_values as cur
         join marts.indicator_values as prev
           on prev.area_level = cur.area_level and prev.area_code = cur.area_code
@@ -205,15 +247,31 @@ def yoy_jump(check: Check) -> str:
 
 def value_present(check: Check) -> str:
     return _per_period(
-        check, "value is null",
-        where=f"area_level = 'county' and indicator_code not in ({_excluded(check)})", period_col="period",
+        check,
+        "value is null",
+        where=f"area_level = 'county' and indicator_code not in ({_excluded(check)})",
+        period_col="period",
         examples=_examples_of_values(MART_ROW, "value is null"),
     )
 
 
 RULES = {
     fn.__name__: fn
-    for fn in (not_null, in_period, non_negative, signed_amounts, fund_le_total, reversal_has_original,
-               icd10_format, area_code_format, in_set, known_facility, facility_delivered,
-               invalid_id_share, value_range, yoy_jump, value_present)
+    for fn in (
+        not_null,
+        in_period,
+        non_negative,
+        signed_amounts,
+        fund_le_total,
+        reversal_has_original,
+        icd10_format,
+        area_code_format,
+        in_set,
+        known_facility,
+        facility_delivered,
+        invalid_id_share,
+        value_range,
+        yoy_jump,
+        value_present,
+    )
 }

@@ -24,10 +24,10 @@ from orchestration import contract, duck, settings
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from dagster_project import automation, partitions  # noqa: E402
-from dagster_project.assets import LANDING_KEYS, MART_GATE, PUBLISHED_KEY, RAW_GATE  # noqa: E402
-from dagster_project.definitions import build_defs  # noqa: E402
-from dagster_project.resources import YgtPaths  # noqa: E402
+from dagster_project import automation, partitions
+from dagster_project.assets import LANDING_KEYS, MART_GATE, PUBLISHED_KEY, RAW_GATE
+from dagster_project.definitions import build_defs
+from dagster_project.resources import YgtPaths
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 YEAR = 2024
@@ -48,32 +48,49 @@ def world(tmp_path_factory):
     landing = root / "landing"
     _make_landing(landing)
     paths = YgtPaths(landing=str(landing), warehouse=str(root / "warehouse.duckdb"))
-    return {"root": root, "landing": landing, "paths": paths, "defs": build_defs(paths),
-            "instance": dg.DagsterInstance.ephemeral()}
+    return {
+        "root": root,
+        "landing": landing,
+        "paths": paths,
+        "defs": build_defs(paths),
+        "instance": dg.DagsterInstance.ephemeral(),
+    }
 
 
 def _run(world, job: str, partition_key=None, key_range=None, defs=None, **kw):
     defs = defs or world["defs"]
     tags = {}
     if key_range:
-        tags = {"dagster/asset_partition_range_start": key_range[0],
-                "dagster/asset_partition_range_end": key_range[1]}
+        tags = {
+            "dagster/asset_partition_range_start": key_range[0],
+            "dagster/asset_partition_range_end": key_range[1],
+        }
     return defs.resolve_job_def(job).execute_in_process(
-        partition_key=partition_key, tags=tags, instance=world["instance"], raise_on_error=False, **kw
+        partition_key=partition_key,
+        tags=tags,
+        instance=world["instance"],
+        raise_on_error=False,
+        **kw,
     )
 
 
 def _checks(result) -> dict[tuple[str, str], bool]:
     return {
-        (e.event_specific_data.asset_key.to_user_string(), e.event_specific_data.check_name):
-            e.event_specific_data.passed
-        for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        (
+            e.event_specific_data.asset_key.to_user_string(),
+            e.event_specific_data.check_name,
+        ): e.event_specific_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
 
 
 def _materialised(result) -> set[str]:
-    return {e.event_specific_data.materialization.asset_key.to_user_string()
-            for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    return {
+        e.event_specific_data.materialization.asset_key.to_user_string()
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    }
 
 
 def _failure_messages(result) -> str:
@@ -118,19 +135,30 @@ def test_quarterly_backfill_lands_every_quarter_in_one_run_and_publishes(built, 
     result = built["quarterly"]
     assert result.success, _failure_messages(result)
     quarterly = {s.name for s in contract.SOURCES if s.frequency == "quarterly"}
-    assert {f"raw/{s}" for s in quarterly} | {PUBLISHED_KEY.to_user_string()} <= _materialised(result)
+    assert {f"raw/{s}" for s in quarterly} | {PUBLISHED_KEY.to_user_string()} <= _materialised(
+        result
+    )
     # every partition of the range was materialised in this one run
     keys = {
-        (e.event_specific_data.materialization.asset_key.path[-1], e.event_specific_data.materialization.partition)
-        for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
+        (
+            e.event_specific_data.materialization.asset_key.path[-1],
+            e.event_specific_data.materialization.partition,
+        )
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
         and e.event_specific_data.materialization.asset_key.path[0] == "raw"
     }
     assert keys == {(s, f"{YEAR}-{m:02d}") for s in quarterly for m in (1, 4, 7, 10)}
 
     con = duck.connect(world["paths"].warehouse_path(), read_only=True)
     try:
-        periods = {p for (p,) in con.execute("select distinct period from marts.indicator_values").fetchall()}
-        landed = {p for (p,) in con.execute("select distinct period from marts.load_audit").fetchall()}
+        periods = {
+            p
+            for (p,) in con.execute("select distinct period from marts.indicator_values").fetchall()
+        }
+        landed = {
+            p for (p,) in con.execute("select distinct period from marts.load_audit").fetchall()
+        }
     finally:
         con.close()
     assert str(YEAR) in periods
@@ -145,8 +173,11 @@ def test_quarterly_run_with_nothing_new_skips_dbt_and_publishes(built, world):
     con.close()
     result = _run(world, "quarterly_refresh", partition_key=f"{YEAR}-10")
     assert result.success, _failure_messages(result)
-    mats = [e.event_specific_data.materialization for e in result.all_events
-            if e.event_type_value == "ASSET_MATERIALIZATION"]
+    mats = [
+        e.event_specific_data.materialization
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    ]
     marts = [m for m in mats if m.asset_key.path[0] == "marts"]
     assert marts and all("skipped" in m.metadata["dbt"].value for m in marts)
     assert not any(m.asset_key.path[0] in ("staging", "intermediate") for m in mats)
@@ -162,9 +193,9 @@ def test_quarterly_run_with_nothing_new_skips_dbt_and_publishes(built, world):
 @pytest.mark.parametrize(
     "when, key",
     [
-        (datetime(2024, 7, 20, 6, tzinfo=SHANGHAI), "2024-04"),   # Q2 ended 30 June
+        (datetime(2024, 7, 20, 6, tzinfo=SHANGHAI), "2024-04"),  # Q2 ended 30 June
         (datetime(2024, 10, 20, 6, tzinfo=SHANGHAI), "2024-07"),  # Q3
-        (datetime(2025, 1, 20, 6, tzinfo=SHANGHAI), "2024-10"),   # Q4 of the previous year
+        (datetime(2025, 1, 20, 6, tzinfo=SHANGHAI), "2024-10"),  # Q4 of the previous year
         (datetime(2025, 4, 20, 6, tzinfo=SHANGHAI), "2025-01"),
     ],
 )
@@ -172,15 +203,19 @@ def test_quarterly_schedule_targets_the_quarter_just_ended(when, key):
     ctx = dg.build_schedule_context(scheduled_execution_time=when)
     request = automation.quarterly_refresh_schedule(ctx)
     assert request.partition_key == key
-    assert partitions.period_of(key) == {"2024-04": "2024Q2", "2024-07": "2024Q3",
-                                         "2024-10": "2024Q4", "2025-01": "2025Q1"}[key]
+    assert (
+        partitions.period_of(key)
+        == {"2024-04": "2024Q2", "2024-07": "2024Q3", "2024-10": "2024Q4", "2025-01": "2025Q1"}[key]
+    )
     with dg.partition_loading_context(effective_dt=when):  # the quarter just ended = last partition
         assert partitions.quarterly_partitions.get_last_partition_key() == key
 
 
 def test_annual_schedule_targets_the_previous_year():
     when = datetime(2025, 3, 15, 6, tzinfo=SHANGHAI)
-    request = automation.annual_refresh_schedule(dg.build_schedule_context(scheduled_execution_time=when))
+    request = automation.annual_refresh_schedule(
+        dg.build_schedule_context(scheduled_execution_time=when)
+    )
     assert request.partition_key == "2024"
     with dg.partition_loading_context(effective_dt=when):
         assert partitions.annual_partitions.get_last_partition_key() == "2024"
@@ -200,8 +235,9 @@ def test_period_and_partition_keys_round_trip():
 def test_singular_dbt_test_is_an_asset_check_of_indicator_values():
     from dagster_project.assets import ygt_dbt_models
 
-    key = dg.AssetCheckKey(dg.AssetKey(["marts", "indicator_values"]),
-                           "assert_every_area_period_indicator_present")
+    key = dg.AssetCheckKey(
+        dg.AssetKey(["marts", "indicator_values"]), "assert_every_area_period_indicator_present"
+    )
     assert key in ygt_dbt_models.check_keys
 
 
@@ -234,8 +270,11 @@ def test_sensor_fires_once_per_delivery(tmp_path, monkeypatch):
     by_key = {(r.job_name, r.partition_key): r for r in runs}
     assert set(by_key) == {("annual_refresh", "2024"), ("quarterly_refresh", "2024-04")}
     annual = by_key[("annual_refresh", "2024")]
-    assert set(annual.asset_selection) >= {dg.AssetKey(["raw", "facilities"]),
-                                           dg.AssetKey(["raw", "population"]), PUBLISHED_KEY}
+    assert set(annual.asset_selection) >= {
+        dg.AssetKey(["raw", "facilities"]),
+        dg.AssetKey(["raw", "population"]),
+        PUBLISHED_KEY,
+    }
     assert dg.AssetKey(["raw", "insurance_settlements"]) not in annual.asset_selection
     assert annual.tags["ygt/sources"] == "facilities,population"
 
@@ -247,7 +286,8 @@ def test_sensor_fires_once_per_delivery(tmp_path, monkeypatch):
     _write(landing / "outpatient_visits" / "2024Q3" / "v.csv", "visit_id\nV1\n")
     runs, cursor = tick(cursor)
     assert [(r.job_name, r.partition_key, r.tags["ygt/sources"]) for r in runs] == [
-        ("quarterly_refresh", "2024-07", "outpatient_visits")]
+        ("quarterly_refresh", "2024-07", "outpatient_visits")
+    ]
     assert tick(cursor)[0] == []
 
     # a re-delivery (file replaced) of a period already seen fires again, once
@@ -279,8 +319,12 @@ def test_dagster_definitions_validate():
     env = {**os.environ, "DAGSTER_DISABLE_TELEMETRY": "true"}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     proc = subprocess.run(
-        [str(exe), "definitions", "validate"], cwd=settings.PROJECT_DIR, env=env,
-        capture_output=True, text=True, timeout=300,
+        [str(exe), "definitions", "validate"],
+        cwd=settings.PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
@@ -291,20 +335,46 @@ def test_dagster_definitions_validate():
 def _bad_settlements(path: Path) -> None:
     """Two bad settlements: the pooled fund pays more than the total cost, and a reversal
     cancelling a settlement that does not exist."""
-    cols = [c.name for c in next(s for s in contract.SOURCES if s.name == "insurance_settlements").columns]
+    cols = [
+        c.name
+        for c in next(s for s in contract.SOURCES if s.name == "insurance_settlements").columns
+    ]
     base = {
-        "setl_id": "BAD0001", "mdtrt_id": "MBAD0001", "psn_no": "P000000000000001",
-        "certno": "11010519491231002X", "gend": "1", "brdy": "1949-12-31", "insutype": "390",
-        "med_type": "11", "insu_admdvs": "410101", "mdtrtarea_admdvs": "410101",
-        "fixmedins_code": "H41010100001", "fixmedins_name": "测试医院", "fixmedins_type": "1",
-        "begndate": f"{YEAR}-02-01", "enddate": f"{YEAR}-02-01", "setl_time": f"{YEAR}-02-01 10:00:00",
-        "dise_codg": "I10", "medfee_sumamt": "100.00", "hifp_pay": "900.00",
-        "fund_pay_sumamt": "900.00", "acct_pay": "0.00", "psn_cash_pay": "0.00",
-        "refd_setl_flag": "0", "init_setl_id": "",
+        "setl_id": "BAD0001",
+        "mdtrt_id": "MBAD0001",
+        "psn_no": "P000000000000001",
+        "certno": "11010519491231002X",
+        "gend": "1",
+        "brdy": "1949-12-31",
+        "insutype": "390",
+        "med_type": "11",
+        "insu_admdvs": "410101",
+        "mdtrtarea_admdvs": "410101",
+        "fixmedins_code": "H41010100001",
+        "fixmedins_name": "测试医院",
+        "fixmedins_type": "1",
+        "begndate": f"{YEAR}-02-01",
+        "enddate": f"{YEAR}-02-01",
+        "setl_time": f"{YEAR}-02-01 10:00:00",
+        "dise_codg": "I10",
+        "medfee_sumamt": "100.00",
+        "hifp_pay": "900.00",
+        "fund_pay_sumamt": "900.00",
+        "acct_pay": "0.00",
+        "psn_cash_pay": "0.00",
+        "refd_setl_flag": "0",
+        "init_setl_id": "",
     }
-    reversal = {**base, "setl_id": "BAD0002", "medfee_sumamt": "-50.00", "hifp_pay": "-30.00",
-                "fund_pay_sumamt": "-30.00", "psn_cash_pay": "-20.00", "refd_setl_flag": "1",
-                "init_setl_id": "DOES-NOT-EXIST"}
+    reversal = {
+        **base,
+        "setl_id": "BAD0002",
+        "medfee_sumamt": "-50.00",
+        "hifp_pay": "-30.00",
+        "fund_pay_sumamt": "-30.00",
+        "psn_cash_pay": "-20.00",
+        "refd_setl_flag": "1",
+        "init_setl_id": "DOES-NOT-EXIST",
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=cols)
@@ -335,7 +405,8 @@ def test_blocking_check_failure_stops_publication(built, world):
 
     # Publishing on its own is refused too while the latest raw gate is failed.
     alone = defs.resolve_job_def("rebuild_warehouse").execute_in_process(
-        instance=world["instance"], raise_on_error=False,
+        instance=world["instance"],
+        raise_on_error=False,
         asset_selection=[PUBLISHED_KEY],
     )
     assert not alone.success

@@ -55,7 +55,9 @@ def test_parameter_doc_lists_every_var_with_its_default():
 def test_dbt_vars_overrides(monkeypatch):
     monkeypatch.setenv("YGT_DBT_VARS", '{"min_dispatch_days": 183}')
     assert dbt.dbt_vars({"pooled_fund_column": "fund_pay_sumamt"}) == {
-        "min_dispatch_days": 183, "pooled_fund_column": "fund_pay_sumamt"}
+        "min_dispatch_days": 183,
+        "pooled_fund_column": "fund_pay_sumamt",
+    }
     env = dbt.dbt_env(Path("/tmp/x.duckdb"))
     assert env["YGT_DUCKDB_PATH"] == "/tmp/x.duckdb" and env["DBT_PROFILES_DIR"] == str(PROJECT_DIR)
 
@@ -68,8 +70,12 @@ def _insert(con, source: str, period: str, rows: list[dict]) -> None:
     for i, row in enumerate(rows, start=2):
         full = {c: None for c in cols}
         full.update(row)
-        full.update(_period=period, _file=f"{source}/{period}/test.csv", _line=i,
-                    _loaded_at=dt.datetime(2025, 1, 1))
+        full.update(
+            _period=period,
+            _file=f"{source}/{period}/test.csv",
+            _line=i,
+            _loaded_at=dt.datetime(2025, 1, 1),
+        )
         unknown = set(full) - set(cols)
         assert not unknown, (source, unknown)
         con.execute(
@@ -80,16 +86,38 @@ def _insert(con, source: str, period: str, rows: list[dict]) -> None:
 
 def _facilities():
     def fac(org, fix, county, cat, level=None, **kw):
-        base = dict(org_code=org, fixmedins_code=fix, org_name=org, county_code=county,
-                    category_code=cat, is_tcm_class=0, hospital_level=level, ownership="public",
-                    consortium_code=None, is_lead_hospital=0, has_ecg_device=0,
-                    ecg_linked_to_center=0, is_imaging_center=0, is_ecg_center=0, active=1)
+        base = dict(
+            org_code=org,
+            fixmedins_code=fix,
+            org_name=org,
+            county_code=county,
+            category_code=cat,
+            is_tcm_class=0,
+            hospital_level=level,
+            ownership="public",
+            consortium_code=None,
+            is_lead_hospital=0,
+            has_ecg_device=0,
+            ecg_linked_to_center=0,
+            is_imaging_center=0,
+            is_ecg_center=0,
+            active=1,
+        )
         base.update(kw)
         return base
 
     return [
-        fac("A-H1", "HA1", A, "A1", "3", consortium_code="CA", is_lead_hospital=1,
-            is_imaging_center=1, is_ecg_center=1),
+        fac(
+            "A-H1",
+            "HA1",
+            A,
+            "A1",
+            "3",
+            consortium_code="CA",
+            is_lead_hospital=1,
+            is_imaging_center=1,
+            is_ecg_center=1,
+        ),
         fac("A-T1", "HA2", A, "A2", "2"),
         fac("A-C1", "HA3", A, "C22", "1", consortium_code="CA"),
         fac("A-V1", None, A, "D5", has_ecg_device=1, ecg_linked_to_center=1),
@@ -107,39 +135,87 @@ def _population(county: str, year: int, per_group_per_sex: int, infants: int):
     if per_group_per_sex:
         for a in range(30, 70, 5):
             for sex in "12":
-                rows.append(dict(county_code=county, year=year, sex=sex, age_group=f"{a}-{a + 4}",
-                                 population=per_group_per_sex))
+                rows.append(
+                    dict(
+                        county_code=county,
+                        year=year,
+                        sex=sex,
+                        age_group=f"{a}-{a + 4}",
+                        population=per_group_per_sex,
+                    )
+                )
     return rows
 
 
 def _visits():
     def v(i, org, when, dept="03", cancel=0):
-        return dict(visit_id=f"v{i}", org_code=org, dept_code=dept,
-                    visit_time=dt.datetime.fromisoformat(when), visit_type="outpatient",
-                    cancel_flag=cancel, person_key=f"p{i}", person_key_valid=True, sex="1")
+        return dict(
+            visit_id=f"v{i}",
+            org_code=org,
+            dept_code=dept,
+            visit_time=dt.datetime.fromisoformat(when),
+            visit_type="outpatient",
+            cancel_flag=cancel,
+            person_key=f"p{i}",
+            person_key_valid=True,
+            sex="1",
+        )
 
     q1 = [
-        v(1, "A-H1", "2024-01-05 09:00"), v(2, "A-H1", "2024-02-05 09:00"),
+        v(1, "A-H1", "2024-01-05 09:00"),
+        v(2, "A-H1", "2024-02-05 09:00"),
         v(3, "A-H1", "2024-02-06 09:00", cancel=1),  # cancelled registration: not a visit
         v(4, "A-H1", "2024-03-01 10:00", dept="50"),  # TCM department of a general hospital
         v(5, "A-T1", "2024-03-02 10:00"),  # TCM hospital
-        v(6, "A-C1", "2024-01-10 08:00"), v(7, "A-C1", "2024-03-31 23:59"),
-        v(8, "A-P1", "2024-02-01 08:00"), v(9, "A-J1", "2024-02-01 08:00"),  # not counted
-        v(10, "B-C1", "2024-02-01 08:00"), v(11, "B-H1", "2024-02-01 08:00"),
+        v(6, "A-C1", "2024-01-10 08:00"),
+        v(7, "A-C1", "2024-03-31 23:59"),
+        v(8, "A-P1", "2024-02-01 08:00"),
+        v(9, "A-J1", "2024-02-01 08:00"),  # not counted
+        v(10, "B-C1", "2024-02-01 08:00"),
+        v(11, "B-H1", "2024-02-01 08:00"),
     ]
     q2 = [v(12, "A-C1", "2024-04-01 00:00")]
     return q1, q2
 
 
 def _settlements():
-    def s(sid, county, med_type, fix, when, cost, fund, person="pX", dx="I10", ftype="2" if False else "1",
-          refd=0, init=None):
-        return dict(setl_id=sid, mdtrt_id="m" + sid, psn_key="k" + person, person_key=person,
-                    person_key_valid=True, gend="1", insutype="390", med_type=med_type,
-                    insu_admdvs=county, mdtrtarea_admdvs=county, fixmedins_code=fix,
-                    fixmedins_type=ftype, setl_time=dt.datetime.fromisoformat(when),
-                    dise_codg=dx, medfee_sumamt=cost, hifp_pay=fund, fund_pay_sumamt=fund,
-                    acct_pay=0, psn_cash_pay=0, refd_setl_flag=refd, init_setl_id=init)
+    def s(
+        sid,
+        county,
+        med_type,
+        fix,
+        when,
+        cost,
+        fund,
+        person="pX",
+        dx="I10",
+        ftype="2" if False else "1",
+        refd=0,
+        init=None,
+    ):
+        return dict(
+            setl_id=sid,
+            mdtrt_id="m" + sid,
+            psn_key="k" + person,
+            person_key=person,
+            person_key_valid=True,
+            gend="1",
+            insutype="390",
+            med_type=med_type,
+            insu_admdvs=county,
+            mdtrtarea_admdvs=county,
+            fixmedins_code=fix,
+            fixmedins_type=ftype,
+            setl_time=dt.datetime.fromisoformat(when),
+            dise_codg=dx,
+            medfee_sumamt=cost,
+            hifp_pay=fund,
+            fund_pay_sumamt=fund,
+            acct_pay=0,
+            psn_cash_pay=0,
+            refd_setl_flag=refd,
+            init_setl_id=init,
+        )
 
     q2_2023 = [s("s11", A, "21", "HA1", "2023-05-01 10:00", 500, 300)]
     q1 = [
@@ -166,23 +242,67 @@ def _deaths():
     for a in range(30, 70, 5):
         for _ in range(39 if a == 65 else 40):  # 40 deaths / 10,000 = M 0.004 in every group
             n += 1
-            rows.append(dict(death_id=f"d{n}", person_key=f"dk{n}", person_key_valid=True, sex="1",
-                             birth_date=dt.date(2024 - (a + 2), 1, 1), death_date=dt.date(2024, 6, 30),
-                             residence_county_code=A, underlying_cause="I21.0"))
-    rows.append(dict(death_id="x1", person_key="x1", sex="1", birth_date=dt.date(1980, 1, 1),
-                     death_date=dt.date(2024, 3, 1), residence_county_code=A, underlying_cause="A09"))
-    rows.append(dict(death_id="x2", person_key="x2", sex="1", birth_date=dt.date(1954, 1, 1),
-                     death_date=dt.date(2024, 3, 1), residence_county_code=A, underlying_cause="I21"))
-    rows.append(dict(death_id="x3", person_key="x3", sex="1", birth_date=dt.date(1954, 7, 1),
-                     death_date=dt.date(2024, 6, 30), residence_county_code=A, underlying_cause="C34"))
+            rows.append(
+                dict(
+                    death_id=f"d{n}",
+                    person_key=f"dk{n}",
+                    person_key_valid=True,
+                    sex="1",
+                    birth_date=dt.date(2024 - (a + 2), 1, 1),
+                    death_date=dt.date(2024, 6, 30),
+                    residence_county_code=A,
+                    underlying_cause="I21.0",
+                )
+            )
+    rows.append(
+        dict(
+            death_id="x1",
+            person_key="x1",
+            sex="1",
+            birth_date=dt.date(1980, 1, 1),
+            death_date=dt.date(2024, 3, 1),
+            residence_county_code=A,
+            underlying_cause="A09",
+        )
+    )
+    rows.append(
+        dict(
+            death_id="x2",
+            person_key="x2",
+            sex="1",
+            birth_date=dt.date(1954, 1, 1),
+            death_date=dt.date(2024, 3, 1),
+            residence_county_code=A,
+            underlying_cause="I21",
+        )
+    )
+    rows.append(
+        dict(
+            death_id="x3",
+            person_key="x3",
+            sex="1",
+            birth_date=dt.date(1954, 7, 1),
+            death_date=dt.date(2024, 6, 30),
+            residence_county_code=A,
+            underlying_cause="C34",
+        )
+    )
     return rows  # x1 not an NCD; x2 aged 70; x3 aged 69 (birthday tomorrow): the 40th of 65-69
 
 
 def _qualitative():
     def q(county, ind, item, level, policy=1, impl=1, evidence="doc"):
-        return dict(county_code=county, year=2024, indicator_code=ind, item_code=item,
-                    has_policy=policy, implemented=impl, evidence=evidence, assessor_level=level,
-                    assessed_at=dt.date(2024, 12, 1))
+        return dict(
+            county_code=county,
+            year=2024,
+            indicator_code=ind,
+            item_code=item,
+            has_policy=policy,
+            implemented=impl,
+            evidence=evidence,
+            assessor_level=level,
+            assessed_at=dt.date(2024, 12, 1),
+        )
 
     rows = [q(A, "I01", f"I01-{i}", "county") for i in range(1, 5)]
     rows += [q(A, "I01", f"I01-{i}", "city") for i in range(1, 4)]
@@ -198,33 +318,87 @@ def load_tiny_dataset(con) -> None:
     dbt.create_empty_raw_schema(con)
     for year in ("2023", "2024"):
         _insert(con, "facilities", year, _facilities())
-        _insert(con, "population", year,
-                _population(A, int(year), 5000, 20000) + _population(B, int(year), 0, 50000))
-    _insert(con, "dispatches", "2023", [
-        dict(dispatch_id="d3", person_key="K3", home_org_code="A-H1", home_org_level="3",
-             title_post="3", practice_type="11", host_org_code="A-C1",
-             start_date=dt.date(2023, 9, 1), end_date=dt.date(2024, 3, 31), dispatch_type="long_term"),
-    ])
+        _insert(
+            con,
+            "population",
+            year,
+            _population(A, int(year), 5000, 20000) + _population(B, int(year), 0, 50000),
+        )
+    _insert(
+        con,
+        "dispatches",
+        "2023",
+        [
+            dict(
+                dispatch_id="d3",
+                person_key="K3",
+                home_org_code="A-H1",
+                home_org_level="3",
+                title_post="3",
+                practice_type="11",
+                host_org_code="A-C1",
+                start_date=dt.date(2023, 9, 1),
+                end_date=dt.date(2024, 3, 31),
+                dispatch_type="long_term",
+            ),
+        ],
+    )
 
     def d(i, person, host, start, end, kind="long_term", title="3"):
-        return dict(dispatch_id=i, person_key=person, home_org_code="A-H1", home_org_level="3",
-                    title_post=title, practice_type="11", host_org_code=host,
-                    start_date=dt.date.fromisoformat(start),
-                    end_date=dt.date.fromisoformat(end) if end else None, dispatch_type=kind)
+        return dict(
+            dispatch_id=i,
+            person_key=person,
+            home_org_code="A-H1",
+            home_org_level="3",
+            title_post=title,
+            practice_type="11",
+            host_org_code=host,
+            start_date=dt.date.fromisoformat(start),
+            end_date=dt.date.fromisoformat(end) if end else None,
+            dispatch_type=kind,
+        )
 
-    _insert(con, "dispatches", "2024", [
-        d("d1", "K1", "A-C1", "2024-01-01", None),
-        d("d2", "K2", "A-C1", "2024-01-01", "2024-01-31"),
-        d("d4", "K4", "A-C1", "2024-01-01", None, kind="rotation"),
-        d("d5", "K2", "A-V1", "2024-02-01", "2024-02-29"),
-        d("d6", "K6", "A-C1", "2024-01-01", None, title="4"),
-    ])
-    staff = [("A-C1", "st1", 1, 60000), ("A-C1", "st2", 1, 80000), ("A-C1", "st3", 1, None),
-             ("A-C1", "st4", 0, 100000), ("A-H1", "st5", 1, 150000), ("A-H1", "st6", 1, 130000),
-             ("B-C1", "st7", 1, 90000), ("B-H1", "st8", 1, 120000), ("A-P1", "st9", 1, 10000)]
-    _insert(con, "personnel", "2024", [
-        dict(org_code=o, staff_id=s, person_key=s, person_key_valid=True, practice_type="11",
-             title_post="3", on_post=p, annual_income=inc) for o, s, p, inc in staff])
+    _insert(
+        con,
+        "dispatches",
+        "2024",
+        [
+            d("d1", "K1", "A-C1", "2024-01-01", None),
+            d("d2", "K2", "A-C1", "2024-01-01", "2024-01-31"),
+            d("d4", "K4", "A-C1", "2024-01-01", None, kind="rotation"),
+            d("d5", "K2", "A-V1", "2024-02-01", "2024-02-29"),
+            d("d6", "K6", "A-C1", "2024-01-01", None, title="4"),
+        ],
+    )
+    staff = [
+        ("A-C1", "st1", 1, 60000),
+        ("A-C1", "st2", 1, 80000),
+        ("A-C1", "st3", 1, None),
+        ("A-C1", "st4", 0, 100000),
+        ("A-H1", "st5", 1, 150000),
+        ("A-H1", "st6", 1, 130000),
+        ("B-C1", "st7", 1, 90000),
+        ("B-H1", "st8", 1, 120000),
+        ("A-P1", "st9", 1, 10000),
+    ]
+    _insert(
+        con,
+        "personnel",
+        "2024",
+        [
+            dict(
+                org_code=o,
+                staff_id=s,
+                person_key=s,
+                person_key_valid=True,
+                practice_type="11",
+                title_post="3",
+                on_post=p,
+                annual_income=inc,
+            )
+            for o, s, p, inc in staff
+        ],
+    )
     q1, q2 = _visits()
     _insert(con, "outpatient_visits", "2024Q1", q1)
     _insert(con, "outpatient_visits", "2024Q2", q2)
@@ -232,34 +406,112 @@ def load_tiny_dataset(con) -> None:
     _insert(con, "insurance_settlements", "2023Q2", s23)
     _insert(con, "insurance_settlements", "2024Q1", s1)
     _insert(con, "insurance_settlements", "2024Q2", s2)
-    _insert(con, "inpatient_discharges", "2024Q1", [
-        dict(admission_id="h1", org_code="A-H1", mr_key="m1", person_key="pA", person_key_valid=True,
-             discharge_time=dt.datetime(2024, 2, 15, 10), main_dx_code="I11.9", total_cost=5000),
-        dict(admission_id="h2", org_code="A-H1", mr_key="m2", person_key="pC", person_key_valid=True,
-             discharge_time=dt.datetime(2024, 2, 16, 10), main_dx_code="I10", total_cost=5000),
-    ])
-    _insert(con, "chronic_disease_roster", "2024", [
-        dict(county_code=A, year=2024, person_key=p, disease=dis, managed_at_year_end=m)
-        for p, dis, m in [("pA", "HTN", 1), ("pB", "T2DM", 1), ("pC", "HTN", 0),
-                          ("pD", "HTN", 1), ("pD", "T2DM", 1)]])
+    _insert(
+        con,
+        "inpatient_discharges",
+        "2024Q1",
+        [
+            dict(
+                admission_id="h1",
+                org_code="A-H1",
+                mr_key="m1",
+                person_key="pA",
+                person_key_valid=True,
+                discharge_time=dt.datetime(2024, 2, 15, 10),
+                main_dx_code="I11.9",
+                total_cost=5000,
+            ),
+            dict(
+                admission_id="h2",
+                org_code="A-H1",
+                mr_key="m2",
+                person_key="pC",
+                person_key_valid=True,
+                discharge_time=dt.datetime(2024, 2, 16, 10),
+                main_dx_code="I10",
+                total_cost=5000,
+            ),
+        ],
+    )
+    _insert(
+        con,
+        "chronic_disease_roster",
+        "2024",
+        [
+            dict(county_code=A, year=2024, person_key=p, disease=dis, managed_at_year_end=m)
+            for p, dis, m in [
+                ("pA", "HTN", 1),
+                ("pB", "T2DM", 1),
+                ("pC", "HTN", 0),
+                ("pD", "HTN", 1),
+                ("pD", "T2DM", 1),
+            ]
+        ],
+    )
     _insert(con, "deaths", "2024", _deaths())
-    _insert(con, "remote_diagnoses", "2024Q1", [
-        dict(request_id="r1", requesting_org_code="A-C1", center_org_code="A-H1", modality="IMAGING",
-             requested_at=dt.datetime(2024, 1, 31), reported_at=dt.datetime(2024, 2, 1)),
-        dict(request_id="r2", requesting_org_code="A-V1", center_org_code="A-H1", modality="ECG",
-             requested_at=dt.datetime(2024, 3, 31), reported_at=None),
-        dict(request_id="r3", requesting_org_code="A-H1", center_org_code="A-H1", modality="ECG",
-             requested_at=dt.datetime(2024, 2, 1), reported_at=dt.datetime(2024, 2, 1)),
-    ])
-    _insert(con, "remote_diagnoses", "2024Q2", [
-        dict(request_id="r4", requesting_org_code="A-V1", center_org_code="A-H1", modality="ECG",
-             requested_at=dt.datetime(2024, 4, 1), reported_at=dt.datetime(2024, 4, 2)),
-        # from the TCM hospital (counts: any other facility of the county) and from county B
-        dict(request_id="r5", requesting_org_code="A-T1", center_org_code="A-H1", modality="ULTRASOUND",
-             requested_at=dt.datetime(2024, 5, 1), reported_at=dt.datetime(2024, 5, 1, 12)),
-        dict(request_id="r6", requesting_org_code="B-C1", center_org_code="A-H1", modality="ECG",
-             requested_at=dt.datetime(2024, 5, 2), reported_at=dt.datetime(2024, 5, 2, 12)),
-    ])
+    _insert(
+        con,
+        "remote_diagnoses",
+        "2024Q1",
+        [
+            dict(
+                request_id="r1",
+                requesting_org_code="A-C1",
+                center_org_code="A-H1",
+                modality="IMAGING",
+                requested_at=dt.datetime(2024, 1, 31),
+                reported_at=dt.datetime(2024, 2, 1),
+            ),
+            dict(
+                request_id="r2",
+                requesting_org_code="A-V1",
+                center_org_code="A-H1",
+                modality="ECG",
+                requested_at=dt.datetime(2024, 3, 31),
+                reported_at=None,
+            ),
+            dict(
+                request_id="r3",
+                requesting_org_code="A-H1",
+                center_org_code="A-H1",
+                modality="ECG",
+                requested_at=dt.datetime(2024, 2, 1),
+                reported_at=dt.datetime(2024, 2, 1),
+            ),
+        ],
+    )
+    _insert(
+        con,
+        "remote_diagnoses",
+        "2024Q2",
+        [
+            dict(
+                request_id="r4",
+                requesting_org_code="A-V1",
+                center_org_code="A-H1",
+                modality="ECG",
+                requested_at=dt.datetime(2024, 4, 1),
+                reported_at=dt.datetime(2024, 4, 2),
+            ),
+            # from the TCM hospital (counts: any other facility of the county) and from county B
+            dict(
+                request_id="r5",
+                requesting_org_code="A-T1",
+                center_org_code="A-H1",
+                modality="ULTRASOUND",
+                requested_at=dt.datetime(2024, 5, 1),
+                reported_at=dt.datetime(2024, 5, 1, 12),
+            ),
+            dict(
+                request_id="r6",
+                requesting_org_code="B-C1",
+                center_org_code="A-H1",
+                modality="ECG",
+                requested_at=dt.datetime(2024, 5, 2),
+                reported_at=dt.datetime(2024, 5, 2, 12),
+            ),
+        ],
+    )
     _insert(con, "qualitative_assessments", "2024", _qualitative())
     con.execute("""insert into raw.load_audit values
         ('facilities', '2024', 'facilities/2024/test.csv', 11, 10, 1, 0, '2025-01-01', 'loaded', null)""")
@@ -278,8 +530,7 @@ def built(tmp_path_factory):
     audit = con.execute("select * from marts.load_audit").df()
     con.close()
     values = {(r.area_code, r.period, r.indicator_code): r for r in rows.itertuples(index=False)}
-    return {"result": result, "rows": rows, "values": values,
-            "catalog": catalog, "audit": audit}
+    return {"result": result, "rows": rows, "values": values, "catalog": catalog, "audit": audit}
 
 
 def _value(built, area, period, code):
@@ -305,41 +556,75 @@ def test_every_area_period_indicator_row(built):
     assert built["audit"].rows_read.tolist() == [11]
 
 
-@pytest.mark.parametrize("area, period, code, expected", [
-    # I07: A 2024Q1 visits 2 (H1, cancelled left out) + 1 TCM dept + 1 TCM hospital + 2 centre = 6
-    (A, "2024Q1", "I07", 2 / 6), (A, "2024Q2", "I07", 3 / 7), (A, "2024", "I07", 3 / 7),
-    (CITY, "2024Q1", "I07", 3 / 8),
-    (A, "2024Q1", "I12", 2 / 6), (B, "2024Q1", "I12", 0.0),
-    # I08: fund 600+400+2000+100+500-500+700+200 = 4000 (pharmacy 50 left out), in county 2000;
-    # Q2 adds the reversal -700 (in county) and 1500 out of county
-    (A, "2024Q1", "I08", 2000 / 4000), (A, "2024Q2", "I08", 1300 / 4800),
-    (A, "2024Q1", "I09", 600 / 2000), (A, "2024Q2", "I09", 600 / 1300),
-    (B, "2024Q2", "I08", 0.0),
-    # I10a: in-county inpatient cost 1000+500+800-800+1200+300 = 3000 / admissions 4; Q2 1800/3
-    (A, "2024Q1", "I10a", 750.0), (A, "2024Q2", "I10a", 600.0), (A, "2023Q2", "I10a", 500.0),
-    (A, "2024Q2", "I10b", 0.2), (A, "2024", "I10b", 0.2), (A, "2024Q1", "I10b", None),
-    (A, "2024Q1", "I11", 4 / 5), (A, "2024Q2", "I11", 3 / 5), (B, "2024Q2", "I11", 0.0),
-    # I04 (annual, the year's ledger only): population 100,000 -> 10 per 10k (B: 50,000 -> 5).
-    # 2024 ledger: K1 366 days counted, K2 31 + 29 = 60 not; K3 is only in the 2023 ledger
-    # (122 days of 2023, not counted) and does not carry over into 2024.
-    (A, "2024", "I04", 0.1), (A, "2023", "I04", 0.0), (CITY, "2024", "I04", 1 / 15),
-    # I05 per 10k: r1 (Q1, imaging), r4 (Q2, ECG), r5 (Q2, TCM hospital's ultrasound) count;
-    # r2 unreported, r3 the centre's own, r6 from county B do not
-    (A, "2024Q1", "I05a", 0.1), (A, "2024Q1", "I05b", 0.0), (A, "2024Q2", "I05a", 0.3),
-    (A, "2024Q2", "I05b", 0.1), (A, "2024", "I05a", 0.3), (B, "2024", "I05a", 0.0),
-    (CITY, "2024Q1", "I05a", 1 / 15), (NAT, "2024", "I05b", 1 / 15),
-    (A, "2024", "I05c", 0.5), (B, "2024", "I05c", None), (CITY, "2024Q1", "I05c", 0.5),
-    # I06: A (60000+80000)/2 / ((150000+130000)/2) = 0.5; B 90000/120000; city pooled
-    (A, "2024", "I06", 0.5), (B, "2024", "I06", 0.75), (CITY, "2024", "I06", (230000 / 3) / (400000 / 3)),
-    # I13: cohort pA pB pD = 3; Q1 related pA (HIS I11.9), any + pB (out-of-county J18)
-    (A, "2024Q1", "I13", 1 / 3), (A, "2024Q1", "I13x", 2 / 3),
-    (A, "2024Q2", "I13", 2 / 3), (A, "2024Q2", "I13x", 1.0), (A, "2023", "I13", None),
-    (A, "2024", "I14", 0.14786), (CITY, "2024", "I14", 0.14786), (B, "2024", "I14", None),
-    (A, "2024", "I14p", None),
-    (A, "2024", "I01", 0.75), (A, "2024", "I02", 1.0), (A, "2024", "I03", 0.75),
-    (B, "2024", "I01", 0.0), (B, "2024", "I02", 0.0), (CITY, "2024", "I02", 0.5),
-    (CITY, "2024", "I01", 0.0),
-])
+@pytest.mark.parametrize(
+    "area, period, code, expected",
+    [
+        # I07: A 2024Q1 visits 2 (H1, cancelled left out) + 1 TCM dept + 1 TCM hospital + 2 centre = 6
+        (A, "2024Q1", "I07", 2 / 6),
+        (A, "2024Q2", "I07", 3 / 7),
+        (A, "2024", "I07", 3 / 7),
+        (CITY, "2024Q1", "I07", 3 / 8),
+        (A, "2024Q1", "I12", 2 / 6),
+        (B, "2024Q1", "I12", 0.0),
+        # I08: fund 600+400+2000+100+500-500+700+200 = 4000 (pharmacy 50 left out), in county 2000;
+        # Q2 adds the reversal -700 (in county) and 1500 out of county
+        (A, "2024Q1", "I08", 2000 / 4000),
+        (A, "2024Q2", "I08", 1300 / 4800),
+        (A, "2024Q1", "I09", 600 / 2000),
+        (A, "2024Q2", "I09", 600 / 1300),
+        (B, "2024Q2", "I08", 0.0),
+        # I10a: in-county inpatient cost 1000+500+800-800+1200+300 = 3000 / admissions 4; Q2 1800/3
+        (A, "2024Q1", "I10a", 750.0),
+        (A, "2024Q2", "I10a", 600.0),
+        (A, "2023Q2", "I10a", 500.0),
+        (A, "2024Q2", "I10b", 0.2),
+        (A, "2024", "I10b", 0.2),
+        (A, "2024Q1", "I10b", None),
+        (A, "2024Q1", "I11", 4 / 5),
+        (A, "2024Q2", "I11", 3 / 5),
+        (B, "2024Q2", "I11", 0.0),
+        # I04 (annual, the year's ledger only): population 100,000 -> 10 per 10k (B: 50,000 -> 5).
+        # 2024 ledger: K1 366 days counted, K2 31 + 29 = 60 not; K3 is only in the 2023 ledger
+        # (122 days of 2023, not counted) and does not carry over into 2024.
+        (A, "2024", "I04", 0.1),
+        (A, "2023", "I04", 0.0),
+        (CITY, "2024", "I04", 1 / 15),
+        # I05 per 10k: r1 (Q1, imaging), r4 (Q2, ECG), r5 (Q2, TCM hospital's ultrasound) count;
+        # r2 unreported, r3 the centre's own, r6 from county B do not
+        (A, "2024Q1", "I05a", 0.1),
+        (A, "2024Q1", "I05b", 0.0),
+        (A, "2024Q2", "I05a", 0.3),
+        (A, "2024Q2", "I05b", 0.1),
+        (A, "2024", "I05a", 0.3),
+        (B, "2024", "I05a", 0.0),
+        (CITY, "2024Q1", "I05a", 1 / 15),
+        (NAT, "2024", "I05b", 1 / 15),
+        (A, "2024", "I05c", 0.5),
+        (B, "2024", "I05c", None),
+        (CITY, "2024Q1", "I05c", 0.5),
+        # I06: A (60000+80000)/2 / ((150000+130000)/2) = 0.5; B 90000/120000; city pooled
+        (A, "2024", "I06", 0.5),
+        (B, "2024", "I06", 0.75),
+        (CITY, "2024", "I06", (230000 / 3) / (400000 / 3)),
+        # I13: cohort pA pB pD = 3; Q1 related pA (HIS I11.9), any + pB (out-of-county J18)
+        (A, "2024Q1", "I13", 1 / 3),
+        (A, "2024Q1", "I13x", 2 / 3),
+        (A, "2024Q2", "I13", 2 / 3),
+        (A, "2024Q2", "I13x", 1.0),
+        (A, "2023", "I13", None),
+        (A, "2024", "I14", 0.14786),
+        (CITY, "2024", "I14", 0.14786),
+        (B, "2024", "I14", None),
+        (A, "2024", "I14p", None),
+        (A, "2024", "I01", 0.75),
+        (A, "2024", "I02", 1.0),
+        (A, "2024", "I03", 0.75),
+        (B, "2024", "I01", 0.0),
+        (B, "2024", "I02", 0.0),
+        (CITY, "2024", "I02", 0.5),
+        (CITY, "2024", "I01", 0.0),
+    ],
+)
 def test_hand_computed_values(built, area, period, code, expected):
     got = _value(built, area, period, code)
     if expected is None:
@@ -373,8 +658,10 @@ def test_failing_build_names_the_failing_nodes(tmp_path):
     _insert(con, "facilities", "2024", _facilities()[:1])
     con.close()
     with pytest.raises(dbt.DbtError) as err:
-        dbt.run_dbt(["build", "--select", "+int_facilities__by_year", "--indirect-selection", "cautious"],
-                    work_db)
+        dbt.run_dbt(
+            ["build", "--select", "+int_facilities__by_year", "--indirect-selection", "cautious"],
+            work_db,
+        )
     assert any("int_facilities__by_year" in n for n in err.value.failed_nodes), err.value
     assert "int_facilities__by_year" in str(err.value)
 
@@ -384,6 +671,9 @@ def test_unit_tests_do_not_depend_on_province_vars(tmp_path):
     con = duckdb.connect(str(work_db))
     load_tiny_dataset(con)
     con.close()
-    result = dbt.run_dbt(["build", "--select", "+int_indicator__i04", "--indirect-selection", "cautious"],
-                         work_db, vars={"min_dispatch_days": 1, "population_per": 1000})
+    result = dbt.run_dbt(
+        ["build", "--select", "+int_indicator__i04", "--indirect-selection", "cautious"],
+        work_db,
+        vars={"min_dispatch_days": 1, "population_per": 1000},
+    )
     assert result.counts.get("pass", 0) > 0

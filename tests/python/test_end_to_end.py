@@ -21,7 +21,24 @@ from orchestration.generate import compare, generate
 pytestmark = pytest.mark.slow
 
 # Indicators whose roll-up is sum(numerator) / sum(denominator) of the counties.
-SUMMABLE = {"I04", "I05a", "I05b", "I05c", "I07", "I08", "I09", "I10a", "I11", "I12", "I13", "I13x", "S01", "S02", "S03", "S05"}
+SUMMABLE = {
+    "I04",
+    "I05a",
+    "I05b",
+    "I05c",
+    "I07",
+    "I08",
+    "I09",
+    "I10a",
+    "I11",
+    "I12",
+    "I13",
+    "I13x",
+    "S01",
+    "S02",
+    "S03",
+    "S05",
+}
 MONEY = compare.MONEY
 
 
@@ -29,22 +46,40 @@ MONEY = compare.MONEY
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     landing = root / "landing"
-    generate(landing, counties=3, years=(2022, 2023, 2024), scale=0.05, seed=11, progress=lambda m: None)
+    generate(
+        landing, counties=3, years=(2022, 2023, 2024), scale=0.05, seed=11, progress=lambda m: None
+    )
     warehouse = root / "warehouse.duckdb"
     result = pipeline.run(landing, warehouse, progress=lambda m: None)
-    truth = pd.read_csv(root / "ground_truth" / "indicators.csv", dtype={"area_code": str, "period": str})
+    truth = pd.read_csv(
+        root / "ground_truth" / "indicators.csv", dtype={"area_code": str, "period": str}
+    )
     defects = json.loads((root / "ground_truth" / "defects.json").read_text())
     con = duck.connect(warehouse, read_only=True)
     values = con.execute("select * from marts.indicator_values").df()
     audit = con.execute("select * from marts.load_audit").df()
     con.close()
-    return {"root": root, "warehouse": warehouse, "result": result, "truth": truth,
-            "defects": defects, "values": values, "audit": audit}
+    return {
+        "root": root,
+        "warehouse": warehouse,
+        "result": result,
+        "truth": truth,
+        "defects": defects,
+        "values": values,
+        "audit": audit,
+    }
 
 
 def _close(a, b, tol):
-    if a is None or b is None or (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
-        return (a is None or (isinstance(a, float) and math.isnan(a))) == (b is None or (isinstance(b, float) and math.isnan(b)))
+    if (
+        a is None
+        or b is None
+        or (isinstance(a, float) and math.isnan(a))
+        or (isinstance(b, float) and math.isnan(b))
+    ):
+        return (a is None or (isinstance(a, float) and math.isnan(a))) == (
+            b is None or (isinstance(b, float) and math.isnan(b))
+        )
     return abs(float(a) - float(b)) <= tol
 
 
@@ -68,10 +103,21 @@ def test_every_area_period_indicator_is_published(built):
     counties = set(truth.area_code)
     cities = {c[:4] + "00" for c in counties}
     provinces = {c[:2] + "0000" for c in counties}
-    expected_areas = {("county", c) for c in counties} | {("city", c) for c in cities} | \
-        {("province", p) for p in provinces} | {("national", "000000")}
+    expected_areas = (
+        {("county", c) for c in counties}
+        | {("city", c) for c in cities}
+        | {("province", p) for p in provinces}
+        | {("national", "000000")}
+    )
     for (period, code), _ in truth.groupby(["period", "indicator_code"]):
-        got = set(map(tuple, values[(values.period == period) & (values.indicator_code == code)][["area_level", "area_code"]].values))
+        got = set(
+            map(
+                tuple,
+                values[(values.period == period) & (values.indicator_code == code)][
+                    ["area_level", "area_code"]
+                ].values,
+            )
+        )
         assert expected_areas <= got, (period, code, expected_areas - got)
 
 
@@ -83,15 +129,25 @@ def test_rollups_are_sums_of_county_numerators_and_denominators(built):
     truth["national"] = "000000"
     checked = 0
     for level in ("city", "province", "national"):
-        sums = truth.groupby([level, "period", "indicator_code"])[["numerator", "denominator"]].sum().reset_index()
-        got = values[values.area_level == level].set_index(["area_code", "period", "indicator_code"])
+        sums = (
+            truth.groupby([level, "period", "indicator_code"])[["numerator", "denominator"]]
+            .sum()
+            .reset_index()
+        )
+        got = values[values.area_level == level].set_index(
+            ["area_code", "period", "indicator_code"]
+        )
         for row in sums.itertuples(index=False):
             g = got.loc[(getattr(row, level), row.period, row.indicator_code)]
             tol = 0.01 if row.indicator_code in MONEY else 1e-6
             assert _close(row.numerator, g["numerator"], tol), (level, row)
             assert _close(row.denominator, g["denominator"], tol), (level, row)
             if row.denominator:
-                assert _close(row.numerator / row.denominator, g["value"], 1e-9 if row.indicator_code not in MONEY else 0.005)
+                assert _close(
+                    row.numerator / row.denominator,
+                    g["value"],
+                    1e-9 if row.indicator_code not in MONEY else 0.005,
+                )
             checked += 1
     assert checked > 0
 
@@ -99,21 +155,31 @@ def test_rollups_are_sums_of_county_numerators_and_denominators(built):
 def test_every_row_read_is_accounted_for(built):
     audit, defects = built["audit"], built["defects"]
     loaded = audit[audit.status == "loaded"]
-    assert (loaded.rows_read == loaded.rows_loaded + loaded.rows_quarantined + loaded.rows_duplicate).all()
-    assert (audit.status == "rejected").sum() == sum(len(d.get("rejected_files", [])) for d in defects.values() if isinstance(d, dict))
+    assert (
+        loaded.rows_read == loaded.rows_loaded + loaded.rows_quarantined + loaded.rows_duplicate
+    ).all()
+    assert (audit.status == "rejected").sum() == sum(
+        len(d.get("rejected_files", [])) for d in defects.values() if isinstance(d, dict)
+    )
     for source, d in defects.items():
         if not isinstance(d, dict) or "duplicates" not in d:
             continue
         rows = audit[audit.source == source]
         assert rows.rows_duplicate.sum() == d["duplicates"], source
-        quarantined = sum(d.get("quarantined", {}).values()) if isinstance(d.get("quarantined"), dict) else d.get("quarantined", 0)
+        quarantined = (
+            sum(d.get("quarantined", {}).values())
+            if isinstance(d.get("quarantined"), dict)
+            else d.get("quarantined", 0)
+        )
         assert rows.rows_quarantined.sum() == quarantined, source
 
 
 def test_no_clear_identifier_in_published_or_working_file(built):
     landing = built["root"] / "landing"
     # a handful of real identifiers and names straight from the landing files
-    sample = pd.read_csv(next((landing / "deaths").rglob("*.csv")), dtype=str, encoding_errors="ignore")
+    sample = pd.read_csv(
+        next((landing / "deaths").rglob("*.csv")), dtype=str, encoding_errors="ignore"
+    )
     needles = [v for v in sample["id_no"].dropna().head(20)]
     for path in (built["warehouse"], built["result"].work_db):
         blob = Path(path).read_bytes()
@@ -124,15 +190,33 @@ def test_no_clear_identifier_in_published_or_working_file(built):
 def test_cli_run_is_idempotent_and_exits_zero(built):
     env = dict(os.environ)
     out = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "run", "--landing", str(built["root"] / "landing"),
-         "--warehouse", str(built["warehouse"])],
-        capture_output=True, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "orchestration.cli",
+            "run",
+            "--landing",
+            str(built["root"] / "landing"),
+            "--warehouse",
+            str(built["warehouse"]),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     con = duck.connect(built["warehouse"], read_only=True)
     again = con.execute("select * from marts.indicator_values").df()
     con.close()
-    cols = ["area_level", "area_code", "period", "indicator_code", "numerator", "denominator", "value"]
+    cols = [
+        "area_level",
+        "area_code",
+        "period",
+        "indicator_code",
+        "numerator",
+        "denominator",
+        "value",
+    ]
     a = built["values"][cols].sort_values(cols[:4]).reset_index(drop=True)
     b = again[cols].sort_values(cols[:4]).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
@@ -146,18 +230,29 @@ def test_published_file_documents_itself(built):
     documented = {}
     for yml in (Path(__file__).resolve().parents[2] / "models" / "marts").glob("_*.yml"):
         for model in yaml.safe_load(yml.read_text(encoding="utf-8")).get("models", []):
-            documented[model["name"]] = {c["name"] for c in model.get("columns", []) if c.get("description")}
+            documented[model["name"]] = {
+                c["name"] for c in model.get("columns", []) if c.get("description")
+            }
     con = duck.connect(built["warehouse"], read_only=True)
-    tables = dict(con.execute("select table_name, comment from duckdb_tables() where schema_name = 'marts'").fetchall())
-    columns = con.execute("select table_name, column_name, comment from duckdb_columns() "
-                          "where schema_name = 'marts'").fetchall()
+    tables = dict(
+        con.execute(
+            "select table_name, comment from duckdb_tables() where schema_name = 'marts'"
+        ).fetchall()
+    )
+    columns = con.execute(
+        "select table_name, column_name, comment from duckdb_columns() where schema_name = 'marts'"
+    ).fetchall()
     con.close()
     assert set(tables) == set(documented), "every published table is a documented public mart"
     assert all(tables.values()), [t for t, c in tables.items() if not c]
     for table, column, comment in columns:
-        assert column in documented[table], f"marts.{table}.{column} has no description in the dbt YAML"
+        assert column in documented[table], (
+            f"marts.{table}.{column} has no description in the dbt YAML"
+        )
         assert comment, f"marts.{table}.{column} has no COMMENT"
-        assert any("\u4e00" <= ch <= "\u9fff" for ch in comment), f"marts.{table}.{column}: no Chinese label"
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in comment), (
+            f"marts.{table}.{column}: no Chinese label"
+        )
 
     page = built["result"].outputs["dbt docs"]
     assert page == built["warehouse"].with_name("warehouse_dbt_docs") / "index.html"

@@ -63,7 +63,12 @@ def load_source(landing: Path, source: str) -> tuple[pd.DataFrame, dict]:
     src = contract.SOURCE_BY_NAME[source]
     cols = [c.name for c in src.columns]
     required = [c.name for c in src.columns if c.required]
-    counts = {"rows": 0, "rejected": [], "duplicates": 0, "quarantined": {"bad_date": 0, "bad_amount": 0, "unknown_code": 0}}
+    counts = {
+        "rows": 0,
+        "rejected": [],
+        "duplicates": 0,
+        "quarantined": {"bad_date": 0, "bad_amount": 0, "unknown_code": 0},
+    }
     parts = []
     for period_dir in sorted((landing / source).iterdir()):
         for f in sorted(period_dir.iterdir()):
@@ -71,7 +76,9 @@ def load_source(landing: Path, source: str) -> tuple[pd.DataFrame, dict]:
             counts["rows"] += len(df)
             missing = [c for c in required if c not in df.columns]
             if missing:
-                counts["rejected"].append((f"{source}/{period_dir.name}/{f.name}", len(df), missing[0]))
+                counts["rejected"].append(
+                    (f"{source}/{period_dir.name}/{f.name}", len(df), missing[0])
+                )
                 continue
             for c in cols:
                 if c not in df:
@@ -100,7 +107,11 @@ def load_source(landing: Path, source: str) -> tuple[pd.DataFrame, dict]:
         counts["quarantined"][r] += int(n)
     good = reason == ""
     # duplicates are counted among parseable rows only (quarantined rows are never duplicates here)
-    dup = d[good].duplicated(subset=cols + ["_period"], keep="first").reindex(d.index, fill_value=False)
+    dup = (
+        d[good]
+        .duplicated(subset=cols + ["_period"], keep="first")
+        .reindex(d.index, fill_value=False)
+    )
     counts["duplicates"] = int(dup.sum())
     rows = d[good & ~dup].copy()
     for c in src.columns:
@@ -112,8 +123,11 @@ def load_source(landing: Path, source: str) -> tuple[pd.DataFrame, dict]:
 
 
 def tree_hash(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ── fixtures ────────────────────────────────────────────────────────────────────────────────
@@ -124,21 +138,37 @@ def gen(tmp_path_factory):
     root = tmp_path_factory.mktemp("gen")
     landing = root / "landing"
     msgs = []
-    summary = generate(landing, counties=COUNTIES, years=YEARS, scale=SCALE, seed=SEED, progress=msgs.append)
-    truth = pd.read_csv(root / "ground_truth" / "indicators.csv", dtype={"area_code": str, "period": str})
+    summary = generate(
+        landing, counties=COUNTIES, years=YEARS, scale=SCALE, seed=SEED, progress=msgs.append
+    )
+    truth = pd.read_csv(
+        root / "ground_truth" / "indicators.csv", dtype={"area_code": str, "period": str}
+    )
     defects = json.loads((root / "ground_truth" / "defects.json").read_text(encoding="utf-8"))
     meta = json.loads((root / "ground_truth" / "summary.json").read_text(encoding="utf-8"))
     loaded = {s.name: load_source(landing, s.name) for s in contract.SOURCES}
-    return dict(root=root, landing=landing, summary=summary, truth=truth, defects=defects, meta=meta,
-                loaded=loaded, msgs=msgs)
+    return dict(
+        root=root,
+        landing=landing,
+        summary=summary,
+        truth=truth,
+        defects=defects,
+        meta=meta,
+        loaded=loaded,
+        msgs=msgs,
+    )
 
 
 # ── tests ───────────────────────────────────────────────────────────────────────────────────
 
 
 def test_same_seed_gives_byte_identical_files(tmp_path):
-    a = generate(tmp_path / "a" / "landing", counties=1, years=(2024,), scale=0.05, seed=5, progress=None)
-    b = generate(tmp_path / "b" / "landing", counties=1, years=(2024,), scale=0.05, seed=5, progress=None)
+    a = generate(
+        tmp_path / "a" / "landing", counties=1, years=(2024,), scale=0.05, seed=5, progress=None
+    )
+    b = generate(
+        tmp_path / "b" / "landing", counties=1, years=(2024,), scale=0.05, seed=5, progress=None
+    )
     ha, hb = tree_hash(tmp_path / "a"), tree_hash(tmp_path / "b")
     assert ha == hb and len(ha) > 20
     assert a["files"] == b["files"]
@@ -215,14 +245,20 @@ def test_ids_valid_except_the_planted_ones(gen):
 
 def test_defect_counts_match_the_files(gen):
     d = gen["defects"]
-    classes = {"duplicates": 0, "rejected": 0, **{r: 0 for r in ("bad_date", "bad_amount", "unknown_code")}}
+    classes = {
+        "duplicates": 0,
+        "rejected": 0,
+        **{r: 0 for r in ("bad_date", "bad_amount", "unknown_code")},
+    }
     for src in contract.SOURCES:
         _, c = gen["loaded"][src.name]
         exp = d[src.name]
         assert c["rows"] == exp["rows_written"], src.name
         assert c["duplicates"] == exp["duplicates"], src.name
         assert c["quarantined"] == exp["quarantined"], src.name
-        assert [(r["file"], r["rows"], r["missing_column"]) for r in exp["rejected_files"]] == c["rejected"], src.name
+        assert [(r["file"], r["rows"], r["missing_column"]) for r in exp["rejected_files"]] == c[
+            "rejected"
+        ], src.name
         assert exp["duplicates"] == exp["duplicates_within_file"] + exp["duplicates_across_files"]
         classes["duplicates"] += c["duplicates"]
         classes["rejected"] += len(c["rejected"])
@@ -230,7 +266,10 @@ def test_defect_counts_match_the_files(gen):
             classes[r] += n
     assert all(v > 0 for v in classes.values()), classes
     assert classes["rejected"] == 1
-    assert d["outpatient_visits"]["duplicates_within_file"] > 0 and d["outpatient_visits"]["duplicates_across_files"] > 0
+    assert (
+        d["outpatient_visits"]["duplicates_within_file"] > 0
+        and d["outpatient_visits"]["duplicates_across_files"] > 0
+    )
     # per-file expectations add up
     files = pd.read_csv(gen["root"] / "ground_truth" / "files.csv")
     ok = files[files.status == "loaded"]
@@ -247,12 +286,14 @@ def test_reversals_same_and_earlier_quarter(gen):
     for col in ("medfee_sumamt", "hifp_pay", "fund_pay_sumamt", "acct_pay", "psn_cash_pay"):
         assert np.allclose(rev[col].to_numpy(), -o[col].to_numpy())
     assert (rev["setl_time"].dt.year.to_numpy() == o["setl_time"].dt.year.to_numpy()).all()
-    same = (rev["setl_time"].dt.quarter.to_numpy() == o["setl_time"].dt.quarter.to_numpy())
+    same = rev["setl_time"].dt.quarter.to_numpy() == o["setl_time"].dt.quarter.to_numpy()
     d = gen["defects"]["insurance_settlements"]
     assert int(same.sum()) == d["reversals_same_quarter"] > 0
     assert int((~same).sum()) == d["reversals_earlier_quarter"] > 0
     # amounts are consistent: cost = funds + account + cash
-    assert np.allclose(s["medfee_sumamt"], s["fund_pay_sumamt"] + s["acct_pay"] + s["psn_cash_pay"], atol=0.005)
+    assert np.allclose(
+        s["medfee_sumamt"], s["fund_pay_sumamt"] + s["acct_pay"] + s["psn_cash_pay"], atol=0.005
+    )
 
 
 def _registers(gen):
@@ -268,32 +309,52 @@ def test_realism_from_files(gen):
     pop["population"] = pop["population"].astype(int)
     v = gen["loaded"]["outpatient_visits"][0]
     v = v[v["cancel_flag"] == "0"].assign(year=v["visit_time"].dt.year)
-    v = v.merge(reg[["org_code", "year", "county_code", "category_code", "is_tcm_class"]], on=["org_code", "year"])
+    v = v.merge(
+        reg[["org_code", "year", "county_code", "category_code", "is_tcm_class"]],
+        on=["org_code", "year"],
+    )
     v = v[~v["category_code"].isin(["P1", "J1"])]
     residents = pop["population"].sum()
     per_resident = len(v) / residents  # visits per resident-year (population summed over years)
     assert per_resident == pytest.approx(5.0 * SCALE * world.VOLUME_FACTOR, rel=0.15)
-    primary = v["category_code"].isin(["B1", "B2", "C1", "C21", "C22", "D1", "D2", "D3", "D5"]).mean()
+    primary = (
+        v["category_code"].isin(["B1", "B2", "C1", "C21", "C22", "D1", "D2", "D3", "D5"]).mean()
+    )
     assert 0.58 <= primary <= 0.67
-    tcm = (v["category_code"].isin(["A2", "A3", "A4"]) | (v["is_tcm_class"] == "1") | v["dept_code"].isin(["50", "51", "52"])).mean()
+    tcm = (
+        v["category_code"].isin(["A2", "A3", "A4"])
+        | (v["is_tcm_class"] == "1")
+        | v["dept_code"].isin(["50", "51", "52"])
+    ).mean()
     assert 0.12 <= tcm <= 0.19
     # in-county admissions of the county's insured (net settlements, pharmacy excluded)
     s = gen["loaded"]["insurance_settlements"][0]
-    s = s[(s["med_type"].str.startswith("2") | (s["med_type"] == "52")) & (s["fixmedins_type"] != "2")]
+    s = s[
+        (s["med_type"].str.startswith("2") | (s["med_type"] == "52")) & (s["fixmedins_type"] != "2")
+    ]
     s = s.assign(year=s["setl_time"].dt.year, sign=np.where(s["refd_setl_flag"] == "1", -1, 1))
-    codes = reg[reg["fixmedins_code"] != ""][["fixmedins_code", "county_code", "year"]].rename(columns={"county_code": "fac_county"})
+    codes = reg[reg["fixmedins_code"] != ""][["fixmedins_code", "county_code", "year"]].rename(
+        columns={"county_code": "fac_county"}
+    )
     s = s.merge(codes, on=["fixmedins_code", "year"], how="left")
-    own = s[s["insu_admdvs"].isin(reg["county_code"].unique()) & s["insu_admdvs"].str.endswith(("21", "22", "23"))]
+    own = s[
+        s["insu_admdvs"].isin(reg["county_code"].unique())
+        & s["insu_admdvs"].str.endswith(("21", "22", "23"))
+    ]
     share = own.loc[own["fac_county"] == own["insu_admdvs"], "sign"].sum() / own["sign"].sum()
     assert 0.83 <= share <= 0.93
     # per-case inpatient cost by facility class (HIS front pages)
     d = gen["loaded"]["inpatient_discharges"][0]
-    d = d.assign(year=d["discharge_time"].dt.year).merge(reg[["org_code", "year", "category_code"]], on=["org_code", "year"])
+    d = d.assign(year=d["discharge_time"].dt.year).merge(
+        reg[["org_code", "year", "category_code"]], on=["org_code", "year"]
+    )
     county_hosp = d.loc[d["category_code"] == "A1", "total_cost"].mean()
     township = d.loc[d["category_code"].isin(["C21", "C22"]), "total_cost"].mean()
     assert 6000 <= county_hosp <= 8000
     assert 2000 <= township <= 4500
-    out_county = own[own["fac_county"].isna() & (own["refd_setl_flag"] == "0")]["medfee_sumamt"].mean()
+    out_county = own[own["fac_county"].isna() & (own["refd_setl_flag"] == "0")][
+        "medfee_sumamt"
+    ].mean()
     assert out_county > county_hosp
     # in-county visits mostly by the county's own residents, some from elsewhere
     assert (v["id_no"].str[:6] == v["county_code"]).mean() > 0.9
@@ -304,8 +365,24 @@ def test_truth_shape(gen):
     counties = sorted({c["code"] for c in gen["meta"]["counties"]})
     assert sorted(t.area_code.unique()) == counties
     assert not t.duplicated(["area_code", "period", "indicator_code"]).any()
-    quarterly = ["I05a", "I05b", "I05c", "I07", "I08", "I09", "I10a", "I10b", "I11", "I12", "I13", "I13x",
-                 "S01", "S02", "S04", "S05"]
+    quarterly = [
+        "I05a",
+        "I05b",
+        "I05c",
+        "I07",
+        "I08",
+        "I09",
+        "I10a",
+        "I10b",
+        "I11",
+        "I12",
+        "I13",
+        "I13x",
+        "S01",
+        "S02",
+        "S04",
+        "S05",
+    ]
     annual = ["I01", "I02", "I03", "I04", "I06", "I14", "I14p", "S03"]
     per = t.groupby("indicator_code").period.nunique()
     for code in quarterly:
@@ -314,10 +391,19 @@ def test_truth_shape(gen):
         assert per[code] == len(YEARS), code
     # YYYYQ4 equals YYYY
     a = t[t.period.str.len() == 4].set_index(["area_code", "period", "indicator_code"])
-    q4 = t[t.period.str.endswith("Q4")].assign(period=lambda x: x.period.str[:4]).set_index(["area_code", "period", "indicator_code"])
-    pd.testing.assert_frame_equal(q4.loc[q4.index.isin(a.index)].sort_index(), a.loc[a.index.isin(q4.index)].sort_index())
+    q4 = (
+        t[t.period.str.endswith("Q4")]
+        .assign(period=lambda x: x.period.str[:4])
+        .set_index(["area_code", "period", "indicator_code"])
+    )
+    pd.testing.assert_frame_equal(
+        q4.loc[q4.index.isin(a.index)].sort_index(), a.loc[a.index.isin(q4.index)].sort_index()
+    )
     assert t[t.indicator_code == "I14p"].value.isna().all()  # only two years
-    first, second = t[t.period.str.startswith(str(YEARS[0]))], t[t.period.str.startswith(str(YEARS[1]))]
+    first, second = (
+        t[t.period.str.startswith(str(YEARS[0]))],
+        t[t.period.str.startswith(str(YEARS[1]))],
+    )
     assert first[first.indicator_code == "I10b"].value.isna().all()
     assert second[second.indicator_code == "I10b"].value.notna().all()
     qual = t[t.indicator_code.isin(["I01", "I02", "I03"])]
@@ -352,26 +438,50 @@ def test_truth_agrees_with_a_reference_computation_from_files(gen):
     for c in t.index.get_level_values(0).unique():
         for y in YEARS:
             vc = v[(v["county_code"] == c) & (v["year"] == y)]
-            prim = vc["category_code"].isin(["B1", "B2", "C1", "C21", "C22", "D1", "D2", "D3", "D5"]).sum()
-            tcm = (vc["category_code"].isin(["A2", "A3", "A4"]) | (vc["is_tcm_class"] == "1") | vc["dept_code"].isin(["50", "51", "52"])).sum()
+            prim = (
+                vc["category_code"]
+                .isin(["B1", "B2", "C1", "C21", "C22", "D1", "D2", "D3", "D5"])
+                .sum()
+            )
+            tcm = (
+                vc["category_code"].isin(["A2", "A3", "A4"])
+                | (vc["is_tcm_class"] == "1")
+                | vc["dept_code"].isin(["50", "51", "52"])
+            ).sum()
             assert t.loc[(c, str(y), "I07"), "numerator"] == prim
             assert t.loc[(c, str(y), "I07"), "denominator"] == len(vc)
             assert t.loc[(c, str(y), "I12"), "numerator"] == tcm
-            codes = set(reg[(reg["county_code"] == c) & (reg["year"] == y)]["fixmedins_code"]) - {""}
+            codes = set(reg[(reg["county_code"] == c) & (reg["year"] == y)]["fixmedins_code"]) - {
+                ""
+            }
             sc = s[(s["insu_admdvs"] == c) & (s["year"] == y)]
             inc = sc["fixmedins_code"].isin(codes)
-            assert t.loc[(c, str(y), "I08"), "numerator"] == pytest.approx(sc.loc[inc, "hifp_pay"].sum(), abs=0.01)
-            assert t.loc[(c, str(y), "I08"), "denominator"] == pytest.approx(sc["hifp_pay"].sum(), abs=0.01)
+            assert t.loc[(c, str(y), "I08"), "numerator"] == pytest.approx(
+                sc.loc[inc, "hifp_pay"].sum(), abs=0.01
+            )
+            assert t.loc[(c, str(y), "I08"), "denominator"] == pytest.approx(
+                sc["hifp_pay"].sum(), abs=0.01
+            )
             ic = inp.loc[sc.index]
             assert t.loc[(c, str(y), "I11"), "numerator"] == sc.loc[ic & inc, "sign"].sum()
             assert t.loc[(c, str(y), "I11"), "denominator"] == sc.loc[ic, "sign"].sum()
-            cohort = set(r[(r["county_code"] == c) & (r["year"] == str(y)) & (r["managed_at_year_end"] == "1")]["id_no"])
+            cohort = set(
+                r[
+                    (r["county_code"] == c)
+                    & (r["year"] == str(y))
+                    & (r["managed_at_year_end"] == "1")
+                ]["id_no"]
+            )
             assert t.loc[(c, str(y), "I13"), "denominator"] == len(cohort)
             his = set(d[(d["discharge_time"].dt.year == y) & d["id_no"].isin(cohort)]["id_no"])
             orig = s[(s["year"] == y) & inp.loc[s.index]]
             reversed_ = set(orig.loc[orig["refd_setl_flag"] == "1", "init_setl_id"])
-            outside = orig[(orig["refd_setl_flag"] == "0") & ~orig["setl_id"].isin(reversed_) & ~orig["fixmedins_code"].isin(codes)
-                           & orig["certno"].isin(cohort)]
+            outside = orig[
+                (orig["refd_setl_flag"] == "0")
+                & ~orig["setl_id"].isin(reversed_)
+                & ~orig["fixmedins_code"].isin(codes)
+                & orig["certno"].isin(cohort)
+            ]
             assert t.loc[(c, str(y), "I13x"), "numerator"] == len(his | set(outside["certno"]))
             checked += 1
     assert checked == COUNTIES * len(YEARS)
@@ -390,33 +500,60 @@ def test_truth_i04_i06_i14_from_files(gen):
         for y in YEARS:
             rc = reg[(reg["county_code"] == c) & (reg["year"] == y)]
             # I04: annual, the year's ledger only, days >= 180 without pro-rating
-            d = disp[(disp["_period"] == str(y)) & (disp["dispatch_type"] == "long_term")
-                     & disp["practice_type"].isin(["11", "12"]) & disp["title_post"].isin(["1", "2", "3"])
-                     & (disp["home_org_level"].astype(int) >= 2)
-                     & disp["host_org_code"].isin(rc.loc[rc["category_code"].isin(primary), "org_code"])]
+            d = disp[
+                (disp["_period"] == str(y))
+                & (disp["dispatch_type"] == "long_term")
+                & disp["practice_type"].isin(["11", "12"])
+                & disp["title_post"].isin(["1", "2", "3"])
+                & (disp["home_org_level"].astype(int) >= 2)
+                & disp["host_org_code"].isin(rc.loc[rc["category_code"].isin(primary), "org_code"])
+            ]
             start, end = pd.Timestamp(y, 1, 1), pd.Timestamp(y, 12, 31)
-            days = (d["end_date"].fillna(end).clip(upper=end) - d["start_date"].clip(lower=start)).dt.days + 1
+            days = (
+                d["end_date"].fillna(end).clip(upper=end) - d["start_date"].clip(lower=start)
+            ).dt.days + 1
             per = days.clip(lower=0).groupby(d["physician_id_no"]).sum()
             assert t.loc[(c, str(y), "I04"), "numerator"] == (per >= 180).sum(), (c, y)
             assert (c, f"{y}Q2", "I04") not in t.index
             popc = pop[(pop["county_code"] == c) & (pop["year"] == str(y))]
-            assert t.loc[(c, str(y), "I04"), "denominator"] == pytest.approx(popc["population"].sum() / 1e4)
+            assert t.loc[(c, str(y), "I04"), "denominator"] == pytest.approx(
+                popc["population"].sum() / 1e4
+            )
             # I06
             p = pers[pers["_period"] == str(y)].merge(rc, on="org_code")
             p = p[(p["on_post"] == "1") & p["annual_income"].notna()]
-            prim = p["category_code"].isin(primary) & (p["ownership"] == "public") & (p["consortium_code"] != "")
+            prim = (
+                p["category_code"].isin(primary)
+                & (p["ownership"] == "public")
+                & (p["consortium_code"] != "")
+            )
             lead = p["is_lead_hospital"] == "1"
-            assert t.loc[(c, str(y), "I06"), "numerator"] == pytest.approx(p.loc[prim, "annual_income"].mean(), abs=1e-6)
-            assert t.loc[(c, str(y), "I06"), "denominator"] == pytest.approx(p.loc[lead, "annual_income"].mean(), abs=1e-6)
+            assert t.loc[(c, str(y), "I06"), "numerator"] == pytest.approx(
+                p.loc[prim, "annual_income"].mean(), abs=1e-6
+            )
+            assert t.loc[(c, str(y), "I06"), "denominator"] == pytest.approx(
+                p.loc[lead, "annual_income"].mean(), abs=1e-6
+            )
             # I14 life table
-            dd = deaths[(deaths["residence_county_code"] == c) & (deaths["death_date"].dt.year == y)]
-            age = (dd["death_date"].dt.year - dd["birth_date"].dt.year
-                   - ((dd["death_date"].dt.month * 100 + dd["death_date"].dt.day)
-                      < (dd["birth_date"].dt.month * 100 + dd["birth_date"].dt.day)).astype(int))
+            dd = deaths[
+                (deaths["residence_county_code"] == c) & (deaths["death_date"].dt.year == y)
+            ]
+            age = (
+                dd["death_date"].dt.year
+                - dd["birth_date"].dt.year
+                - (
+                    (dd["death_date"].dt.month * 100 + dd["death_date"].dt.day)
+                    < (dd["birth_date"].dt.month * 100 + dd["birth_date"].dt.day)
+                ).astype(int)
+            )
             code = dd["underlying_cause"]
             n = pd.to_numeric(code.str[1:3], errors="coerce")
-            four = (((code.str[0] == "I") & n.between(0, 99)) | ((code.str[0] == "C") & n.between(0, 97))
-                    | ((code.str[0] == "E") & n.between(10, 14)) | ((code.str[0] == "J") & n.between(30, 98)))
+            four = (
+                ((code.str[0] == "I") & n.between(0, 99))
+                | ((code.str[0] == "C") & n.between(0, 97))
+                | ((code.str[0] == "E") & n.between(10, 14))
+                | ((code.str[0] == "J") & n.between(30, 98))
+            )
             prob = 1.0
             for a in range(30, 70, 5):
                 deaths_a = (four & age.between(a, a + 4)).sum()
@@ -452,18 +589,29 @@ def test_planted_remote_cases_and_i05_from_files(gen):
     assert set(r["modality"]) == set(contract.MODALITIES)
     r = r.assign(year=r["reported_at"].dt.year)
     fac = reg[["org_code", "year", "county_code", "is_imaging_center", "is_ecg_center"]]
-    r = r.merge(fac.rename(columns={"org_code": "center_org_code", "county_code": "centre_county"}),
-                on=["center_org_code", "year"], how="left")
-    r = r.merge(fac[["org_code", "year", "county_code"]].rename(
-        columns={"org_code": "requesting_org_code", "county_code": "requester_county"}),
-        on=["requesting_org_code", "year"], how="left")
+    r = r.merge(
+        fac.rename(columns={"org_code": "center_org_code", "county_code": "centre_county"}),
+        on=["center_org_code", "year"],
+        how="left",
+    )
+    r = r.merge(
+        fac[["org_code", "year", "county_code"]].rename(
+            columns={"org_code": "requesting_org_code", "county_code": "requester_county"}
+        ),
+        on=["requesting_org_code", "year"],
+        how="left",
+    )
     centre = (r["is_imaging_center"] == "1") | (r["is_ecg_center"] == "1")
     own = r["requesting_org_code"] == r["center_org_code"]
     assert r["reported_at"].isna().any()  # unreported
     assert (own & centre).any()  # the centre's own requests
-    assert (centre & r["requester_county"].notna() & (r["requester_county"] != r["centre_county"])).any()
+    assert (
+        centre & r["requester_county"].notna() & (r["requester_county"] != r["centre_county"])
+    ).any()
     assert (r["reported_at"].notna() & ~centre).any()  # a facility that is not a centre
-    assert (r["reported_at"].notna() & (r["reported_at"].dt.quarter != r["requested_at"].dt.quarter)).any()
+    assert (
+        r["reported_at"].notna() & (r["reported_at"].dt.quarter != r["requested_at"].dt.quarter)
+    ).any()
     assert (r["reported_at"].dt.year > r["requested_at"].dt.year).any()
     counted = r[centre & ~own & (r["requester_county"] == r["centre_county"])]
     pop, _ = gen["loaded"]["population"]
@@ -471,10 +619,19 @@ def test_planted_remote_cases_and_i05_from_files(gen):
     for c in t.index.get_level_values(0).unique():
         for y in YEARS:
             for q in (1, 4):
-                k = counted[(counted["centre_county"] == c) & (counted["year"] == y)
-                            & (counted["reported_at"].dt.quarter <= q)]
-                den = pop[(pop["county_code"] == c) & (pop["year"] == str(y))]["population"].sum() / 1e4
+                k = counted[
+                    (counted["centre_county"] == c)
+                    & (counted["year"] == y)
+                    & (counted["reported_at"].dt.quarter <= q)
+                ]
+                den = (
+                    pop[(pop["county_code"] == c) & (pop["year"] == str(y))]["population"].sum()
+                    / 1e4
+                )
                 period = f"{y}Q{q}"
                 assert t.loc[(c, period, "I05a"), "numerator"] == len(k), (c, period)
-                assert t.loc[(c, period, "I05b"), "numerator"] == (k["modality"] == "ECG").sum(), (c, period)
+                assert t.loc[(c, period, "I05b"), "numerator"] == (k["modality"] == "ECG").sum(), (
+                    c,
+                    period,
+                )
                 assert t.loc[(c, period, "I05a"), "denominator"] == pytest.approx(den)

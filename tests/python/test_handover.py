@@ -15,16 +15,23 @@ def _raw_db(tmp_path, visits):
     for visit_id, period in visits:
         con.execute(
             "insert into raw.outpatient_visits (visit_id, org_code, visit_time, _period, _file, _line) "
-            "values (?, 'H1', ?, ?, 'f.csv', 2)", [visit_id, dt.datetime(2024, 3, 31, 23, 30), period])
-    con.execute("insert into raw.load_audit (source, period, file, rows_read) values "
-                "('outpatient_visits', '2024Q1', 'f.csv', 2)")
+            "values (?, 'H1', ?, ?, 'f.csv', 2)",
+            [visit_id, dt.datetime(2024, 3, 31, 23, 30), period],
+        )
+    con.execute(
+        "insert into raw.load_audit (source, period, file, rows_read) values "
+        "('outpatient_visits', '2024Q1', 'f.csv', 2)"
+    )
     return con
 
 
 def _read(con, root, table="outpatient_visits"):
-    return sorted(con.execute(
-        f"select visit_id, _period, visit_time from read_parquet("
-        f"{duck.lit(str(root / table / '*' / '*.parquet'))}, hive_partitioning = true)").fetchall())
+    return sorted(
+        con.execute(
+            f"select visit_id, _period, visit_time from read_parquet("
+            f"{duck.lit(str(root / table / '*' / '*.parquet'))}, hive_partitioning = true)"
+        ).fetchall()
+    )
 
 
 def test_export_partitions_by_period_and_keeps_every_row(tmp_path):
@@ -34,12 +41,20 @@ def test_export_partitions_by_period_and_keeps_every_row(tmp_path):
     assert written["outpatient_visits"] == 3 and written["load_audit"] == 1
     assert written["facilities"] == 0
     assert sorted(p.name for p in (root / "outpatient_visits").iterdir()) == [
-        "_period=2024Q1", "_period=2024Q2"]
-    assert [p.name for p in (root / "outpatient_visits" / "_period=2024Q1").iterdir()] == ["p99_0.parquet"]
+        "_period=2024Q1",
+        "_period=2024Q2",
+    ]
+    assert [p.name for p in (root / "outpatient_visits" / "_period=2024Q1").iterdir()] == [
+        "p99_0.parquet"
+    ]
     # the partition column lives in the folder name only, timestamps stay as landed
     part_file = root / "outpatient_visits" / "_period=2024Q1" / "p99_0.parquet"
-    cols = [r[0] for r in con.execute(
-        f"select name from parquet_schema({duck.lit(str(part_file))})").fetchall()]
+    cols = [
+        r[0]
+        for r in con.execute(
+            f"select name from parquet_schema({duck.lit(str(part_file))})"
+        ).fetchall()
+    ]
     assert "_period" not in cols and "visit_id" in cols
     ts = dt.datetime(2024, 3, 31, 23, 30)
     assert _read(con, root) == [("v1", "2024Q1", ts), ("v2", "2024Q1", ts), ("v3", "2024Q2", ts)]

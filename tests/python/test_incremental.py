@@ -18,8 +18,12 @@ from orchestration.generate import generate
 pytestmark = pytest.mark.slow
 
 YEAR = 2024
-INCREMENTAL_MODELS = ("int_visits__by_facility", "int_visits__daily", "int_settlements__by_facility",
-                      "int_settlements__daily")
+INCREMENTAL_MODELS = (
+    "int_visits__by_facility",
+    "int_visits__daily",
+    "int_settlements__by_facility",
+    "int_settlements__daily",
+)
 quiet = lambda m: None  # noqa: E731
 
 
@@ -38,8 +42,11 @@ def _table(work_db, sql):
 
 
 def _values(work_db):
-    return _table(work_db, "select area_level, area_code, period, indicator_code, numerator, denominator, "
-                           "value, status from marts.indicator_values")
+    return _table(
+        work_db,
+        "select area_level, area_code, period, indicator_code, numerator, denominator, "
+        "value, status from marts.indicator_values",
+    )
 
 
 def _assert_same(full_db, inc_db):
@@ -62,7 +69,9 @@ def _scalar(work_db, sql):
 
 def _last_refresh(work_db):
     """The refresh_periods of the last successful build (JSON list; None = everything)."""
-    return _scalar(work_db, "select refresh_periods from raw.dbt_builds order by started_at desc limit 1")
+    return _scalar(
+        work_db, "select refresh_periods from raw.dbt_builds order by started_at desc limit 1"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +112,9 @@ def test_incremental_refresh_equals_full_rebuild(landings):
     _land_and_build(full_landing, full_db, None, incremental=False)
     after = _values(full_db)
     i07 = after.indicator_code == "I07"
-    assert (before[i07].denominator != after[i07].denominator).any(), \
+    assert (before[i07].denominator != after[i07].denominator).any(), (
         "withdrawing a visit file must change I07's denominator, or this test proves nothing"
+    )
     _assert_same(full_db, inc_db)
 
 
@@ -113,8 +123,10 @@ def test_refresh_keeps_periods_it_was_not_asked_to_recompute(landings):
     inc_db = root / "inc.work.duckdb"
     # a marker row in Q1 (an unknown county, ignored downstream): recomputing Q1 would erase it
     con = duck.connect(inc_db)
-    con.execute(f"insert into intermediate.int_visits__daily (_period, county_code, visit_date, visits) "
-                f"values ('{YEAR}Q1', 'MARKER', date '{YEAR}-01-01', 1)")
+    con.execute(
+        f"insert into intermediate.int_visits__daily (_period, county_code, visit_date, visits) "
+        f"values ('{YEAR}Q1', 'MARKER', date '{YEAR}-01-01', 1)"
+    )
     con.close()
     marker = "select count(*) from intermediate.int_visits__daily where county_code = 'MARKER'"
 
@@ -126,7 +138,9 @@ def test_refresh_keeps_periods_it_was_not_asked_to_recompute(landings):
     assert _scalar(inc_db, marker) == 1
 
     # Q4's visits re-landed: Q4 alone is recomputed, Q1 (and its marker) is kept
-    pipeline.land_step(partial, inc_db, {f"{YEAR}Q4"}, quiet, force=True, sources={"outpatient_visits"})
+    pipeline.land_step(
+        partial, inc_db, {f"{YEAR}Q4"}, quiet, force=True, sources={"outpatient_visits"}
+    )
     assert pipeline.dbt_step(inc_db, quiet, incremental=True) is not None
     assert _last_refresh(inc_db) == f'["{YEAR}Q4"]'
     assert _scalar(inc_db, marker) == 1

@@ -47,32 +47,57 @@ def test_crlf_trailing_blank_lines_and_mixed_line_endings_load_every_row(tmp_pat
     base.mkdir(parents=True)
     header = ",".join(OUT_COLS)
     (base / "crlf.csv").write_bytes(
-        ("\r\n".join([header, line(visit("1")), line(visit("2")), line(visit("3"))]) + "\r\n\r\n\r\n").encode())
+        (
+            "\r\n".join([header, line(visit("1")), line(visit("2")), line(visit("3"))])
+            + "\r\n\r\n\r\n"
+        ).encode()
+    )
     (base / "mixed.csv").write_bytes(
-        (header + "\n" + line(visit("4")) + "\r\n" + line(visit("5")) + "\n" + line(visit("6")) + "\r\n").encode())
+        (
+            header
+            + "\n"
+            + line(visit("4"))
+            + "\r\n"
+            + line(visit("5"))
+            + "\n"
+            + line(visit("6"))
+            + "\r\n"
+        ).encode()
+    )
     db = tmp_path / "w.duckdb"
     land(db, tmp_path / "landing", progress=quiet)
     assert per_file(db) == {f"{Q2}/crlf.csv": 3, f"{Q2}/mixed.csv": 3}
     assert rows(db, "SELECT count(*) FROM raw.quarantine")[0][0] == 0
     # no CR reached the last column; lines are physical lines
     assert rows(db, "SELECT DISTINCT insutype FROM raw.outpatient_visits") == [("390",)]
-    assert rows(db, f"SELECT visit_id, _line FROM raw.outpatient_visits WHERE _file = '{Q2}/mixed.csv' "
-                    "ORDER BY 2") == [("4", 2), ("5", 3), ("6", 4)]
+    assert rows(
+        db,
+        f"SELECT visit_id, _line FROM raw.outpatient_visits WHERE _file = '{Q2}/mixed.csv' "
+        "ORDER BY 2",
+    ) == [("4", 2), ("5", 3), ("6", 4)]
 
 
 def test_one_unbalanced_quote_and_one_too_long_row_are_quarantined_by_line(tmp_path):
     base = tmp_path / "landing" / Q2
     base.mkdir(parents=True)
-    lines = [",".join(OUT_COLS), line(visit("1")),
-             line(visit("2", dx_code='"J06.9')),          # line 3: unbalanced quote
-             line(visit("3")), line(visit("4")),
-             line(visit("5", dx_code="J" * 3_000_000)),  # line 6: longer than DuckDB's 2 MB line limit
-             line(visit("6"))]
+    lines = [
+        ",".join(OUT_COLS),
+        line(visit("1")),
+        line(visit("2", dx_code='"J06.9')),  # line 3: unbalanced quote
+        line(visit("3")),
+        line(visit("4")),
+        line(visit("5", dx_code="J" * 3_000_000)),  # line 6: longer than DuckDB's 2 MB line limit
+        line(visit("6")),
+    ]
     (base / "v.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     db = tmp_path / "w.duckdb"
     land(db, tmp_path / "landing", progress=quiet)
     assert rows(db, "SELECT visit_id, _line FROM raw.outpatient_visits ORDER BY 2") == [
-        ("1", 2), ("3", 4), ("4", 5), ("6", 7)]
+        ("1", 2),
+        ("3", 4),
+        ("4", 5),
+        ("6", 7),
+    ]
     got = rows(db, "SELECT line, reason FROM raw.quarantine ORDER BY line")
     assert [g[0] for g in got] == [3, 6]
     assert "unbalanced quote" in got[0][1] and "line size" in got[1][1]
@@ -91,7 +116,10 @@ def test_underscore_files_land_and_every_skipped_file_is_reported(tmp_path):
     rep = land(db, tmp_path / "landing", progress=quiet)
     assert per_file(db) == {f"{Q2}/_补传.csv": 2, f"{Q2}/a.csv": 1}
     (d,) = rep.deliveries
-    assert sorted(d.skipped_files) == [f"{Q2}/.hidden.csv: hidden file", f"{Q2}/~$a.csv: Office lock file"]
+    assert sorted(d.skipped_files) == [
+        f"{Q2}/.hidden.csv: hidden file",
+        f"{Q2}/~$a.csv: Office lock file",
+    ]
     text = rep.summary()
     assert f"{Q2}/.hidden.csv: hidden file" in text and f"{Q2}/~$a.csv: Office lock file" in text
 
@@ -117,9 +145,12 @@ def test_conflicting_settlements_count_once_and_the_conflict_is_quarantined(tmp_
     write_csv(base / "b.csv", [visit("2", fee="1.00"), visit("3")])
     db = tmp_path / "w.duckdb"
     land(db, tmp_path / "landing", progress=quiet)
-    assert rows(db, "SELECT visit_id, count(*) FROM raw.outpatient_visits GROUP BY 1 ORDER BY 1") == [
-        ("1", 1), ("2", 1), ("3", 1)]
-    assert rows(db, "SELECT dx_code FROM raw.outpatient_visits WHERE visit_id = '1'") == [("J06.9",)]
+    assert rows(
+        db, "SELECT visit_id, count(*) FROM raw.outpatient_visits GROUP BY 1 ORDER BY 1"
+    ) == [("1", 1), ("2", 1), ("3", 1)]
+    assert rows(db, "SELECT dx_code FROM raw.outpatient_visits WHERE visit_id = '1'") == [
+        ("J06.9",)
+    ]
     got = rows(db, "SELECT file, line, reason FROM raw.quarantine ORDER BY file, line")
     assert [(f, n) for f, n, _ in got] == [(f"{Q2}/a.csv", 4), (f"{Q2}/b.csv", 2)]
     assert f"line 2 of {Q2}/a.csv" in got[0][2] and f"line 3 of {Q2}/a.csv" in got[1][2]
@@ -139,8 +170,18 @@ def test_codes_typed_as_numbers_in_parquet_and_xlsx_reject_the_file_naming_the_c
     pq.write_table(pa.table(cols), base / "numeric.parquet")
     pers = tmp_path / "landing" / "personnel" / "2024"
     pers.mkdir(parents=True)
-    pcols = ["org_code", "staff_id", "name", "id_no", "sex", "birth_date", "practice_type", "title_post",
-             "on_post", "annual_income"]
+    pcols = [
+        "org_code",
+        "staff_id",
+        "name",
+        "id_no",
+        "sex",
+        "birth_date",
+        "practice_type",
+        "title_post",
+        "on_post",
+        "annual_income",
+    ]
     wb = Workbook()
     ws = wb.active
     ws.append(pcols)
@@ -160,24 +201,35 @@ def test_codes_typed_as_numbers_in_parquet_and_xlsx_reject_the_file_naming_the_c
 def test_full_width_and_spaced_identifiers_hash_like_the_plain_form(tmp_path):
     full = ID_A.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789X"})
     spaced = f"{ID_A[:6]} {ID_A[6:14]}\u3000{ID_A[14:]}"
-    write_csv(tmp_path / "landing" / Q2 / "v.csv",
-              [visit("1"), visit("2", id_no=full), visit("3", id_no=spaced), visit("4", id_no=ID_A.lower())])
+    write_csv(
+        tmp_path / "landing" / Q2 / "v.csv",
+        [
+            visit("1"),
+            visit("2", id_no=full),
+            visit("3", id_no=spaced),
+            visit("4", id_no=ID_A.lower()),
+        ],
+    )
     db = tmp_path / "w.duckdb"
     land(db, tmp_path / "landing", progress=quiet)
     assert rows(db, "SELECT DISTINCT person_key, person_key_valid FROM raw.outpatient_visits") == [
-        (expected_hmac(ID_A), True)]
+        (expected_hmac(ID_A), True)
+    ]
 
 
 def test_implausible_dates_and_over_precise_amounts_are_quarantined(tmp_path, monkeypatch):
     monkeypatch.setattr("orchestration.land.BIRTH_AFTER_EVENT", True)
-    write_csv(tmp_path / "landing" / Q2 / "v.csv", [
-        visit("1"),                                                    # line 2: fine
-        visit("2", birth="2024-05-01"),                                # 3: born after the visit
-        visit("3", birth="1899-12-31"),                                # 4: before 1900
-        visit("4", visit_time="2099-04-02 08:30:00"),                  # 5: in the future
-        visit("5", fee="12.345"),                                      # 6: 3 decimals
-        visit("6", fee="12.340"),                                      # 7: fine (trailing zero)
-    ])
+    write_csv(
+        tmp_path / "landing" / Q2 / "v.csv",
+        [
+            visit("1"),  # line 2: fine
+            visit("2", birth="2024-05-01"),  # 3: born after the visit
+            visit("3", birth="1899-12-31"),  # 4: before 1900
+            visit("4", visit_time="2099-04-02 08:30:00"),  # 5: in the future
+            visit("5", fee="12.345"),  # 6: 3 decimals
+            visit("6", fee="12.340"),  # 7: fine (trailing zero)
+        ],
+    )
     db = tmp_path / "w.duckdb"
     land(db, tmp_path / "landing", progress=quiet)
     assert rows(db, "SELECT visit_id FROM raw.outpatient_visits ORDER BY 1") == [("1",), ("6",)]
@@ -199,16 +251,22 @@ def test_links_out_of_the_landing_folder_are_not_followed(tmp_path):
     rep = land(db, tmp_path / "landing", progress=quiet)
     assert per_file(db) == {f"{Q2}/a.csv": 1}
     assert rep.deliveries[0].skipped_files == [
-        f"{Q2}/link.csv: symbolic link pointing outside the landing folder, not followed"]
+        f"{Q2}/link.csv: symbolic link pointing outside the landing folder, not followed"
+    ]
     assert any(p.startswith("deaths: skipped (symbolic link") for p in rep.problems)
     dump = str(rows(db, "SELECT * FROM raw.load_audit")) + rep.summary()
-    assert "99" not in str(rows(db, "SELECT visit_id FROM raw.outpatient_visits")) and NAMES[2] not in dump
+    assert (
+        "99" not in str(rows(db, "SELECT visit_id FROM raw.outpatient_visits"))
+        and NAMES[2] not in dump
+    )
 
 
 def test_header_less_file_and_bad_values_keep_identifiers_out_of_every_message(tmp_path):
     base = tmp_path / "landing" / Q2
     base.mkdir(parents=True)
-    (base / "noheader.csv").write_text(line(visit("1")) + "\n" + line(visit("2")) + "\n", encoding="utf-8")
+    (base / "noheader.csv").write_text(
+        line(visit("1")) + "\n" + line(visit("2")) + "\n", encoding="utf-8"
+    )
     # an identifier in a parsed column (columns shifted by the sender): shown masked in the reason
     write_csv(base / "a.csv", [visit("3", birth=ID_A), visit("4", fee=ID_BAD)])
     db = tmp_path / "w.duckdb"
@@ -218,7 +276,10 @@ def test_header_less_file_and_bad_values_keep_identifiers_out_of_every_message(t
     assert r[4] == "rejected" and "missing required column" in r[5]
     con = duck.connect(db)
     try:
-        dump = [str(con.execute(f"SELECT * FROM raw.{t}").fetchall()) for t in ("load_audit", "quarantine")]
+        dump = [
+            str(con.execute(f"SELECT * FROM raw.{t}").fetchall())
+            for t in ("load_audit", "quarantine")
+        ]
     finally:
         con.close()
     assert rows(db, "SELECT count(*) FROM raw.quarantine")[0][0] == 2

@@ -3,6 +3,7 @@
 import hashlib
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestration import duck
@@ -32,13 +33,22 @@ def test_publish_copies_public_schema_only_with_comments(tmp_path):
     assert result.tables == {"marts.indicator_values": 2}
     con = duck.connect(tmp_path / "wh.duckdb", read_only=True)
     assert con.execute("select sum(value) from marts.indicator_values").fetchone()[0] == 0.75
-    assert con.execute("select count(*) from duckdb_tables() where schema_name = 'raw'").fetchone()[0] == 0
-    assert con.execute(
-        "select comment from duckdb_tables() where table_name = 'indicator_values'"
-    ).fetchone()[0] == "指标值 indicator values"
-    assert con.execute(
-        "select comment from duckdb_columns() where table_name = 'indicator_values' and column_name = 'value'"
-    ).fetchone()[0] == "the value"
+    assert (
+        con.execute("select count(*) from duckdb_tables() where schema_name = 'raw'").fetchone()[0]
+        == 0
+    )
+    assert (
+        con.execute(
+            "select comment from duckdb_tables() where table_name = 'indicator_values'"
+        ).fetchone()[0]
+        == "指标值 indicator values"
+    )
+    assert (
+        con.execute(
+            "select comment from duckdb_columns() where table_name = 'indicator_values' and column_name = 'value'"
+        ).fetchone()[0]
+        == "the value"
+    )
     con.close()
     assert not list(tmp_path.glob(".wh.duckdb.tmp*"))
 
@@ -64,7 +74,7 @@ def test_failed_publish_leaves_previous_file_byte_identical(tmp_path):
     make_work_db(work, [("990101", 1.0)])
     publish(work, wh)
     before = digest(wh)
-    with pytest.raises(Exception):
+    with pytest.raises(duckdb.Error):  # the working database cannot be attached
         publish(tmp_path / "missing" / "work.duckdb", wh)
     assert digest(wh) == before
     assert not list(tmp_path.glob(".wh.duckdb.tmp*"))

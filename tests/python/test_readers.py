@@ -61,13 +61,17 @@ def versions_fresh(path: Path) -> tuple[int, int]:
     con = duck.connect()
     try:
         con.execute(f"ATTACH '{path}' AS wh (READ_ONLY)")
-        return con.execute("SELECT min(version), count(*) FROM wh.marts.indicator_values").fetchone()
+        return con.execute(
+            "SELECT min(version), count(*) FROM wh.marts.indicator_values"
+        ).fetchone()
     finally:
         con.close()
 
 
 def versions_sa(conn) -> tuple[int, int]:
-    return tuple(conn.execute(sa.text("SELECT min(version), count(*) FROM marts.indicator_values")).one())
+    return tuple(
+        conn.execute(sa.text("SELECT min(version), count(*) FROM marts.indicator_values")).one()
+    )
 
 
 class ReaderProcess:
@@ -81,8 +85,13 @@ class ReaderProcess:
     )
 
     def __init__(self, path: Path):
-        self.proc = subprocess.Popen([sys.executable, "-c", self.SCRIPT, str(path)], cwd=ROOT, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", self.SCRIPT, str(path)],
+            cwd=ROOT,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
 
     def query(self, sql: str):
         self.proc.stdin.write(sql.replace("\n", " ") + "\n")
@@ -115,7 +124,9 @@ def test_open_readers_keep_previous_warehouse_during_refresh(tmp_path):
 
     # open readers keep reading the complete previous warehouse, without error
     assert analyst.query(VERSION_SQL) == (1, 1000)
-    assert analyst.query("SELECT sum(numerator)::DOUBLE FROM marts.indicator_values") == (sum(range(1000)),)
+    assert analyst.query("SELECT sum(numerator)::DOUBLE FROM marts.indicator_values") == (
+        sum(range(1000)),
+    )
     assert versions_sa(bi) == (1, 1000)
 
     # a new connection (another process) sees the new warehouse while the old readers are open
@@ -134,8 +145,9 @@ def test_open_readers_keep_previous_warehouse_during_refresh(tmp_path):
         assert versions_sa(conn) == (2, 1500)
     engine.dispose()
 
-    nullpool = sa.create_engine(f"duckdb:///{wh}", connect_args={"read_only": True},
-                                poolclass=sa.pool.NullPool)
+    nullpool = sa.create_engine(
+        f"duckdb:///{wh}", connect_args={"read_only": True}, poolclass=sa.pool.NullPool
+    )
     with nullpool.connect() as conn:
         assert versions_sa(conn) == (2, 1500)
     make_work_db(work, version=3, rows=10)
@@ -159,7 +171,9 @@ def test_same_process_new_connection_while_old_open_sees_old_file(tmp_path):
     assert versions_duck(same_path) == (1, 5)  # cached instance: the previous file
     attached = duck.connect()
     attached.execute(f"ATTACH '{wh}' AS wh (READ_ONLY)")
-    assert attached.execute("SELECT min(version), count(*) FROM wh.marts.indicator_values").fetchone() == (2, 7)
+    assert attached.execute(
+        "SELECT min(version), count(*) FROM wh.marts.indicator_values"
+    ).fetchone() == (2, 7)
     for con in (old, same_path, attached):
         con.close()
     fresh = duck.connect(wh, read_only=True)
@@ -176,8 +190,10 @@ publish(sys.argv[1], sys.argv[2])
 
 def start_publish(work: Path, wh: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", PUBLISH_SCRIPT, str(work), str(wh)], cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-c", PUBLISH_SCRIPT, str(work), str(wh)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -232,7 +248,9 @@ def test_killed_publish_leaves_previous_warehouse_byte_identical(tmp_path):
             assert versions_fresh(wh) == (1, rows)
         else:
             # killed after os.replace: then the whole new warehouse must be there
-            assert versions_fresh(wh) == (2, rows + 1), f"half-published warehouse after kill at {label}"
+            assert versions_fresh(wh) == (2, rows + 1), (
+                f"half-published warehouse after kill at {label}"
+            )
             break
     assert killed_mid_way >= 2, "the publish was too fast to be killed mid-way; raise `rows`"
     # an already open reader is never disturbed
@@ -244,7 +262,9 @@ def test_killed_publish_leaves_previous_warehouse_byte_identical(tmp_path):
     result = publish(work, wh)
     assert result.tables["marts.indicator_values"] == rows + 1
     assert versions_fresh(wh) == (2, rows + 1)
-    print(f"full publish {full:.2f}s; killed mid-way {killed_mid_way} times; left over: {left_over}")
+    print(
+        f"full publish {full:.2f}s; killed mid-way {killed_mid_way} times; left over: {left_over}"
+    )
 
 
 def test_publish_removes_temp_files_of_dead_publishes(tmp_path):

@@ -36,20 +36,72 @@ COUNTIES = [("990121", "甲县"), ("990122", "乙县"), ("990123", "丙县")]
 
 # code, dimension, name_zh, name_en, unit, direction, frequency
 CATALOG = [
-    ("I01", "紧密型", "资源统一管理", "Unified management of resources", "ratio", "higher_better", "annual"),
-    ("I05a", "同质化", "每万常住人口影像、心电中心开展远程诊断数量", "Remote diagnoses per 10k residents", "per_10k", "higher_better", "quarterly"),
-    ("I07", "促分工", "县域内基层医疗卫生机构诊疗人次数占比", "Primary-care visit share", "ratio", "higher_better", "quarterly"),
-    ("I08", "促分工", "医保基金县域内支出占比", "In-county insurance fund share", "ratio", "higher_better", "quarterly"),
-    ("I10a", "提效能", "参保人在县域内住院人均费用", "Inpatient cost per admission", "yuan", "lower_better", "quarterly"),
-    ("I14", "保健康", "县域内四类慢性病过早死亡率", "Premature NCD mortality", "ratio", "lower_better", "annual"),
+    (
+        "I01",
+        "紧密型",
+        "资源统一管理",
+        "Unified management of resources",
+        "ratio",
+        "higher_better",
+        "annual",
+    ),
+    (
+        "I05a",
+        "同质化",
+        "每万常住人口影像、心电中心开展远程诊断数量",
+        "Remote diagnoses per 10k residents",
+        "per_10k",
+        "higher_better",
+        "quarterly",
+    ),
+    (
+        "I07",
+        "促分工",
+        "县域内基层医疗卫生机构诊疗人次数占比",
+        "Primary-care visit share",
+        "ratio",
+        "higher_better",
+        "quarterly",
+    ),
+    (
+        "I08",
+        "促分工",
+        "医保基金县域内支出占比",
+        "In-county insurance fund share",
+        "ratio",
+        "higher_better",
+        "quarterly",
+    ),
+    (
+        "I10a",
+        "提效能",
+        "参保人在县域内住院人均费用",
+        "Inpatient cost per admission",
+        "yuan",
+        "lower_better",
+        "quarterly",
+    ),
+    (
+        "I14",
+        "保健康",
+        "县域内四类慢性病过早死亡率",
+        "Premature NCD mortality",
+        "ratio",
+        "lower_better",
+        "annual",
+    ),
 ]
 
-IV_COLUMNS = ("area_level varchar, area_code varchar, area_name varchar, period varchar, year integer, "
-              "quarter integer, indicator_code varchar, numerator double, denominator double, "
-              "value double, unit varchar, status varchar")
+IV_COLUMNS = (
+    "area_level varchar, area_code varchar, area_name varchar, period varchar, year integer, "
+    "quarter integer, indicator_code varchar, numerator double, denominator double, "
+    "value double, unit varchar, status varchar"
+)
 
 
-def county_numbers(i: int, code: str, year: int, quarter: int | None) -> tuple[float | None, float | None]:
+def county_numbers(
+    i: int, code: str, year: int, quarter: int | None
+) -> tuple[float | None, float | None]:
     """Deterministic made-up numerator and denominator for county i (0..2)."""
     share = (quarter or 4) / 4
     growth = 1 + 0.05 * (year - 2023)
@@ -95,10 +147,27 @@ def indicator_rows() -> list[tuple]:
                             sums[3] += status == "达标"
                         sums[0] += num
                         sums[1] += den
-                    rows.append(("county", area_code, area_name, period, year, quarter, code,
-                                 num, den, value, unit[code], status))
-                for level, (area_code, area_name) in (("city", CITY), ("province", PROVINCE),
-                                                      ("national", ("000000", "全国"))):
+                    rows.append(
+                        (
+                            "county",
+                            area_code,
+                            area_name,
+                            period,
+                            year,
+                            quarter,
+                            code,
+                            num,
+                            den,
+                            value,
+                            unit[code],
+                            status,
+                        )
+                    )
+                for level, (area_code, area_name) in (
+                    ("city", CITY),
+                    ("province", PROVINCE),
+                    ("national", ("000000", "全国")),
+                ):
                     if code == "I01":
                         num, den = float(sums[3]), 3.0
                     elif code == "I14":
@@ -106,8 +175,22 @@ def indicator_rows() -> list[tuple]:
                     else:
                         num, den = sums[0], sums[1]
                     value = 0.15 if code == "I14" else num / den
-                    rows.append((level, area_code, area_name, period, year, quarter, code,
-                                 num, den, value, unit[code], None))
+                    rows.append(
+                        (
+                            level,
+                            area_code,
+                            area_name,
+                            period,
+                            year,
+                            quarter,
+                            code,
+                            num,
+                            den,
+                            value,
+                            unit[code],
+                            None,
+                        )
+                    )
     return rows
 
 
@@ -116,47 +199,151 @@ def build_warehouse(path: Path, scorecard: bool = True, scoring_rules: bool = Tr
     con = duck.connect(path)
     con.execute("create schema marts")
     con.execute(f"create table marts.indicator_values ({IV_COLUMNS})")
-    con.executemany(f"insert into marts.indicator_values values ({', '.join('?' * 12)})", indicator_rows())
+    con.executemany(
+        f"insert into marts.indicator_values values ({', '.join('?' * 12)})", indicator_rows()
+    )
     con.execute("""create table marts.indicator_catalog (indicator_code varchar, dimension varchar,
         name_zh varchar, name_en varchar, unit varchar, direction varchar, frequency varchar,
         definition varchar, spec_version varchar)""")
-    con.executemany("insert into marts.indicator_catalog values (?, ?, ?, ?, ?, ?, ?, ?, '2024')",
-                    [(*c, f"definition of {c[0]} <see indicators.md>") for c in CATALOG])
+    con.executemany(
+        "insert into marts.indicator_catalog values (?, ?, ?, ?, ?, ?, ?, ?, '2024')",
+        [(*c, f"definition of {c[0]} <see indicators.md>") for c in CATALOG],
+    )
     if scorecard:
         con.execute("""create table marts.county_scorecard (county_code varchar, county_name varchar,
             year integer, score double, grade varchar, rank integer, attainment_I07 double)""")
-        con.executemany("insert into marts.county_scorecard values (?, ?, ?, ?, ?, ?, ?)", [
-            ("990121", "甲县", 2023, 78.0, "合格", 2, 0.8), ("990122", "乙县", 2023, 85.5, "良好", 1, 0.9),
-            ("990123", "丙县", 2023, 55.0, "不合格", 3, 0.4), ("990121", "甲县", 2024, 91.2, "优秀", 1, 1.0),
-            ("990122", "乙县", 2024, 84.0, "良好", 2, 0.9), ("990123", "丙县", 2024, 62.5, "合格", 3, 0.5),
-        ])
+        con.executemany(
+            "insert into marts.county_scorecard values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                ("990121", "甲县", 2023, 78.0, "合格", 2, 0.8),
+                ("990122", "乙县", 2023, 85.5, "良好", 1, 0.9),
+                ("990123", "丙县", 2023, 55.0, "不合格", 3, 0.4),
+                ("990121", "甲县", 2024, 91.2, "优秀", 1, 1.0),
+                ("990122", "乙县", 2024, 84.0, "良好", 2, 0.9),
+                ("990123", "丙县", 2024, 62.5, "合格", 3, 0.5),
+            ],
+        )
     if scoring_rules:
         con.execute("create schema reference")
         con.execute("""create table reference.scoring_rules (indicator_code varchar, direction varchar,
             target double, floor double, weight double)""")
-        con.executemany("insert into reference.scoring_rules values (?, ?, ?, ?, ?)", [
-            ("I07", "higher_better", 0.65, 0.40, 10), ("I08", "higher_better", 0.90, 0.60, 10),
-            ("I14", "lower_better", 0.15, 0.25, 5),
-        ])
+        con.executemany(
+            "insert into reference.scoring_rules values (?, ?, ?, ?, ?)",
+            [
+                ("I07", "higher_better", 0.65, 0.40, 10),
+                ("I08", "higher_better", 0.90, 0.60, 10),
+                ("I14", "lower_better", 0.15, 0.25, 5),
+            ],
+        )
     con.execute("""create table marts.data_quality (check_id varchar, source varchar, period varchar,
         category varchar, severity varchar, rows_checked bigint, rows_failed bigint, status varchar)""")
-    con.executemany("insert into marts.data_quality values (?, ?, ?, ?, ?, ?, ?, ?)", [
-        ("visits_columns_present", "outpatient_visits", "2024Q4", "conformance", "blocking", 1200, 0, "passed"),
-        ("settlement_ids_valid", "insurance_settlements", "2024", "conformance", "blocking", 800, 0, "passed"),
-        ("visit_time_in_period", "outpatient_visits", "2024Q4", "plausibility", "warning", 1200, 3, "failed"),
-        ("<script>alert('x')</script>", "deaths", "2024", "completeness", "warning", 10, 1, "failed"),
-        ("population_delivered", "population", "2023", "completeness", "blocking", 12, 0, "passed"),
-        ("roster_unique", "chronic_disease_roster", "2024", "plausibility", "warning", 0, 0, "not_applicable"),
-    ])
+    con.executemany(
+        "insert into marts.data_quality values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                "visits_columns_present",
+                "outpatient_visits",
+                "2024Q4",
+                "conformance",
+                "blocking",
+                1200,
+                0,
+                "passed",
+            ),
+            (
+                "settlement_ids_valid",
+                "insurance_settlements",
+                "2024",
+                "conformance",
+                "blocking",
+                800,
+                0,
+                "passed",
+            ),
+            (
+                "visit_time_in_period",
+                "outpatient_visits",
+                "2024Q4",
+                "plausibility",
+                "warning",
+                1200,
+                3,
+                "failed",
+            ),
+            (
+                "<script>alert('x')</script>",
+                "deaths",
+                "2024",
+                "completeness",
+                "warning",
+                10,
+                1,
+                "failed",
+            ),
+            (
+                "population_delivered",
+                "population",
+                "2023",
+                "completeness",
+                "blocking",
+                12,
+                0,
+                "passed",
+            ),
+            (
+                "roster_unique",
+                "chronic_disease_roster",
+                "2024",
+                "plausibility",
+                "warning",
+                0,
+                0,
+                "not_applicable",
+            ),
+        ],
+    )
     con.execute("""create table marts.load_audit (source varchar, period varchar, file varchar,
         rows_read bigint, rows_loaded bigint, rows_quarantined bigint, rows_duplicate bigint,
         loaded_at timestamp, status varchar)""")
-    con.executemany("insert into marts.load_audit values (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        ("outpatient_visits", "2024Q4", "visits_990121.csv", 1210, 1200, 7, 3, "2025-01-15 08:00:00", "loaded"),
-        ("outpatient_visits", "2023", "visits_2023.csv", 900, 900, 0, 0, "2025-01-15 08:00:01", "loaded"),
-        ("insurance_settlements", "2024", "setl.parquet", 805, 800, 5, 0, "2025-01-15 08:00:02", "loaded"),
-        ("deaths", "2024", "deaths.xlsx", 10, 0, 0, 0, "2025-01-15 08:00:03", "rejected"),
-    ])
+    con.executemany(
+        "insert into marts.load_audit values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                "outpatient_visits",
+                "2024Q4",
+                "visits_990121.csv",
+                1210,
+                1200,
+                7,
+                3,
+                "2025-01-15 08:00:00",
+                "loaded",
+            ),
+            (
+                "outpatient_visits",
+                "2023",
+                "visits_2023.csv",
+                900,
+                900,
+                0,
+                0,
+                "2025-01-15 08:00:01",
+                "loaded",
+            ),
+            (
+                "insurance_settlements",
+                "2024",
+                "setl.parquet",
+                805,
+                800,
+                5,
+                0,
+                "2025-01-15 08:00:02",
+                "loaded",
+            ),
+            ("deaths", "2024", "deaths.xlsx", 10, 0, 0, 0, "2025-01-15 08:00:03", "rejected"),
+        ],
+    )
     con.close()
     return path
 
@@ -164,9 +351,19 @@ def build_warehouse(path: Path, scorecard: bool = True, scoring_rules: bool = Tr
 # ---------------------------------------------------------------- headless Chromium over CDP
 
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-extensions", "--window-size=1280,2000", "--remote-debugging-pipe"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--window-size=1280,2000",
+    "--remote-debugging-pipe",
+]
 
 
 def chromium_path() -> str | None:
@@ -191,7 +388,10 @@ class Chromium:
 
         self.proc = subprocess.Popen(
             [binary, *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
-            preexec_fn=fds, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=fds,
+            close_fds=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         os.close(to_chrome_r)
         os.close(from_chrome_w)
@@ -213,8 +413,13 @@ class Chromium:
                     else:
                         self.events.append(msg)
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 30) -> dict:
+    def send(
+        self,
+        method: str,
+        params: dict | None = None,
+        session: str | None = None,
+        timeout: float = 30,
+    ) -> dict:
         self._next_id += 1
         msg = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
@@ -254,24 +459,46 @@ def render(binary: str, page: Path, tmp: Path, screenshot: Path | None = None) -
     chrome = Chromium(binary, tmp / "chromium-profile")
     try:
         target = chrome.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = chrome.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        session = chrome.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
         for domain in ("Runtime", "Log", "Network", "Page"):
             chrome.send(f"{domain}.enable", session=session)
-        chrome.send("Emulation.setDeviceMetricsOverride",
-                    {"width": 1280, "height": 2000, "deviceScaleFactor": 1, "mobile": False}, session=session)
+        chrome.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1280, "height": 2000, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         chrome.events.clear()
         chrome.send("Page.navigate", {"url": page.as_uri()}, session=session)
         chrome.wait_event("Page.loadEventFired")
-        dom = chrome.send("Runtime.evaluate", {"expression": "document.documentElement.outerHTML",
-                                                "returnByValue": True}, session=session)["result"]["value"]
-        text = chrome.send("Runtime.evaluate", {"expression": "document.body.innerText",
-                                                 "returnByValue": True}, session=session)["result"]["value"]
+        dom = chrome.send(
+            "Runtime.evaluate",
+            {"expression": "document.documentElement.outerHTML", "returnByValue": True},
+            session=session,
+        )["result"]["value"]
+        text = chrome.send(
+            "Runtime.evaluate",
+            {"expression": "document.body.innerText", "returnByValue": True},
+            session=session,
+        )["result"]["value"]
         if screenshot is not None:
             size = chrome.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
-            shot = chrome.send("Page.captureScreenshot", {
-                "format": "png", "captureBeyondViewport": True,
-                "clip": {"x": 0, "y": 0, "width": 1280, "height": min(size["height"], 16000), "scale": 1},
-            }, session=session)
+            shot = chrome.send(
+                "Page.captureScreenshot",
+                {
+                    "format": "png",
+                    "captureBeyondViewport": True,
+                    "clip": {
+                        "x": 0,
+                        "y": 0,
+                        "width": 1280,
+                        "height": min(size["height"], 16000),
+                        "scale": 1,
+                    },
+                },
+                session=session,
+            )
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             screenshot.write_bytes(base64.b64decode(shot["data"]))
         time.sleep(0.2)  # let late console events arrive
@@ -280,18 +507,30 @@ def render(binary: str, page: Path, tmp: Path, screenshot: Path | None = None) -
         for ev in chrome.events:
             method, p = ev["method"], ev.get("params", {})
             if method == "Runtime.exceptionThrown":
-                errors.append(p["exceptionDetails"].get("exception", {}).get("description")
-                              or p["exceptionDetails"].get("text"))
-            elif method == "Runtime.consoleAPICalled" and p["type"] in ("error", "assert", "warning"):
-                errors.append(" ".join(str(a.get("value", a.get("description"))) for a in p["args"]))
+                errors.append(
+                    p["exceptionDetails"].get("exception", {}).get("description")
+                    or p["exceptionDetails"].get("text")
+                )
+            elif method == "Runtime.consoleAPICalled" and p["type"] in (
+                "error",
+                "assert",
+                "warning",
+            ):
+                errors.append(
+                    " ".join(str(a.get("value", a.get("description"))) for a in p["args"])
+                )
             elif method == "Log.entryAdded" and p["entry"]["level"] in ("error", "warning"):
                 errors.append(p["entry"]["text"])
             elif method == "Network.loadingFailed":
                 errors.append(f"failed to load: {p.get('errorText')}")
             elif method == "Network.requestWillBeSent":
                 requests.append(p["request"]["url"])
-        return {"dom": dom, "text": text, "errors": errors,
-                "foreign_requests": [u for u in requests if u != page.as_uri()]}
+        return {
+            "dom": dom,
+            "text": text,
+            "errors": errors,
+            "foreign_requests": [u for u in requests if u != page.as_uri()],
+        }
     finally:
         chrome.close()
 
@@ -301,8 +540,12 @@ def browser():
     binary = chromium_path()
     if binary is None:
         if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (CI must install it: apt-get install -y chromium)")
-        pytest.skip("chromium is not installed: `sudo apt-get install -y chromium` to run the browser tests")
+            pytest.fail(
+                "chromium is not installed (CI must install it: apt-get install -y chromium)"
+            )
+        pytest.skip(
+            "chromium is not installed: `sudo apt-get install -y chromium` to run the browser tests"
+        )
     return binary
 
 
@@ -318,7 +561,9 @@ def test_report_is_static_self_contained_and_escaped(warehouse, tmp_path):
     out = write_report(warehouse, tmp_path / "report.html")
     page = out.read_text(encoding="utf-8")
     assert "<script" not in page.lower().replace("&lt;script", "")
-    assert not re.search(r"(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", page), "external reference in the report"
+    assert not re.search(r"(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", page), (
+        "external reference in the report"
+    )
     assert not re.search(r"(?i)<(link|img|iframe|object)\b", page)
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page  # markupsafe's escapes
     for _, name in COUNTIES:
@@ -359,10 +604,13 @@ def test_report_renders_in_headless_chromium(warehouse, tmp_path, browser):
 def test_browser_check_catches_errors_and_external_requests(tmp_path, browser):
     """The error detection itself works: a page with a JS error, a console error and a CDN link."""
     bad = tmp_path / "bad.html"
-    bad.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-                   "<link rel='stylesheet' href='https://cdn.example.invalid/x.css'></head>"
-                   "<body><p>甲县</p><script>console.error('boom'); throw new Error('kaboom')</script>"
-                   "</body></html>", encoding="utf-8")
+    bad.write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        "<link rel='stylesheet' href='https://cdn.example.invalid/x.css'></head>"
+        "<body><p>甲县</p><script>console.error('boom'); throw new Error('kaboom')</script>"
+        "</body></html>",
+        encoding="utf-8",
+    )
     result = render(browser, bad, tmp_path)
     joined = " | ".join(map(str, result["errors"]))
     assert "kaboom" in joined and "boom" in joined
@@ -390,9 +638,16 @@ def test_analyst_queries_run(warehouse):
     assert len(city) == 1 and city[0][5] == 3 and city[0][4] == city[0][8]
     assert len(behind) == 1 and behind[0][5] is not None and behind[0][6] is not None
     sources = {r[0]: r for r in quality}
-    assert sources["deaths"][2] == 1 and sources["outpatient_visits"][10] == "visit_time_in_period 2024Q4"
+    assert (
+        sources["deaths"][2] == 1
+        and sources["outpatient_visits"][10] == "visit_time_in_period 2024Q4"
+    )
     # I05a of the fixture: 丙县 (30 x 200) per 30 = 200 per 10k first, then 乙县 160 and 甲县 120
-    assert [(r[1], r[2], r[5]) for r in rates] == [("丙县", "I05a", 200.0), ("乙县", "I05a", 160.0), ("甲县", "I05a", 120.0)]
+    assert [(r[1], r[2], r[5]) for r in rates] == [
+        ("丙县", "I05a", 200.0),
+        ("乙县", "I05a", 160.0),
+        ("甲县", "I05a", 120.0),
+    ]
 
 
 def test_export_parquet(warehouse, tmp_path):
@@ -400,10 +655,20 @@ def test_export_parquet(warehouse, tmp_path):
 
     dest = tmp_path / "parquet"
     rows = export_parquet(warehouse, dest)
-    assert set(rows) == {"indicator_values", "indicator_catalog", "county_scorecard", "data_quality", "load_audit"}
+    assert set(rows) == {
+        "indicator_values",
+        "indicator_catalog",
+        "county_scorecard",
+        "data_quality",
+        "load_audit",
+    }
     assert rows["indicator_values"] == len(indicator_rows())
     assert pq.read_table(dest / "indicator_values.parquet").num_rows == rows["indicator_values"]
-    assert pq.read_table(dest / "indicator_values.parquet").column_names[:3] == ["area_level", "area_code", "area_name"]
+    assert pq.read_table(dest / "indicator_values.parquet").column_names[:3] == [
+        "area_level",
+        "area_code",
+        "area_name",
+    ]
     # a second export replaces the folder whole and leaves no temp folder behind
     (dest / "stale_table.parquet").write_bytes(b"old")
     assert export_parquet(warehouse, dest) == rows
@@ -416,7 +681,12 @@ def test_report_of_an_empty_warehouse_explains_what_is_missing(tmp_path):
     con.execute("create schema marts")
     con.close()
     page = write_report(tmp_path / "empty.duckdb", tmp_path / "r.html").read_text(encoding="utf-8")
-    for table in ("marts.county_scorecard", "marts.indicator_values", "marts.data_quality", "marts.load_audit"):
+    for table in (
+        "marts.county_scorecard",
+        "marts.indicator_values",
+        "marts.data_quality",
+        "marts.load_audit",
+    ):
         assert table in page
 
 
@@ -445,8 +715,11 @@ def test_trends_draw_each_year_as_its_own_line_from_zero(warehouse, tmp_path):
 def test_missing_values_say_why_and_counties_missing_targets_are_listed(tmp_path):
     wh = build_warehouse(tmp_path / "wh.duckdb")
     con = duck.connect(wh)
-    con.executemany("insert into marts.indicator_values values (?, ?, ?, '2024', 2024, null, 'I14p', "
-                    "null, null, null, 'per_10k', null)", [("county", c, n) for c, n in COUNTIES])
+    con.executemany(
+        "insert into marts.indicator_values values (?, ?, ?, '2024', 2024, null, 'I14p', "
+        "null, null, null, 'per_10k', null)",
+        [("county", c, n) for c, n in COUNTIES],
+    )
     con.close()
     page = write_report(wh, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "no value for 甲县, 乙县, 丙县: 三年合并值需要连续三年的死亡和人口数据" in page
@@ -454,7 +727,9 @@ def test_missing_values_say_why_and_counties_missing_targets_are_listed(tmp_path
     # 2024 values worked out from county_numbers: I07 58% / 63% / 68% against >= 65%,
     # I08 70% / 76% / 82% against >= 90%, I14 16% / 15% / 14% against <= 15%
     table = re.search(r"id=\"targets\".*?<tbody>(.*?)</tbody>", page, re.S).group(1)
-    rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td class=\"num\">(\d+)</td></tr>", table)
+    rows = re.findall(
+        r"<tr><td>([^<]+)</td><td>([^<]+)</td><td class=\"num\">(\d+)</td></tr>", table
+    )
     missed = {county: (codes, int(n)) for county, codes, n in rows}
     assert {c: n for c, (_, n) in missed.items()} == {"甲县": 3, "乙县": 2, "丙县": 1}
     assert "I07 58.0%" in missed["甲县"][0] and "I14 16.0%" in missed["甲县"][0]
@@ -468,7 +743,10 @@ def test_report_pages_have_no_hand_escaping_outside_the_chart_module():
             text = path.read_text(encoding="utf-8")
             assert "escape(" not in text and "import html" not in text, path
     assert sorted(p.name for p in (pkg / "templates").glob("*.html.j2")) == [
-        "base.html.j2", "quality.html.j2", "report.html.j2"]
+        "base.html.j2",
+        "quality.html.j2",
+        "report.html.j2",
+    ]
 
 
 # ---------------------------------------------------------------- 20.1: the quality page
@@ -476,17 +754,81 @@ def test_report_pages_have_no_hand_escaping_outside_the_chart_module():
 
 DQ_FULL = [  # check_id, stage, source, period, category, severity, threshold, checked, failed, status,
     # description, finding, message
-    ("R07", "raw", "outpatient_visits", "2024Q4", "conformance", "blocking", 0.001, 123456, 0, "passed",
-     "Visits have an id, a facility and a time", "", "Visits have an id, a facility and a time"),
-    ("R12", "raw", "outpatient_visits", "2024Q4", "completeness", "warning", 0.0, 74, 8, "failed",
-     "Every facility that delivered last quarter delivered this quarter",
-     "H0001 甲县卫生院, H0002 乙县卫生院, H0003 x, H0004 y, H0005 z and 3 more", ""),
-    ("R13", "raw", "outpatient_visits", "2024Q4", "plausibility", "warning", 0.02, 200000, 3, "passed",
-     "Share of invalid 身份证号 check digits is small", "visits.csv:12, visits.csv:40, visits.csv:99", ""),
-    ("R30", "raw", "chronic_disease_roster", "2024", "plausibility", "warning", 0.0, 0, 0, "not_applicable",
-     "Roster rows are unique", "", ""),
-    ("M01", "mart", "indicator_values", "2024", "plausibility", "warning", 0.0, 540, 1, "failed",
-     "Indicator values lie in their plausible range", "I07 990121 = 1.2", ""),
+    (
+        "R07",
+        "raw",
+        "outpatient_visits",
+        "2024Q4",
+        "conformance",
+        "blocking",
+        0.001,
+        123456,
+        0,
+        "passed",
+        "Visits have an id, a facility and a time",
+        "",
+        "Visits have an id, a facility and a time",
+    ),
+    (
+        "R12",
+        "raw",
+        "outpatient_visits",
+        "2024Q4",
+        "completeness",
+        "warning",
+        0.0,
+        74,
+        8,
+        "failed",
+        "Every facility that delivered last quarter delivered this quarter",
+        "H0001 甲县卫生院, H0002 乙县卫生院, H0003 x, H0004 y, H0005 z and 3 more",
+        "",
+    ),
+    (
+        "R13",
+        "raw",
+        "outpatient_visits",
+        "2024Q4",
+        "plausibility",
+        "warning",
+        0.02,
+        200000,
+        3,
+        "passed",
+        "Share of invalid 身份证号 check digits is small",
+        "visits.csv:12, visits.csv:40, visits.csv:99",
+        "",
+    ),
+    (
+        "R30",
+        "raw",
+        "chronic_disease_roster",
+        "2024",
+        "plausibility",
+        "warning",
+        0.0,
+        0,
+        0,
+        "not_applicable",
+        "Roster rows are unique",
+        "",
+        "",
+    ),
+    (
+        "M01",
+        "mart",
+        "indicator_values",
+        "2024",
+        "plausibility",
+        "warning",
+        0.0,
+        540,
+        1,
+        "failed",
+        "Indicator values lie in their plausible range",
+        "I07 990121 = 1.2",
+        "",
+    ),
 ]
 
 
@@ -509,8 +851,13 @@ def external_refs(page: str) -> list[str]:
 
     class Refs(HTMLParser):
         def handle_starttag(self, tag, attrs):
-            found.extend(v for k, v in attrs if k in ("src", "href", "xlink:href") and v
-                         and re.match(r"(?i)^(https?:)?//", v.strip()))
+            found.extend(
+                v
+                for k, v in attrs
+                if k in ("src", "href", "xlink:href")
+                and v
+                and re.match(r"(?i)^(https?:)?//", v.strip())
+            )
 
     Refs().feed(page)
     return found + re.findall(r"(?i)url\(\s*['\"]?(?:https?:)?//[^)]*\)", page)
@@ -525,8 +872,8 @@ def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, width = 8, b"", 0
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, colour = struct.unpack(">IIBB", chunk[:10])
             assert depth == 8 and colour in (2, 6)
@@ -536,7 +883,10 @@ def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
         pos += 12 + length
     raw, stride, rows, prev = zlib.decompress(idat), width * bpp, [], bytearray(width * bpp)
     for y in range(height):
-        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        f, line = (
+            raw[y * (stride + 1)],
+            bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
+        )
         for i in range(stride):
             a = line[i - bpp] if i >= bpp else 0
             b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
@@ -552,7 +902,7 @@ def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
         rows.append(bytes(line))
         prev = line
-    return width, height, [bytes(r[i:i + 3]) for r in rows for i in range(0, stride, bpp)]
+    return width, height, [bytes(r[i : i + 3]) for r in rows for i in range(0, stride, bpp)]
 
 
 def test_quality_page_says_in_words_what_was_checked_and_found(tmp_path):
@@ -564,8 +914,13 @@ def test_quality_page_says_in_words_what_was_checked_and_found(tmp_path):
     assert "No blocking failure: the warehouse is published; 2 warning(s) to look into" in html
     rows = re.findall(r"<tr><td class=\"[a-z]*\">([^<]+)</td><td><b>(\w+)</b>.*?</tr>", html, re.S)
     status = dict((check, words) for words, check in rows)
-    assert status == {"R07": "通过 passed", "R12": "警告 warning", "R13": "通过 passed",
-                      "R30": "不适用 not applicable", "M01": "警告 warning"}
+    assert status == {
+        "R07": "通过 passed",
+        "R12": "警告 warning",
+        "R13": "通过 passed",
+        "R30": "不适用 not applicable",
+        "M01": "警告 warning",
+    }
     r12 = re.search(r"<td><b>R12</b>.*?</tr>", html, re.S).group(0)
     # 8 of 74 = 10.81 %; integers with thousands separators; tolerated 0 %
     assert ">74<" in r12 and ">8<" in r12 and "10.81%" in r12 and ">0%<" in r12
@@ -603,23 +958,33 @@ def county_table(page: str, code: str) -> str:
 
 def indicator_row(table: str, code: str) -> list[str]:
     row = re.search(r"<tr><td>" + code + r" .*?</tr>", table, re.S).group(0)
-    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    return [
+        re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    ]
 
 
 def test_county_pages_rank_in_city_and_province_and_name_top_facilities(tmp_path):
     wh = build_warehouse(tmp_path / "wh.duckdb")
     con = duck.connect(wh)
     # a fourth county in another city of the same province, I07 2024 = 60 %
-    con.execute("insert into marts.indicator_values values ('county', '990221', '丁县', '2024', 2024, "
-                "null, 'I07', 60, 100, 0.60, 'ratio', null)")
+    con.execute(
+        "insert into marts.indicator_values values ('county', '990221', '丁县', '2024', 2024, "
+        "null, 'I07', 60, 100, 0.60, 'ratio', null)"
+    )
     con.execute("""create table marts.indicator_breakdown (area_level varchar, area_code varchar,
         area_name varchar, period varchar, year integer, quarter integer, indicator_code varchar,
         facility_code varchar, facility_name varchar, facility_category varchar,
         facility_county_code varchar, numerator double, denominator double)""")
-    con.executemany("insert into marts.indicator_breakdown values ('county', '990121', '甲县', '2024', 2024, "
-                    "null, 'I07', ?, ?, 'C21', '990121', ?, ?)",
-                    [("F1", "一号卫生院", 500, 1000), ("F2", "二号卫生院", 900, 1200),
-                     ("F3", "三号卫生院", 100, 300), ("F4", "四号卫生院", 300, 400)])
+    con.executemany(
+        "insert into marts.indicator_breakdown values ('county', '990121', '甲县', '2024', 2024, "
+        "null, 'I07', ?, ?, 'C21', '990121', ?, ?)",
+        [
+            ("F1", "一号卫生院", 500, 1000),
+            ("F2", "二号卫生院", 900, 1200),
+            ("F3", "三号卫生院", 100, 300),
+            ("F4", "四号卫生院", 300, 400),
+        ],
+    )
     con.close()
     page = write_report(wh, tmp_path / "r.html").read_text(encoding="utf-8")
     # I07 2024 (higher is better): 丙县 68 %, 乙县 63 %, 丁县 60 %, 甲县 58 %
@@ -638,4 +1003,4 @@ def test_county_pages_without_breakdown_say_so(warehouse, tmp_path):
     page = write_report(warehouse, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "No marts.indicator_breakdown table: the top facilities are omitted" in page
     assert "Top facilities" not in page
-    assert all(f"id=\"county-{code}\"" in page for code, _ in COUNTIES)
+    assert all(f'id="county-{code}"' in page for code, _ in COUNTIES)

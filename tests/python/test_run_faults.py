@@ -22,8 +22,15 @@ YGT = [sys.executable, "-m", "orchestration.cli"]
 
 
 def ygt(*args, env=None, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([*YGT, *args], capture_output=True, text=True, timeout=600,
-                          cwd=settings.PROJECT_DIR, env={**os.environ, **(env or {})}, **kw)
+    return subprocess.run(
+        [*YGT, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=settings.PROJECT_DIR,
+        env={**os.environ, **(env or {})},
+        **kw,
+    )
 
 
 def digest(path: Path) -> str:
@@ -38,12 +45,16 @@ def make_work_db(path: Path, values: list[tuple[str, str, float]]) -> None:
     """A working database with a minimal marts.indicator_values (area, period, value)."""
     con = duck.connect(path)
     con.execute("create schema if not exists marts")
-    con.execute("create or replace table marts.indicator_values (area_level varchar, "
-                "area_code varchar, area_name varchar, period varchar, quarter varchar, "
-                "indicator_code varchar, value double)")
+    con.execute(
+        "create or replace table marts.indicator_values (area_level varchar, "
+        "area_code varchar, area_name varchar, period varchar, quarter varchar, "
+        "indicator_code varchar, value double)"
+    )
     if values:
-        con.executemany("insert into marts.indicator_values values ('county', ?, 'X县', ?, null, "
-                        "'I07', ?)", values)
+        con.executemany(
+            "insert into marts.indicator_values values ('county', ?, 'X县', ?, null, 'I07', ?)",
+            values,
+        )
     con.close()
 
 
@@ -130,8 +141,14 @@ def test_contract_into_a_closed_pipe_exits_quietly():
     """`ygt contract | head -1`: the reader is gone before ygt writes."""
     r, w = os.pipe()
     os.close(r)  # nobody reads: every write gets EPIPE
-    proc = subprocess.run([*YGT, "contract"], stdout=w, stderr=subprocess.PIPE, text=True,
-                          cwd=settings.PROJECT_DIR, timeout=120)
+    proc = subprocess.run(
+        [*YGT, "contract"],
+        stdout=w,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=settings.PROJECT_DIR,
+        timeout=120,
+    )
     os.close(w)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
@@ -150,8 +167,12 @@ with runlock.hold(Path(sys.argv[1]), command="ygt run HOLDER-UNDER-TEST"):
 
 
 def _hold(work_db: Path, seconds: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(work_db), str(seconds)],
-                            stdout=subprocess.PIPE, text=True, cwd=settings.PROJECT_DIR)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(work_db), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=settings.PROJECT_DIR,
+    )
     assert proc.stdout.readline().strip() == "holding"
     return proc
 
@@ -173,9 +194,22 @@ def test_second_run_names_the_run_holding_the_warehouse_then_can_wait(landing, t
     # --wait queues behind the holder, then does its work (here: landing only)
     holder = _hold(work_db, 600)
     waiting = subprocess.Popen(
-        [*YGT, "land", "--landing", str(landing), "--warehouse", str(wh), "--period", "2024Q1",
-         "--wait"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        cwd=settings.PROJECT_DIR)
+        [
+            *YGT,
+            "land",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(wh),
+            "--period",
+            "2024Q1",
+            "--wait",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=settings.PROJECT_DIR,
+    )
     first = ""
     for line in waiting.stderr:  # blocks until ygt land reports that it waits
         first = line
@@ -189,7 +223,10 @@ def test_second_run_names_the_run_holding_the_warehouse_then_can_wait(landing, t
     con = duck.connect(work_db, read_only=True)
     landed = {p for (p,) in con.execute("select distinct period from raw.deliveries").fetchall()}
     con.close()
-    assert landed == {"2024", "2024Q1"}  # --period 2024Q1 lands the quarter and the year's registers
+    assert landed == {
+        "2024",
+        "2024Q1",
+    }  # --period 2024Q1 lands the quarter and the year's registers
 
 
 # ── publish faults, for real ───────────────────────────────────────────────────────────────
@@ -221,15 +258,22 @@ def _published(root: Path) -> tuple[Path, Path]:
     pipeline.publish_step(work, wh, gates=[])
     # the next build is bigger than the file-size limit
     con = duck.connect(work)
-    con.execute("insert into marts.indicator_values select 'county', lpad(i::varchar, 6, '0'), "
-                "'X县', '2024', null, 'I07', i / 7 from range(60000) t(i)")
+    con.execute(
+        "insert into marts.indicator_values select 'county', lpad(i::varchar, 6, '0'), "
+        "'X县', '2024', null, 'I07', i / 7 from range(60000) t(i)"
+    )
     con.close()
     return work, wh
 
 
 def _publish(mode: str, work: Path, wh: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", PUBLISH, mode, str(work), str(wh)],
-                          capture_output=True, text=True, cwd=settings.PROJECT_DIR, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", PUBLISH, mode, str(work), str(wh)],
+        capture_output=True,
+        text=True,
+        cwd=settings.PROJECT_DIR,
+        timeout=300,
+    )
 
 
 def _has_nobody() -> bool:
@@ -239,8 +283,10 @@ def _has_nobody() -> bool:
         return False
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not _has_nobody(),
-                    reason="needs root and the user nobody (uid 65534) to publish unprivileged")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not _has_nobody(),
+    reason="needs root and the user nobody (uid 65534) to publish unprivileged",
+)
 def test_publish_into_a_read_only_folder(tmp_path):
     """Root ignores permissions, so the publish runs as `nobody`, for whom the warehouse folder
     (mode 0555, owned by root) is read-only; the working database is world-readable."""
@@ -282,10 +328,13 @@ def test_runs_are_recorded_in_dagster_and_a_noop_refresh_skips_dbt(landing, tmp_
 
     home, wh = tmp_path / "dagster_home", tmp_path / "w.duckdb"
     env = {"DAGSTER_HOME": str(home)}
-    first = ygt("run", "--landing", str(landing), "--warehouse", str(wh), "--period", "2024", env=env)
+    first = ygt(
+        "run", "--landing", str(landing), "--warehouse", str(wh), "--period", "2024", env=env
+    )
     assert first.returncode == 0, first.stderr[-3000:]
-    again = ygt("run", "--landing", str(landing), "--warehouse", str(wh), "--period", "2024Q4",
-                env=env)
+    again = ygt(
+        "run", "--landing", str(landing), "--warehouse", str(wh), "--period", "2024Q4", env=env
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert "dbt build skipped: nothing landed since the last successful build" in again.stderr
 
@@ -299,8 +348,13 @@ def test_runs_are_recorded_in_dagster_and_a_noop_refresh_skips_dbt(landing, tmp_
     assert len(published.records) == 2  # both runs published
     # the generated year's four quarters of visits, as quarterly partition keys
     assert instance.get_materialized_partitions(dg.AssetKey(["raw", "outpatient_visits"])) == {
-        "2024-01", "2024-04", "2024-07", "2024-10"}
+        "2024-01",
+        "2024-04",
+        "2024-07",
+        "2024-10",
+    }
     assert instance.get_latest_materialization_event(dg.AssetKey(["marts", "indicator_values"]))
     check = instance.event_log_storage.get_asset_check_execution_history(
-        dg.AssetCheckKey(dg.AssetKey(["marts", "indicator_values"]), "mart_quality_gates"), limit=5)
+        dg.AssetCheckKey(dg.AssetKey(["marts", "indicator_values"]), "mart_quality_gates"), limit=5
+    )
     assert len(check) == 2 and all(c.status.value == "SUCCEEDED" for c in check)
