@@ -1,13 +1,14 @@
 # Two commands on a fresh machine:
 #   make demo   -> install, generate demo landing data, build, check, publish, show the result
 #   make test   -> install and run every test
+#   make lint   -> the house style: ruff (Python) and sqlfluff with the dbt templater (SQL)
 #   make test-spark -> the same dbt models on Spark: parity with DuckDB (docs/scale.md)
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo
 
-.PHONY: install browser demo test test-spark clean
+.PHONY: install browser demo test lint test-spark clean
 
 # Each step says what it installs; pip shows each package as it goes (the first install takes
 # about 2.5 minutes and 1.4 GB in .venv).
@@ -39,6 +40,13 @@ browser:
 test: install browser
 	@echo "==> running the test suite (pytest)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+lint: install
+	@echo "==> ruff: Python lint and format check"
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@echo "==> sqlfluff (dbt templater): dbt models and tests"
+	PATH="$(CURDIR)/$(BIN):$$PATH" DBT_PROFILES_DIR=$(CURDIR) $(BIN)/sqlfluff lint models tests/dbt --processes 2
 
 # Spark in its own venv (pyspark ~0.5 GB), so the main one stays as pinned. Java 17 must be
 # installed; nothing is downloaded at run time.

@@ -44,7 +44,7 @@ bands_reached as (
         ) as band_rank
     from scored
     inner join bands
-        on bands.min_score <= scored.score
+        on scored.score >= bands.min_score
 ),
 
 graded as (
@@ -53,9 +53,9 @@ graded as (
         bands_reached.grade
     from scored
     left join bands_reached
-        on bands_reached.county_code = scored.county_code
-        and bands_reached.year = scored.year
-        and bands_reached.band_rank = 1
+        on scored.county_code = bands_reached.county_code
+            and scored.year = bands_reached.year
+            and bands_reached.band_rank = 1
 ),
 
 final as (
@@ -74,7 +74,7 @@ final as (
         graded.attainment_detail
     from graded
     left join area_names
-        on area_names.area_code = graded.county_code
+        on graded.county_code = area_names.area_code
 )
 
 select * from final

@@ -30,7 +30,7 @@ final as (
         end as attainment
     from values_
     inner join rules
-        on rules.indicator_code = values_.indicator_code
+        on values_.indicator_code = rules.indicator_code
 )
 
 select * from final

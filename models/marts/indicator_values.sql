@@ -7,7 +7,11 @@
 with
 
 areas as (
-    select distinct area_level, area_code, level_rank from {{ ref('int_areas') }}
+    select distinct
+        area_level,
+        area_code,
+        level_rank
+    from {{ ref('int_areas') }}
 ),
 
 periods as (
@@ -59,12 +63,12 @@ final as (
         values_.status
     from spine
     left join values_
-        on values_.area_level = spine.area_level
-        and values_.area_code = spine.area_code
-        and values_.period = spine.period
-        and values_.indicator_code = spine.indicator_code
+        on spine.area_level = values_.area_level
+            and spine.area_code = values_.area_code
+            and spine.period = values_.period
+            and spine.indicator_code = values_.indicator_code
     left join area_names
-        on area_names.area_code = spine.area_code
+        on spine.area_code = area_names.area_code
 )
 
 select * from final

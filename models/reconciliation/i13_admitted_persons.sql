@@ -14,7 +14,14 @@ diseases as (
         year,
         person_key,
         {{ listagg_ordered('disease', "'|'", 'disease') }} as diseases
-    from (select distinct county_code, year, person_key, disease from {{ ref('int_chronic_cohort') }}) as managed
+    from (
+        select distinct
+            county_code,
+            year,
+            person_key,
+            disease
+        from {{ ref('int_chronic_cohort') }}
+    ) as managed
     group by county_code, year, person_key
 ),
 
@@ -52,9 +59,9 @@ final as (
         admissions.admission_list
     from admissions
     left join diseases
-        on diseases.county_code = admissions.county_code
-        and diseases.year = admissions.year
-        and diseases.person_key = admissions.person_key
+        on admissions.county_code = diseases.county_code
+            and admissions.year = diseases.year
+            and admissions.person_key = diseases.person_key
 )
 
 select * from final

@@ -6,7 +6,10 @@
 with
 
 areas as (
-    select distinct area_level, area_code from {{ ref('int_areas') }}
+    select distinct
+        area_level,
+        area_code
+    from {{ ref('int_areas') }}
 ),
 
 periods as (
@@ -19,7 +22,11 @@ catalog as (
 ),
 
 expected as (
-    select areas.area_level, areas.area_code, periods.period, catalog.indicator_code
+    select
+        areas.area_level,
+        areas.area_code,
+        periods.period,
+        catalog.indicator_code
     from areas
     cross join periods
     inner join catalog
@@ -27,24 +34,32 @@ expected as (
 ),
 
 actual as (
-    select area_level, area_code, period, indicator_code
+    select
+        area_level,
+        area_code,
+        period,
+        indicator_code
     from {{ ref('indicator_values') }}
 )
 
-select 'missing' as problem, expected.*
+select
+    'missing' as problem,
+    expected.*
 from expected
 left join actual
-    on actual.area_level = expected.area_level
-    and actual.area_code = expected.area_code
-    and actual.period = expected.period
-    and actual.indicator_code = expected.indicator_code
+    on expected.area_level = actual.area_level
+        and expected.area_code = actual.area_code
+        and expected.period = actual.period
+        and expected.indicator_code = actual.indicator_code
 where actual.indicator_code is null
 union all
-select 'unexpected', actual.*
+select
+    'unexpected' as problem,
+    actual.*
 from actual
 left join expected
     on actual.area_level = expected.area_level
-    and actual.area_code = expected.area_code
-    and actual.period = expected.period
-    and actual.indicator_code = expected.indicator_code
+        and actual.area_code = expected.area_code
+        and actual.period = expected.period
+        and actual.indicator_code = expected.indicator_code
 where expected.indicator_code is null

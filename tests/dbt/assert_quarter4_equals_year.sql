@@ -5,14 +5,14 @@ v as (
     select * from {{ ref('indicator_values') }}
 )
 
-select q4.*
+select q4.*  -- noqa: AM04
 from v as q4
 inner join v as y
-    on y.area_level = q4.area_level
-    and y.area_code = q4.area_code
-    and y.indicator_code = q4.indicator_code
-    and y.year = q4.year
-    and y.quarter is null
+    on q4.area_level = y.area_level
+        and q4.area_code = y.area_code
+        and q4.indicator_code = y.indicator_code
+        and q4.year = y.year
+        and y.quarter is null
 where q4.quarter = 4
     and q4.indicator_code <> 'I10b'  -- its year-ago Q4 may be missing while the year exists
     and abs(coalesce(q4.value, -1) - coalesce(y.value, -1)) > 1e-9

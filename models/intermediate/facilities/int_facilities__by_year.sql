@@ -55,9 +55,9 @@ final as (
         facilities.is_active
     from chosen
     inner join facilities
-        on facilities.register_year = chosen.register_year
+        on chosen.register_year = facilities.register_year
     left join categories
-        on categories.category_code = facilities.category_code
+        on facilities.category_code = categories.category_code
 )
 
 select * from final

@@ -6,11 +6,19 @@ with
 
 unioned as (
     {%- for m in families %}
-    select area_level, area_code, period, indicator_code, numerator, denominator, value, status
-    from {{ ref(m) }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            area_level,
+            area_code,
+            period,
+            indicator_code,
+            numerator,
+            denominator,
+            value,
+            status
+        from {{ ref(m) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 )
 

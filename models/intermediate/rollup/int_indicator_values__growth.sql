@@ -11,7 +11,7 @@ levels as (
         levels.*,
         case
             {%- for growth, base in growth_of.items() %}
-            when levels.indicator_code = '{{ base }}' then '{{ growth }}'
+                when levels.indicator_code = '{{ base }}' then '{{ growth }}'
             {%- endfor %}
         end as growth_code
     from {{ ref('int_indicator_values__ratio_of_sums') }} as levels
@@ -32,15 +32,15 @@ with_previous as (
         previous.value as previous_value
     from levels
     inner join periods
-        on periods.period = levels.period
+        on levels.period = periods.period
     left join periods as previous_period
         on previous_period.year = periods.year - 1
-        and coalesce(previous_period.quarter, 0) = coalesce(periods.quarter, 0)
+            and coalesce(previous_period.quarter, 0) = coalesce(periods.quarter, 0)
     left join levels as previous
-        on previous.area_level = levels.area_level
-        and previous.area_code = levels.area_code
-        and previous.indicator_code = levels.indicator_code
-        and previous.period = previous_period.period
+        on levels.area_level = previous.area_level
+            and levels.area_code = previous.area_code
+            and levels.indicator_code = previous.indicator_code
+            and previous_period.period = previous.period
 ),
 
 final as (

@@ -7,10 +7,16 @@ with
 
 county_values as (
     {%- for m in county_models %}
-    select county_code, period, indicator_code, numerator, denominator from {{ ref(m) }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            county_code,
+            period,
+            indicator_code,
+            numerator,
+            denominator
+        from {{ ref(m) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 
@@ -28,7 +34,7 @@ summed as (
         sum(county_values.denominator) as denominator
     from county_values
     inner join areas
-        on areas.county_code = county_values.county_code
+        on county_values.county_code = areas.county_code
     group by areas.area_level, areas.area_code, county_values.period, county_values.indicator_code
 ),
 

@@ -41,8 +41,8 @@ rolled_up as (
         {{ to_double('count(county_values.value)') }} as denominator
     from county_values
     inner join areas
-        on areas.county_code = county_values.county_code
-        and areas.area_level <> 'county'
+        on county_values.county_code = areas.county_code
+            and areas.area_level <> 'county'
     group by areas.area_level, areas.area_code, county_values.period, county_values.indicator_code
 ),
 

@@ -30,9 +30,9 @@ final as (
         max(facility_org_code) as facility_org_code,
         max(facility_county_code) as facility_county_code,
         max(fixmedins_name) as fixmedins_name,
-        {%- for name, expr in settlement_measures() %}
-        sum({{ expr }}) as {{ name }}{{ "," if not loop.last }}
-        {%- endfor %}
+    {%- for name, expr in settlement_measures() %}
+        sum({{ expr }}) as {{ name }}{{ "," if not loop.last }}  -- noqa: LT02
+    {%- endfor %}
     from signed
     group by _period, insured_county_code, fixmedins_code, setl_date
 )

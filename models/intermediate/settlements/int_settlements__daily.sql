@@ -20,9 +20,9 @@ final as (
         _period,
         insured_county_code,
         setl_date,
-        {%- for name, expr in settlement_measures() %}
-        sum({{ name }}) as {{ name }}{{ "," if not loop.last }}
-        {%- endfor %}
+    {%- for name, expr in settlement_measures() %}
+        sum({{ name }}) as {{ name }}{{ "," if not loop.last }}  -- noqa: LT02
+    {%- endfor %}
     from by_facility
     group by _period, insured_county_code, setl_date
 )

@@ -10,7 +10,7 @@
 -- inpatient_med_type_prefixes, inpatient_med_types.
 {%- set money_columns = ['medfee_sumamt', 'hifp_pay', 'fund_pay_sumamt', 'acct_pay', 'psn_cash_pay'] %}
 {%- for v in ['pooled_fund_column', 'total_cost_column'] %}
-{%- if var(v) not in money_columns %}
+    {%- if var(v) not in money_columns %}
 {{ exceptions.raise_compiler_error("var " ~ v ~ " = '" ~ var(v) ~ "' is not a settlement money column " ~ money_columns | join(', ')) }}
 {%- endif %}
 {%- endfor %}
@@ -59,8 +59,8 @@ final as (
         settlements._period
     from settlements
     left join insurance_codes
-        on insurance_codes.year = settlements.setl_year
-        and insurance_codes.fixmedins_code = settlements.fixmedins_code
+        on settlements.setl_year = insurance_codes.year
+            and settlements.fixmedins_code = insurance_codes.fixmedins_code
 )
 
 select * from final

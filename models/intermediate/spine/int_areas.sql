@@ -8,13 +8,33 @@ counties as (
 ),
 
 levels as (
-    select county_code, 'county' as area_level, county_code as area_code, 1 as level_rank from counties
+    select
+        county_code,
+        'county' as area_level,
+        county_code as area_code,
+        1 as level_rank
+    from counties
     union all
-    select county_code, 'city', {{ city_code('county_code') }}, 2 from counties
+    select
+        county_code,
+        'city' as area_level,
+        {{ city_code('county_code') }} as area_code,
+        2 as level_rank
+    from counties
     union all
-    select county_code, 'province', {{ province_code('county_code') }}, 3 from counties
+    select
+        county_code,
+        'province' as area_level,
+        {{ province_code('county_code') }} as area_code,
+        3 as level_rank
+    from counties
     union all
-    select county_code, 'national', '{{ var("national_area_code") }}', 4 from counties
+    select
+        county_code,
+        'national' as area_level,
+        '{{ var("national_area_code") }}' as area_code,
+        4 as level_rank
+    from counties
 )
 
 select * from levels

@@ -4,19 +4,28 @@ with
 
 annual_deliveries as (
     select _period from {{ ref('stg_registry__facilities') }}
-    union select _period from {{ ref('stg_registry__population') }}
-    union select _period from {{ ref('stg_hr__staff') }}
-    union select _period from {{ ref('stg_registry__dispatches') }}
-    union select _period from {{ ref('stg_phis__chronic_disease_roster') }}
-    union select _period from {{ ref('stg_dsp__deaths') }}
-    union select _period from {{ ref('stg_assessment__qualitative_assessments') }}
+    union
+    select _period from {{ ref('stg_registry__population') }}
+    union
+    select _period from {{ ref('stg_hr__staff') }}
+    union
+    select _period from {{ ref('stg_registry__dispatches') }}
+    union
+    select _period from {{ ref('stg_phis__chronic_disease_roster') }}
+    union
+    select _period from {{ ref('stg_dsp__deaths') }}
+    union
+    select _period from {{ ref('stg_assessment__qualitative_assessments') }}
 ),
 
 quarterly_deliveries as (
     select _period from {{ ref('stg_his__outpatient_visits') }}
-    union select _period from {{ ref('stg_his__inpatient_discharges') }}
-    union select _period from {{ ref('stg_insurance__settlements') }}
-    union select _period from {{ ref('stg_telemed__remote_diagnoses') }}
+    union
+    select _period from {{ ref('stg_his__inpatient_discharges') }}
+    union
+    select _period from {{ ref('stg_insurance__settlements') }}
+    union
+    select _period from {{ ref('stg_telemed__remote_diagnoses') }}
 ),
 
 periods as (

@@ -38,10 +38,10 @@ classified as (
         facilities.is_tcm_class or tcm_departments.dept_code is not null as is_tcm_visit
     from visits
     inner join facilities
-        on facilities.year = visits.visit_year
-        and facilities.org_code = visits.org_code
+        on visits.visit_year = facilities.year
+            and visits.org_code = facilities.org_code
     left join tcm_departments
-        on tcm_departments.dept_code = visits.dept_code
+        on visits.dept_code = tcm_departments.dept_code
 ),
 
 final as (

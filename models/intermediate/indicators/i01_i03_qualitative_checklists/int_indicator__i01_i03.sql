@@ -46,9 +46,9 @@ final as (
     from county_periods
     cross join indicators
     left join per_county
-        on per_county.county_code = county_periods.county_code
-        and per_county.year = county_periods.year
-        and per_county.indicator_code = indicators.indicator_code
+        on county_periods.county_code = per_county.county_code
+            and county_periods.year = per_county.year
+            and indicators.indicator_code = per_county.indicator_code
 )
 
 select * from final

@@ -22,7 +22,7 @@ ranked as (
         levels.level_rank
     from assessments
     inner join levels
-        on levels.assessor_level = assessments.assessor_level
+        on assessments.assessor_level = levels.assessor_level
 ),
 
 top_level as (
@@ -39,10 +39,10 @@ top_rows as (
     select ranked.*
     from ranked
     inner join top_level
-        on top_level.county_code = ranked.county_code
-        and top_level.year = ranked.year
-        and top_level.indicator_code = ranked.indicator_code
-        and top_level.level_rank = ranked.level_rank
+        on ranked.county_code = top_level.county_code
+            and ranked.year = top_level.year
+            and ranked.indicator_code = top_level.indicator_code
+            and ranked.level_rank = top_level.level_rank
 ),
 
 judged as (
@@ -70,12 +70,12 @@ final as (
         coalesce(judged.is_met, 0) = 1 as is_met
     from top_level
     inner join items
-        on items.indicator_code = top_level.indicator_code
+        on top_level.indicator_code = items.indicator_code
     left join judged
-        on judged.county_code = top_level.county_code
-        and judged.year = top_level.year
-        and judged.indicator_code = top_level.indicator_code
-        and judged.item_code = items.item_code
+        on top_level.county_code = judged.county_code
+            and top_level.year = judged.year
+            and top_level.indicator_code = judged.indicator_code
+            and items.item_code = judged.item_code
 )
 
 select * from final

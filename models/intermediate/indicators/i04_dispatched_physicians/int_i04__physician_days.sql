@@ -24,13 +24,18 @@ served as (
         dispatches.days_in_year
     from dispatches
     inner join hosts
-        on hosts.year = dispatches.ledger_year
-        and hosts.org_code = dispatches.host_org_code
+        on dispatches.ledger_year = hosts.year
+            and dispatches.host_org_code = hosts.org_code
     where dispatches.person_key is not null
 ),
 
 hosts_per_physician as (
-    select distinct county_code, year, person_key, host_org_code from served
+    select distinct
+        county_code,
+        year,
+        person_key,
+        host_org_code
+    from served
 ),
 
 host_lists as (
@@ -65,9 +70,9 @@ final as (
         per_physician.days >= {{ var('min_dispatch_days') }} as is_counted
     from per_physician
     inner join host_lists
-        on host_lists.county_code = per_physician.county_code
-        and host_lists.year = per_physician.year
-        and host_lists.person_key = per_physician.person_key
+        on per_physician.county_code = host_lists.county_code
+            and per_physician.year = host_lists.year
+            and per_physician.person_key = host_lists.person_key
 )
 
 select * from final

@@ -36,11 +36,11 @@ final as (
         {{ to_double('population.population') }} / {{ var('population_per') }} as denominator
     from county_years
     left join counted
-        on counted.county_code = county_years.county_code
-        and counted.year = county_years.year
+        on county_years.county_code = counted.county_code
+            and county_years.year = counted.year
     left join population
-        on population.county_code = county_years.county_code
-        and population.year = county_years.year
+        on county_years.county_code = population.county_code
+            and county_years.year = population.year
 )
 
 select * from final

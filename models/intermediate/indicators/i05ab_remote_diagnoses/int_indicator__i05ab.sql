@@ -24,8 +24,8 @@ counted as (
         sum(case when reports.is_ecg then 1 else 0 end) as ecg_reports
     from county_periods
     left join reports
-        on reports.county_code = county_periods.county_code
-        and {{ period_contains('county_periods', 'reports.reported_at') }}
+        on county_periods.county_code = reports.county_code
+            and {{ period_contains('county_periods', 'reports.reported_at') }}
     group by county_periods.county_code, county_periods.period
 ),
 
@@ -38,20 +38,28 @@ per_county as (
         {{ to_double('population.population') }} / {{ var('population_per') }} as population_units
     from county_periods
     left join counted
-        on counted.county_code = county_periods.county_code
-        and counted.period = county_periods.period
+        on county_periods.county_code = counted.county_code
+            and county_periods.period = counted.period
     left join population
-        on population.county_code = county_periods.county_code
-        and population.year = county_periods.year
+        on county_periods.county_code = population.county_code
+            and county_periods.year = population.year
 ),
 
 final as (
-    select county_code, period, 'I05a' as indicator_code,
-        {{ to_double('reports') }} as numerator, population_units as denominator
+    select
+        county_code,
+        period,
+        'I05a' as indicator_code,
+        {{ to_double('reports') }} as numerator,
+        population_units as denominator
     from per_county
     union all
-    select county_code, period, 'I05b',
-        {{ to_double('ecg_reports') }}, population_units
+    select
+        county_code,
+        period,
+        'I05b' as indicator_code,
+        {{ to_double('ecg_reports') }} as numerator,
+        population_units as denominator
     from per_county
 )
 

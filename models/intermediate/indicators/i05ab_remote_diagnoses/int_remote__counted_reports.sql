@@ -30,13 +30,13 @@ final as (
         reports._period
     from reports
     inner join facilities as centre
-        on centre.year = reports.reported_year
-        and centre.org_code = reports.center_org_code
-        and (centre.is_imaging_center or centre.is_ecg_center)
+        on reports.reported_year = centre.year
+            and reports.center_org_code = centre.org_code
+            and (centre.is_imaging_center or centre.is_ecg_center)
     inner join facilities as requester
-        on requester.year = reports.reported_year
-        and requester.org_code = reports.requesting_org_code
-        and requester.county_code = centre.county_code
+        on reports.reported_year = requester.year
+            and reports.requesting_org_code = requester.org_code
+            and centre.county_code = requester.county_code
     where reports.requesting_org_code <> reports.center_org_code
 )
 

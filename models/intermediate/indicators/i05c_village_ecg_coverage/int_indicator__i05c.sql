@@ -27,8 +27,8 @@ final as (
         {{ to_double('coalesce(village_clinics.active_clinics, 0)') }} as denominator
     from county_periods
     left join village_clinics
-        on village_clinics.year = county_periods.year
-        and village_clinics.county_code = county_periods.county_code
+        on county_periods.year = village_clinics.year
+            and county_periods.county_code = village_clinics.county_code
 )
 
 select * from final

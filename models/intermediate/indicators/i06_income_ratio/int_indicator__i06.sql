@@ -25,13 +25,13 @@ classified as (
         staff.roster_year as year,
         staff.annual_income,
         facilities.is_primary_care
-            and facilities.ownership in ({{ sql_list(var('i06_primary_care_ownership')) }})
-            and facilities.consortium_code is not null as is_member_primary_care,
+        and facilities.ownership in ({{ sql_list(var('i06_primary_care_ownership')) }})
+        and facilities.consortium_code is not null as is_member_primary_care,
         facilities.is_lead_hospital
     from staff
     inner join facilities
-        on facilities.year = staff.roster_year
-        and facilities.org_code = staff.org_code
+        on staff.roster_year = facilities.year
+            and staff.org_code = facilities.org_code
 ),
 
 per_county as (
@@ -57,8 +57,8 @@ final as (
         coalesce(per_county.lead_hospital_heads, 0) as lead_hospital_heads
     from county_periods
     left join per_county
-        on per_county.county_code = county_periods.county_code
-        and per_county.year = county_periods.year
+        on county_periods.county_code = per_county.county_code
+            and county_periods.year = per_county.year
 )
 
 select * from final

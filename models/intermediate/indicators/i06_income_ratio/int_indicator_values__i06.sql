@@ -22,7 +22,7 @@ pooled as (
         sum(county_values.lead_hospital_heads) as lead_hospital_heads
     from county_values
     inner join areas
-        on areas.county_code = county_values.county_code
+        on county_values.county_code = areas.county_code
     group by areas.area_level, areas.area_code, county_values.period
 ),
 

@@ -28,18 +28,17 @@ his as (
         facilities.county_code as facility_county_code
     from discharges
     inner join facilities
-        on facilities.year = discharges.discharge_year
-        and facilities.org_code = discharges.org_code
+        on discharges.discharge_year = facilities.year
+            and discharges.org_code = facilities.org_code
 ),
 
 reversed_same_year as (
-    select distinct
-        originals.setl_id
+    select distinct originals.setl_id
     from signed as originals
     inner join signed as reversals
         on reversals.is_reversal
-        and reversals.init_setl_id = originals.setl_id
-        and reversals.setl_year = originals.setl_year
+            and originals.setl_id = reversals.init_setl_id
+            and originals.setl_year = reversals.setl_year
     where not originals.is_reversal
 ),
 
@@ -53,7 +52,7 @@ insurance as (
         signed.facility_county_code
     from signed
     left join reversed_same_year
-        on reversed_same_year.setl_id = signed.setl_id
+        on signed.setl_id = reversed_same_year.setl_id
     where not signed.is_reversal
         and reversed_same_year.setl_id is null
 ),

@@ -14,7 +14,11 @@ cohort as (
 ),
 
 persons as (
-    select distinct county_code, year, person_key from cohort
+    select distinct
+        county_code,
+        year,
+        person_key
+    from cohort
 ),
 
 admissions as (
@@ -38,8 +42,8 @@ person_admissions as (
         admissions.dx_category
     from persons
     inner join admissions
-        on admissions.person_key = persons.person_key
-        and cast(extract(year from admissions.event_time) as integer) = persons.year
+        on persons.person_key = admissions.person_key
+            and cast(extract(year from admissions.event_time) as integer) = persons.year
     where admissions.admission_source = 'his'
         or admissions.facility_county_code is null
         or admissions.facility_county_code <> persons.county_code
@@ -57,9 +61,9 @@ cohort_admissions as (
         person_admissions.dx_category
     from person_admissions
     inner join county_periods
-        on county_periods.county_code = person_admissions.county_code
-        and county_periods.year = person_admissions.year
-        and {{ period_contains('county_periods', 'person_admissions.event_time') }}
+        on person_admissions.county_code = county_periods.county_code
+            and person_admissions.year = county_periods.year
+            and {{ period_contains('county_periods', 'person_admissions.event_time') }}
 ),
 
 related_admissions as (
@@ -71,12 +75,12 @@ related_admissions as (
         cohort_admissions.admission_key
     from cohort_admissions
     inner join cohort
-        on cohort.county_code = cohort_admissions.county_code
-        and cohort.year = cohort_admissions.year
-        and cohort.person_key = cohort_admissions.person_key
+        on cohort_admissions.county_code = cohort.county_code
+            and cohort_admissions.year = cohort.year
+            and cohort_admissions.person_key = cohort.person_key
     inner join related
-        on related.disease = cohort.disease
-        and cohort_admissions.dx_category between related.code_from and related.code_to
+        on cohort.disease = related.disease
+            and cohort_admissions.dx_category between related.code_from and related.code_to
 ),
 
 final as (
@@ -92,11 +96,11 @@ final as (
         related_admissions.person_key is not null as is_related
     from cohort_admissions
     left join related_admissions
-        on related_admissions.county_code = cohort_admissions.county_code
-        and related_admissions.period = cohort_admissions.period
-        and related_admissions.person_key = cohort_admissions.person_key
-        and related_admissions.admission_source = cohort_admissions.admission_source
-        and related_admissions.admission_key = cohort_admissions.admission_key
+        on cohort_admissions.county_code = related_admissions.county_code
+            and cohort_admissions.period = related_admissions.period
+            and cohort_admissions.person_key = related_admissions.person_key
+            and cohort_admissions.admission_source = related_admissions.admission_source
+            and cohort_admissions.admission_key = related_admissions.admission_key
 )
 
 select * from final

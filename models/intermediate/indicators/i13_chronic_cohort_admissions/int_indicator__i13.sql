@@ -9,7 +9,11 @@ county_periods as (
 ),
 
 persons as (
-    select distinct county_code, year, person_key from {{ ref('int_chronic_cohort') }}
+    select distinct
+        county_code,
+        year,
+        person_key
+    from {{ ref('int_chronic_cohort') }}
 ),
 
 cohort_admissions as (
@@ -44,20 +48,28 @@ per_county as (
         coalesce(denominators.persons, 0) as persons
     from county_periods
     left join numerator_sums
-        on numerator_sums.county_code = county_periods.county_code
-        and numerator_sums.period = county_periods.period
+        on county_periods.county_code = numerator_sums.county_code
+            and county_periods.period = numerator_sums.period
     left join denominators
-        on denominators.county_code = county_periods.county_code
-        and denominators.year = county_periods.year
+        on county_periods.county_code = denominators.county_code
+            and county_periods.year = denominators.year
 ),
 
 final as (
-    select county_code, period, 'I13' as indicator_code,
-        {{ to_double('persons_related') }} as numerator, {{ to_double('persons') }} as denominator
+    select
+        county_code,
+        period,
+        'I13' as indicator_code,
+        {{ to_double('persons_related') }} as numerator,
+        {{ to_double('persons') }} as denominator
     from per_county
     union all
-    select county_code, period, 'I13x',
-        {{ to_double('persons_any') }}, {{ to_double('persons') }}
+    select
+        county_code,
+        period,
+        'I13x' as indicator_code,
+        {{ to_double('persons_any') }} as numerator,
+        {{ to_double('persons') }} as denominator
     from per_county
 )
 

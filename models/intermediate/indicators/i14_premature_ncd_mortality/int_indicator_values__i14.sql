@@ -19,17 +19,25 @@ n_age_groups as (
 ),
 
 years as (
-    select distinct year, is_delivered from age_rows
+    select distinct
+        year,
+        is_delivered
+    from age_rows
 ),
 
 windows as (
     -- (report year, contributing year, pooled indicator code)
-    select year as report_year, year, 'I14' as indicator_code from years where is_delivered
+    select
+        year as report_year,
+        year,
+        'I14' as indicator_code
+    from years
+    where is_delivered
     union all
     select
-        report_years.year,
-        contributing.year,
-        'I14p'
+        report_years.year as report_year,
+        contributing.year,  -- noqa: AL09 (names the union's column)
+        'I14p' as indicator_code
     from years as report_years
     inner join years as contributing
         on contributing.year between report_years.year - {{ n_years - 1 }} and report_years.year
@@ -52,9 +60,9 @@ pooled_age_groups as (
         sum(age_rows.population) as population
     from windows
     inner join age_rows
-        on age_rows.year = windows.year
+        on windows.year = age_rows.year
     inner join areas
-        on areas.county_code = age_rows.county_code
+        on age_rows.county_code = areas.county_code
     group by areas.area_level, areas.area_code, windows.report_year, windows.indicator_code, age_rows.age_group
 ),
 

@@ -9,7 +9,8 @@ counties as (
 ),
 
 years as (
-    select distinct year from {{ ref('int_periods') }} where is_annual
+    select distinct year from {{ ref('int_periods') }}
+    where is_annual
 ),
 
 age_groups as (
@@ -34,10 +35,10 @@ ncd_deaths as (
     inner join age_groups
         on deaths.age_at_death between age_groups.age_from and age_groups.age_to
     where exists (
-        select 1
-        from causes
-        where {{ icd10_category('deaths.underlying_cause') }} between causes.code_from and causes.code_to
-    )
+            select 1
+            from causes
+            where {{ icd10_category('deaths.underlying_cause') }} between causes.code_from and causes.code_to
+        )
     group by deaths.residence_county_code, deaths.death_year, age_groups.age_group
 ),
 
@@ -71,17 +72,17 @@ final as (
     cross join years
     cross join age_groups
     left join ncd_deaths
-        on ncd_deaths.county_code = counties.county_code
-        and ncd_deaths.year = years.year
-        and ncd_deaths.age_group = age_groups.age_group
+        on counties.county_code = ncd_deaths.county_code
+            and years.year = ncd_deaths.year
+            and age_groups.age_group = ncd_deaths.age_group
     left join population
-        on population.county_code = counties.county_code
-        and population.year = years.year
-        and population.age_group = age_groups.age_group
+        on counties.county_code = population.county_code
+            and years.year = population.year
+            and age_groups.age_group = population.age_group
     left join deaths_delivered
-        on deaths_delivered.year = years.year
+        on years.year = deaths_delivered.year
     left join population_delivered
-        on population_delivered.year = years.year
+        on years.year = population_delivered.year
 )
 
 select * from final

@@ -30,13 +30,16 @@ centres as (
         register.org_code
     from register
     inner join categories
-        on categories.category_code = register.category_code
+        on register.category_code = categories.category_code
     where categories.is_township_health_centre = 1
         and register.is_active
 ),
 
 lead_hospitals as (
-    select year, county_code, org_code
+    select
+        year,
+        county_code,
+        org_code
     from register
     where is_lead_hospital
 ),
@@ -50,12 +53,12 @@ stationed_days as (
         sum(dispatches.days_in_year) as days
     from centres
     inner join dispatches
-        on dispatches.ledger_year = centres.year
-        and dispatches.host_org_code = centres.org_code
+        on centres.year = dispatches.ledger_year
+            and centres.org_code = dispatches.host_org_code
     inner join lead_hospitals
-        on lead_hospitals.year = centres.year
-        and lead_hospitals.county_code = centres.county_code
-        and lead_hospitals.org_code = dispatches.home_org_code
+        on centres.year = lead_hospitals.year
+            and centres.county_code = lead_hospitals.county_code
+            and dispatches.home_org_code = lead_hospitals.org_code
     group by centres.county_code, centres.year, centres.org_code, dispatches.person_key
 ),
 
@@ -70,7 +73,10 @@ covered as (
 ),
 
 centre_counts as (
-    select year, county_code, count(*) as centres
+    select
+        year,
+        county_code,
+        count(*) as centres
     from centres
     group by year, county_code
 ),
@@ -84,11 +90,11 @@ final as (
         {{ to_double('coalesce(centre_counts.centres, 0)') }} as denominator
     from county_years
     left join covered
-        on covered.county_code = county_years.county_code
-        and covered.year = county_years.year
+        on county_years.county_code = covered.county_code
+            and county_years.year = covered.year
     left join centre_counts
-        on centre_counts.county_code = county_years.county_code
-        and centre_counts.year = county_years.year
+        on county_years.county_code = centre_counts.county_code
+            and county_years.year = centre_counts.year
 )
 
 select * from final

@@ -6,7 +6,10 @@
 with
 
 hospitals as (
-    select year, county_code, org_code
+    select
+        year,
+        county_code,
+        org_code
     from {{ ref('int_facilities__by_year') }}
     where category_code in ({{ sql_list(var('county_hospital_categories')) }})
 ),
@@ -33,8 +36,8 @@ final as (
             as referral_discharges
     from discharges
     inner join hospitals
-        on hospitals.year = discharges.discharge_year
-        and hospitals.org_code = discharges.org_code
+        on discharges.discharge_year = hospitals.year
+            and discharges.org_code = hospitals.org_code
     group by discharges._period, hospitals.county_code, hospitals.org_code, discharges.discharge_date
 )
 
