@@ -994,12 +994,7 @@ def _numeric_codes(
     if fmt == "csv":
         return []
     if fmt == "xlsx":
-        types = dict(
-            con.execute(
-                f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_xlsx("
-                f"{lit(str(path))}, header = true, stop_at_empty = false))"
-            ).fetchall()
-        )
+        return _xlsx_number_cells(src, path)
     out = []
     for c in src.columns:
         h = by_norm.get(c.name.lower())
@@ -1007,6 +1002,41 @@ def _numeric_codes(
         if (c.kind == "pii_hash" or (c.kind == "code" and not c.enum)) and t in NUMERIC_TYPES:
             out.append(f"{c.name} ({t})")
     return out
+
+
+def _xlsx_number_cells(src: contract.Source, path: Path) -> list[str]:
+    """Code and identifier columns of an .xlsx with any cell stored as a number (a column mixing
+    text and number cells too: DuckDB reads both as text, and a number cell has lost its
+    leading zeros). "name (number cells from line N)" for each; the first sheet, as read_xlsx."""
+    from openpyxl import load_workbook
+
+    codes = {
+        c.name.lower()
+        for c in src.columns
+        if c.kind == "pii_hash" or (c.kind == "code" and not c.enum)
+    }
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = wb.worksheets[0].iter_rows()
+        header = [
+            str(c.value).strip().lower() if c.value is not None else "" for c in next(rows, [])
+        ]
+        watched = {i: h for i, h in enumerate(header) if h in codes}
+        first: dict[str, int] = {}
+        for line, row in enumerate(rows, start=2):
+            for i, name in watched.items():
+                if (
+                    i < len(row)
+                    and name not in first
+                    and row[i].data_type == "n"
+                    and row[i].value is not None
+                ):
+                    first[name] = line
+            if len(first) == len(watched):
+                break
+    finally:
+        wb.close()
+    return [f"{name} (number cells from line {line})" for name, line in first.items()]
 
 
 def _blank_and_newline_sql(header: list[str]) -> tuple[str, str]:

@@ -188,6 +188,13 @@ def test_codes_typed_as_numbers_in_parquet_and_xlsx_reject_the_file_naming_the_c
     ws.append(["01001", 1, NAMES[1], ID_A, "1", "1980-01-01", "11", "3", "1", "100000"])
     ws.append(["01001", 2, NAMES[2], ID_A, "2", "1981-01-01", "21", "4", "1", "90000"])
     wb.save(pers / "staff.xlsx")
+    # a column mixing text and number cells: the number cell lost its zeros, never silently
+    wb = Workbook()
+    ws = wb.active
+    ws.append(pcols)
+    ws.append(["01001", "0000003", NAMES[1], ID_A, "1", "1980-01-01", "11", "3", "1", "100000"])
+    ws.append([1001, "0000004", NAMES[2], ID_A, "2", "1981-01-01", "21", "4", "1", "90000"])
+    wb.save(pers / "mixed.xlsx")
     db = tmp_path / "w.duckdb"
     land(db, tmp_path / "landing", progress=quiet)
     assert per_file(db) == {f"{Q2}/text.parquet": 2}
@@ -195,6 +202,8 @@ def test_codes_typed_as_numbers_in_parquet_and_xlsx_reject_the_file_naming_the_c
     assert r[4] == "rejected" and "dept_code" in r[5] and "leading zeros" in r[5]
     r = audit(db, "staff.xlsx")
     assert r[4] == "rejected" and "staff_id" in r[5]
+    r = audit(db, "mixed.xlsx")
+    assert r[4] == "rejected" and "org_code (number cells from line 3)" in r[5]
     assert rows(db, "SELECT count(*) FROM raw.personnel")[0][0] == 0
 
 
