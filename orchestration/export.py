@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from orchestration import duck
+from orchestration.duck import lit, q
 
 SCHEMA = "marts"
 
@@ -50,7 +51,7 @@ def export_parquet(warehouse: Path, dest_dir: Path | None = None) -> dict[str, i
             for table in tables:
                 target = tmp / f"{table}.parquet"
                 count = con.execute(
-                    f"COPY {_quote(SCHEMA)}.{_quote(table)} TO {_sql_str(str(target))} "
+                    f"COPY {q(SCHEMA)}.{q(table)} TO {lit(str(target))} "
                     "(FORMAT parquet, COMPRESSION zstd)"
                 ).fetchone()[0]
                 rows[table] = int(count)
@@ -73,11 +74,3 @@ def export_parquet(warehouse: Path, dest_dir: Path | None = None) -> dict[str, i
     finally:
         shutil.rmtree(old, ignore_errors=True)
     return rows
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"

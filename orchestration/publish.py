@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration import duck
+from orchestration.duck import lit, q
 
 PUBLIC_SCHEMAS = ("marts",)
 
@@ -22,10 +23,6 @@ class PublishResult:
     warehouse: Path
     tables: dict[str, int]  # "schema.table" -> rows
     bytes: int
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def publish(
@@ -40,18 +37,18 @@ def publish(
     try:
         con = duck.connect(tmp)
         try:
-            con.execute(f"ATTACH {_sql_str(str(work_db))} AS work (READ_ONLY)")
+            con.execute(f"ATTACH {lit(str(work_db))} AS work (READ_ONLY)")
             for schema in schemas:
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
                 rels = con.execute(
                     "SELECT table_name, table_type FROM information_schema.tables "
                     "WHERE table_catalog = 'work' AND table_schema = ? ORDER BY table_name",
                     [schema],
                 ).fetchall()
                 for name, _ in rels:
-                    target = f"{_quote(schema)}.{_quote(name)}"
+                    target = f"{q(schema)}.{q(name)}"
                     con.execute(
-                        f"CREATE TABLE {target} AS SELECT * FROM work.{_quote(schema)}.{_quote(name)}"
+                        f"CREATE TABLE {target} AS SELECT * FROM work.{q(schema)}.{q(name)}"
                     )
                     tables[f"{schema}.{name}"] = con.execute(
                         f"SELECT count(*) FROM {target}"
@@ -99,19 +96,13 @@ def _copy_comments(con, schema: str) -> None:
         "AND schema_name = ? AND comment IS NOT NULL",
         [schema],
     ).fetchall():
-        con.execute(f"COMMENT ON TABLE {_quote(schema)}.{_quote(table)} IS {_sql_str(comment)}")
+        con.execute(f"COMMENT ON TABLE {q(schema)}.{q(table)} IS {lit(comment)}")
     for table, column, comment in con.execute(
         "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = 'work' "
         "AND schema_name = ? AND comment IS NOT NULL",
         [schema],
     ).fetchall():
-        con.execute(
-            f"COMMENT ON COLUMN {_quote(schema)}.{_quote(table)}.{_quote(column)} IS {_sql_str(comment)}"
-        )
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+        con.execute(f"COMMENT ON COLUMN {q(schema)}.{q(table)}.{q(column)} IS {lit(comment)}")
 
 
 def _fsync_dir(path: Path) -> None:
