@@ -18,7 +18,8 @@ from orchestration import duck
 MONEY = {"I06", "I10a", "S02", "S04"}
 
 
-def _same(a, b, tol: float) -> bool:
+def same(a, b, tol: float) -> bool:
+    """Equal within `tol`; a missing value (None/NaN) equals only a missing value."""
     a_missing = a is None or (isinstance(a, float) and math.isnan(a))
     b_missing = b is None or (isinstance(b, float) and math.isnan(b))
     if a_missing or b_missing:
@@ -41,7 +42,7 @@ def mismatches(truth: pd.DataFrame, values: pd.DataFrame) -> list[tuple]:
         got = county.loc[key]
         tol = 0.005 if row.indicator_code in MONEY else 1e-9
         for col in ("numerator", "denominator", "value"):
-            if not _same(getattr(row, col), got[col], tol):
+            if not same(getattr(row, col), got[col], tol):
                 out.append((key, col, getattr(row, col), got[col]))
         if isinstance(row.status, str) and row.status != got["status"]:
             out.append((key, "status", row.status, got["status"]))

@@ -6,7 +6,6 @@ denominators). Neither comes from the warehouse.
 """
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -70,19 +69,6 @@ def built(tmp_path_factory):
     }
 
 
-def _close(a, b, tol):
-    if (
-        a is None
-        or b is None
-        or (isinstance(a, float) and math.isnan(a))
-        or (isinstance(b, float) and math.isnan(b))
-    ):
-        return (a is None or (isinstance(a, float) and math.isnan(a))) == (
-            b is None or (isinstance(b, float) and math.isnan(b))
-        )
-    return abs(float(a) - float(b)) <= tol
-
-
 def test_every_county_indicator_matches_ground_truth(built):
     found = compare.mismatches(built["truth"], built["values"])
     assert not found, f"{len(found)} mismatches, first: {found[:10]}"
@@ -140,10 +126,10 @@ def test_rollups_are_sums_of_county_numerators_and_denominators(built):
         for row in sums.itertuples(index=False):
             g = got.loc[(getattr(row, level), row.period, row.indicator_code)]
             tol = 0.01 if row.indicator_code in MONEY else 1e-6
-            assert _close(row.numerator, g["numerator"], tol), (level, row)
-            assert _close(row.denominator, g["denominator"], tol), (level, row)
+            assert compare.same(row.numerator, g["numerator"], tol), (level, row)
+            assert compare.same(row.denominator, g["denominator"], tol), (level, row)
             if row.denominator:
-                assert _close(
+                assert compare.same(
                     row.numerator / row.denominator,
                     g["value"],
                     1e-9 if row.indicator_code not in MONEY else 0.005,
