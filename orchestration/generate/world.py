@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 
@@ -33,13 +34,14 @@ AGE_LO = np.array([0, 1] + list(range(5, 90, 5)))
 AGE_HI = np.array([0, 4] + list(range(9, 85, 5)) + [99])
 
 
-def qualitative_items() -> dict[str, list[str]]:
+@functools.cache
+def qualitative_items() -> dict[str, tuple[str, ...]]:
     """The checklist items per qualitative indicator, from the seed the models read
     (seeds/qualitative_items.csv: the items of the 2024 edition's attachment)."""
     from orchestration.settings import PROJECT_DIR
 
     items = pd.read_csv(PROJECT_DIR / "seeds" / "qualitative_items.csv", dtype=str)
-    return {k: list(g["item_code"]) for k, g in items.groupby("indicator_code", sort=True)}
+    return {k: tuple(g["item_code"]) for k, g in items.groupby("indicator_code", sort=True)}
 
 
 def rng_for(seed: int, *keys) -> np.random.Generator:
