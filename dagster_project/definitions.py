@@ -13,6 +13,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import dagster as dg
 
+from . import cli_errors
 from .assets import (
     landing_assets,
     mart_quality_gates,
@@ -29,6 +30,8 @@ from .automation import (
     rebuild_warehouse,
 )
 from .resources import YgtPaths, dbt_resource
+
+cli_errors.install()  # `dg launch --partition <unknown key>`: one message, not a traceback
 
 
 def build_defs(paths: YgtPaths | None = None) -> dg.Definitions:

@@ -413,3 +413,23 @@ def test_blocking_check_failure_stops_publication(built, world):
     assert "not published" in _failure_messages(alone)
     assert _digest(warehouse) == before
     assert set(LANDING_KEYS) >= {dg.AssetKey(["raw", "insurance_settlements"])}
+
+
+def test_dg_launch_unknown_partition_is_one_message():
+    """`dg launch --partition 2024-05` (not the first month of a quarter): a message, no traceback."""
+    exe = Path(sys.executable).parent / "dg"
+    env = {**os.environ, "DAGSTER_DISABLE_TELEMETRY": "true", "DAGSTER_HOME": ""}
+    env.pop("DAGSTER_HOME")  # an ephemeral instance: the key is refused before any run starts
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    proc = subprocess.run(
+        [str(exe), "launch", "--job", "quarterly_refresh", "--partition", "2024-05"],
+        cwd=settings.PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr[-3000:]
+    assert "`2024-05`" in proc.stderr
+    assert "2024-01, 2024-04, 2024-07, 2024-10" in proc.stderr
