@@ -31,7 +31,7 @@ def bare_scan(landing: Path) -> int:
     delivery and header line, the CSV dialect given as the loader gives it (sniffing costs ~10 ms
     per file). GB18030 files are read the way the loader reads them -- transcoded to UTF-8 in
     Python, then read by DuckDB -- which is ~15x faster than DuckDB's own GB18030 decoder (and
-    that decoder is not correct in DuckDB 1.4, see orchestration/land.py).
+    that decoder is not correct in DuckDB 1.4, see orchestration/land/__init__.py).
     """
     con = duck.connect()
     duck.load_extensions(con)

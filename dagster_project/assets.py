@@ -29,8 +29,9 @@ from dagster_dbt import (
 )
 
 from orchestration import contract, pipeline
+from orchestration.periods import period_of_partition_key
 
-from .partitions import partitions_for, period_of
+from .partitions import partitions_for
 from .resources import DUCKDB_POOL, YgtPaths, dbt_project, ensure_manifest
 
 # ── landing ────────────────────────────────────────────────────────────────────────────────
@@ -47,7 +48,7 @@ class LandingConfig(dg.Config):
 
 def _periods(context) -> set[str]:
     try:
-        return {period_of(k) for k in context.partition_keys}
+        return {period_of_partition_key(k) for k in context.partition_keys}
     except ValueError as exc:  # e.g. `2024-05`: not the first month of a quarter
         raise dg.Failure(description=str(exc), allow_retries=False) from None
 

@@ -12,21 +12,19 @@ landed, then dbt builds once.
 
 import hashlib
 import json
-import os
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import dagster as dg
 
-from orchestration import contract
+from orchestration import contract, settings
+from orchestration.periods import partition_key_of, period_frequency
 
 from .assets import DBT_KEYS, PUBLISHED_KEY, landing_key
 from .partitions import (
     PARTITIONS,
     TIMEZONE,
-    frequency_of,
-    partition_key_of,
     previous_quarter_key,
     previous_year_key,
 )
@@ -100,27 +98,19 @@ def scan_landing(landing: Path) -> dict[str, tuple[str, float]]:
     """`{"<source>/<period>": (fingerprint, newest mtime)}` for every delivery the loader would
     see (`orchestration.land.discover`: same folders, same ignored and unsupported files).
 
-    The fingerprint hashes each file's name, size and modification time: a new, added, removed,
-    replaced or touched file changes it; an unchanged folder keeps it.
+    The fingerprint is `land.file_signature`: names, sizes, modification and change times and
+    inodes, so a new, added, removed, replaced or touched file changes it; an unchanged folder
+    keeps it.
     """
-    from orchestration.land import discover
+    from orchestration.land import discover, file_signature
 
     deliveries, _problems = discover(landing)
-    found: dict[str, tuple[str, float]] = {}
-    for d in deliveries:
-        h = hashlib.sha256()
-        newest = 0.0
-        for f in sorted(d.files):
-            st = f.stat()
-            newest = max(newest, st.st_mtime)
-            h.update(f"{f.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        found[f"{d.source.name}/{d.period}"] = (h.hexdigest()[:16], newest)
-    return found
+    return {f"{d.source.name}/{d.period}": file_signature(d) for d in deliveries}
 
 
 def settle_seconds() -> float:
     """Files younger than this are still being copied; the sensor waits for the next tick."""
-    return float(os.environ.get("YGT_SENSOR_SETTLE_SECONDS", "120"))
+    return settings.sensor_settle_seconds()
 
 
 @dg.sensor(
@@ -153,7 +143,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, ygt: YgtPaths) -> dg.Sen
             waiting.append(delivery)
             continue
         source, period = delivery.split("/")
-        frequency = frequency_of(period)
+        frequency = period_frequency(period)
         key = partition_key_of(period)
         if not PARTITIONS[frequency].has_partition_key(key):
             out_of_range.append(delivery)

@@ -14,10 +14,7 @@ import sys
 
 from dagster._core.errors import DagsterUnknownPartitionError
 
-PARTITION_KEY_HELP = (
-    "annual partitions are years (2024); quarterly partitions are the first month of a quarter: "
-    "2024-01, 2024-04, 2024-07, 2024-10 = 2024Q1..2024Q4"
-)
+from orchestration.periods import PARTITION_KEY_HELP
 
 
 def unknown_partition_message(error: BaseException) -> str:

@@ -7,10 +7,6 @@ Open the UI from the repository root with the venv active: `DAGSTER_HOME=$PWD/.d
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-
 import dagster as dg
 
 from . import cli_errors

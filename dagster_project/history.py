@@ -17,8 +17,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration import settings
-
-from .partitions import partition_key_of
+from orchestration.periods import partition_key_of
 
 RAW_GATE = "raw_quality_gates"
 MART_GATE = "mart_quality_gates"

@@ -30,15 +30,13 @@ def _from_root(path: str) -> Path:
 class YgtPaths(dg.ConfigurableResource):
     """The landing folder read and the warehouse file published."""
 
-    landing: str = "demo/landing"
-    warehouse: str = "demo/warehouse.duckdb"
+    landing: str = settings.DEFAULT_LANDING
+    warehouse: str = settings.DEFAULT_WAREHOUSE
 
     @classmethod
     def from_env(cls) -> YgtPaths:
-        return cls(
-            landing=os.environ.get("YGT_LANDING", "demo/landing"),
-            warehouse=os.environ.get("YGT_WAREHOUSE", "demo/warehouse.duckdb"),
-        )
+        landing, warehouse = settings.dagster_paths()
+        return cls(landing=landing, warehouse=warehouse)
 
     def landing_path(self) -> Path:
         return _from_root(self.landing)
@@ -52,15 +50,13 @@ class YgtPaths(dg.ConfigurableResource):
 
 dbt_project = DbtProject(project_dir=settings.PROJECT_DIR, profiles_dir=settings.PROJECT_DIR)
 
-_DBT_INPUTS = ("models", "seeds", "macros", "tests/dbt", "dbt_project.yml", "profiles.yml")
-
 
 def _manifest_is_stale() -> bool:
     manifest = dbt_project.manifest_path
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    for name in _DBT_INPUTS:
+    for name in settings.DBT_MANIFEST_INPUTS:
         p = settings.PROJECT_DIR / name
         files = [p] if p.is_file() else (p.rglob("*") if p.is_dir() else [])
         if any(f.is_file() and f.stat().st_mtime > built for f in files):

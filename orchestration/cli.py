@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
+from orchestration import settings
+
+settings.quiet_telemetry()
 
 
 VERBOSE = False

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration import contract
+from orchestration import contract, settings
 from orchestration.land import AUDIT_COLUMNS, create_raw_schema
 from orchestration.quality.gates import RESULT_COLUMNS as DQ_RESULT_COLUMNS
 from orchestration.settings import PROJECT_DIR, memory_limit
@@ -60,12 +60,11 @@ class DbtResult:
 
 def dbt_env(work_db: Path) -> dict[str, str]:
     """Environment for a dbt call on the working database `work_db`."""
+    settings.quiet_telemetry()
     env = dict(os.environ)
     env["YGT_DUCKDB_PATH"] = str(Path(work_db).resolve())
     env["YGT_DUCKDB_MEMORY_LIMIT"] = memory_limit()
     env["DBT_PROFILES_DIR"] = str(PROJECT_DIR)
-    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    env.setdefault("DO_NOT_TRACK", "1")
     return env
 
 
@@ -75,13 +74,7 @@ def dbt_vars(overrides: Mapping | None = None) -> dict:
     `YGT_DBT_VARS` (a JSON object, e.g. '{"min_dispatch_days": 183}') and then `overrides`
     replace individual defaults — the way a province changes a parameter without editing SQL.
     """
-    out: dict = {}
-    env = os.environ.get("YGT_DBT_VARS")
-    if env:
-        parsed = json.loads(env)
-        if not isinstance(parsed, dict):
-            raise ValueError("YGT_DBT_VARS must be a JSON object")
-        out.update(parsed)
+    out = settings.dbt_var_overrides()
     if overrides:
         out.update(overrides)
     return out

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from pathlib import Path
 
 import duckdb
 
 from orchestration import contract, duck, settings
+from orchestration.periods import PeriodError, parse_period, quarters_of, shift_years
 from orchestration.show import pad
 
 
@@ -85,7 +85,6 @@ LEVEL_LABELS = {
     "national": "全国 national",
 }
 LEVEL_DIGITS = {"county": 6, "city": 4, "province": 2, "national": 0}
-PERIOD_RE = re.compile(r"^(\d{4})(?:Q([1-4]))?$")
 # Reconciliation lists in the working database: indicator -> (table, flag of the rows counted)
 LISTS = {
     "I04": ("reconciliation.i04_physicians", "is_counted"),
@@ -131,17 +130,10 @@ def _rows(con, sql: str, params=()) -> list[dict]:
 
 
 def _period_parts(period: str) -> tuple[int, int | None]:
-    m = PERIOD_RE.match(period)
-    if not m:
-        raise ExplainError(
-            f"--period {period!r} is not YYYY or YYYYQn (for example 2024 or 2024Q2)"
-        )
-    return int(m.group(1)), int(m.group(2)) if m.group(2) else None
-
-
-def _shift_year(period: str, years: int) -> str:
-    year, quarter = _period_parts(period)
-    return f"{year - years}" + (f"Q{quarter}" if quarter else "")
+    try:
+        return parse_period(period)
+    except PeriodError as exc:
+        raise ExplainError(f"--period {exc}") from None
 
 
 def delivery_periods(code: str, period: str) -> list[str]:
@@ -150,7 +142,7 @@ def delivery_periods(code: str, period: str) -> list[str]:
     out = []
     for y in range(year - YEARS_BACK.get(code, 0), year + 1):
         out.append(str(y))
-        out += [f"{y}Q{q}" for q in range(1, (quarter or 4) + 1)]
+        out += quarters_of(y, quarter or 4)
     return out
 
 
@@ -267,7 +259,7 @@ def _parameters(con, indicator: str, named: list[str]) -> list[dict]:
 
 def _comparisons(con, value: dict, indicator: str) -> list[dict]:
     area, period, level = value["area_code"], value["period"], value["area_level"]
-    wanted = [("上年同期 a year earlier", level, area, _shift_year(period, 1))]
+    wanted = [("上年同期 a year earlier", level, area, shift_years(period, 1))]
     order = ["county", "city", "province", "national"]
     for higher in order[order.index(level) + 1 :]:
         digits = LEVEL_DIGITS[higher]

@@ -20,11 +20,11 @@ from orchestration import contract, dbt, duck, quality, refresh, runlock, settin
 from orchestration.docs import write_dbt_docs
 from orchestration.export import export_parquet
 from orchestration.land import LandingError, discover, land
+from orchestration.periods import PeriodError, parse_period, period_selection, quarters_of
 from orchestration.publish import PublishResult, publish
 from orchestration.report import write_quality_page, write_report
 
 Progress = Callable[[str], None]
-PERIOD_RE = re.compile(r"^(\d{4})(Q[1-4])?$")
 
 
 class PipelineError(RuntimeError):
@@ -43,15 +43,10 @@ def periods_for(period: str | None) -> set[str] | None:
     """
     if period is None:
         return None
-    m = PERIOD_RE.match(period)
-    if not m:
-        raise PipelineError(
-            f"--period {period!r} is not YYYY or YYYYQn (for example 2024 or 2024Q2)"
-        )
-    year = m.group(1)
-    if m.group(2):
-        return {period, year}
-    return {year} | {f"{year}Q{q}" for q in range(1, 5)}
+    try:
+        return period_selection(period)
+    except PeriodError as exc:
+        raise PipelineError(f"--period {exc}") from None
 
 
 QUARTERLY_SOURCES = [s.name for s in contract.SOURCES if s.frequency == "quarterly"]
@@ -106,10 +101,10 @@ def check_periods(
             f"(periods found: {', '.join(found) or 'none'}; layout <landing>/<source>/<period>/). "
             f"Nothing was landed or published. {previous_warehouse_note(warehouse)}"
         )
-    if not period or "Q" not in period or period.endswith("Q1"):
+    year, quarter = parse_period(period) if period else (0, None)
+    if not quarter or quarter == 1:
         return
-    year, quarter = period[:4], int(period[-1])
-    earlier = [f"{year}Q{q}" for q in range(1, quarter)]
+    earlier = quarters_of(year, quarter - 1)
     missing = [p for p in earlier if p not in _landed_periods(work_db)]
     if not missing:
         return

@@ -24,20 +24,19 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from orchestration.settings import PROJECT_DIR
+from orchestration.settings import DBT_DEFINITION_PATHS, PROJECT_DIR
 
 BUILDS_TABLE = "raw.dbt_builds"
 # read by macros/incremental_refresh.sql: JSON list of periods to recompute, or null for all
 REFRESH_ENV = "YGT_REFRESH_PERIODS"
 # Registers joined row by row by the incremental models: a change re-classifies past periods.
 FULL_REFRESH_SOURCES = {"facilities"}
-DEFINITION_PATHS = ("dbt_project.yml", "models", "macros", "seeds")
 
 
 def definitions_fingerprint(vars: dict) -> str:
     """Hash of everything that defines the computation: dbt files and the vars in force."""
     h = hashlib.sha256(json.dumps(vars, sort_keys=True, ensure_ascii=False).encode())
-    for name in DEFINITION_PATHS:
+    for name in DBT_DEFINITION_PATHS:
         root = Path(PROJECT_DIR) / name
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         for path in files:

@@ -1,12 +1,25 @@
-"""Paths and secrets, from the environment with sensible defaults. One place for each."""
+"""Paths, secrets and knobs, from the environment with sensible defaults.
+
+Every environment variable ygt reads is read here, one function each; other modules only pass
+the environment on to the processes they start (dbt)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent  # holds dbt_project.yml, models/, seeds/
 GX_DIR = PROJECT_DIR / "gx"
+
+# What defines the dbt computation (a change makes the next build recompute every period,
+# orchestration/refresh.py), and what the Dagster manifest is parsed from (a change re-parses).
+DBT_DEFINITION_PATHS = ("dbt_project.yml", "models", "macros", "seeds")
+DBT_MANIFEST_INPUTS = (*DBT_DEFINITION_PATHS, "tests/dbt", "profiles.yml")
+
+# The landing folder and warehouse the Dagster code location uses (relative to PROJECT_DIR).
+DEFAULT_LANDING = "demo/landing"
+DEFAULT_WAREHOUSE = "demo/warehouse.duckdb"
 
 # The keyed-hash secret. Production: YGT_HASH_KEY or YGT_HASH_KEY_FILE (kept outside the
 # warehouse, never committed). Without either, the clearly labelled demo key is used and the
@@ -51,3 +64,46 @@ def dagster_home() -> Path:
     """The Dagster instance `ygt run`, `ygt demo` and `dg dev` share: DAGSTER_HOME, else
     `.dagster/` in the project (its dagster.yaml is committed, its run storage git-ignored)."""
     return Path(os.environ.get("DAGSTER_HOME") or PROJECT_DIR / ".dagster")
+
+
+def dagster_paths() -> tuple[str, str]:
+    """(landing, warehouse) for the Dagster code location: YGT_LANDING and YGT_WAREHOUSE."""
+    return (
+        os.environ.get("YGT_LANDING") or DEFAULT_LANDING,
+        os.environ.get("YGT_WAREHOUSE") or DEFAULT_WAREHOUSE,
+    )
+
+
+def first_year() -> int:
+    """The first year the Dagster partitions offer: YGT_FIRST_YEAR, default 2020."""
+    return int(os.environ.get("YGT_FIRST_YEAR") or 2020)
+
+
+def sensor_settle_seconds() -> float:
+    """Files younger than this are still being copied; the landing sensor waits for the next
+    tick: YGT_SENSOR_SETTLE_SECONDS, default 120."""
+    return float(os.environ.get("YGT_SENSOR_SETTLE_SECONDS") or 120)
+
+
+def dbt_var_overrides() -> dict:
+    """YGT_DBT_VARS: a JSON object of dbt vars replacing defaults of dbt_project.yml
+    (e.g. '{"min_dispatch_days": 183}'); empty when unset."""
+    text = os.environ.get("YGT_DBT_VARS")
+    if not text:
+        return {}
+    parsed = json.loads(text)
+    if not isinstance(parsed, dict):
+        raise ValueError("YGT_DBT_VARS must be a JSON object")
+    return parsed
+
+
+def quiet_telemetry() -> None:
+    """No usage statistics leave the machine: Great Expectations, Dagster and dbt are told so,
+    unless the environment already says otherwise."""
+    for name, value in (
+        ("GX_ANALYTICS_ENABLED", "false"),
+        ("DAGSTER_DISABLE_TELEMETRY", "true"),
+        ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"),
+        ("DO_NOT_TRACK", "1"),
+    ):
+        os.environ.setdefault(name, value)

@@ -12,7 +12,6 @@ in the working folder: they need CDN assets; people read `<stem>_quality.html`, 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -21,12 +20,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration import settings
 from orchestration.duck import lit
 from orchestration.quality.catalog import Check, load_catalog
 from orchestration.quality.rules import RULES
 from orchestration.settings import GX_DIR
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+settings.quiet_telemetry()
 
 RESULT_COLUMNS = (
     ("check_id", "VARCHAR"), ("stage", "VARCHAR"), ("source", "VARCHAR"), ("period", "VARCHAR"),

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from orchestration import contract, duck, settings
+from orchestration import contract, duck, periods, settings
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -152,7 +152,7 @@ def test_quarterly_backfill_lands_every_quarter_in_one_run_and_publishes(built, 
 
     con = duck.connect(world["paths"].warehouse_path(), read_only=True)
     try:
-        periods = {
+        value_periods = {
             p
             for (p,) in con.execute("select distinct period from marts.indicator_values").fetchall()
         }
@@ -161,7 +161,7 @@ def test_quarterly_backfill_lands_every_quarter_in_one_run_and_publishes(built, 
         }
     finally:
         con.close()
-    assert str(YEAR) in periods
+    assert str(YEAR) in value_periods
     assert {f"{YEAR}Q{q}" for q in range(1, 5)} | {str(YEAR)} <= landed
 
 
@@ -204,7 +204,7 @@ def test_quarterly_schedule_targets_the_quarter_just_ended(when, key):
     request = automation.quarterly_refresh_schedule(ctx)
     assert request.partition_key == key
     assert (
-        partitions.period_of(key)
+        periods.period_of_partition_key(key)
         == {"2024-04": "2024Q2", "2024-07": "2024Q3", "2024-10": "2024Q4", "2025-01": "2025Q1"}[key]
     )
     with dg.partition_loading_context(effective_dt=when):  # the quarter just ended = last partition
@@ -225,11 +225,11 @@ def test_annual_schedule_targets_the_previous_year():
 
 def test_period_and_partition_keys_round_trip():
     for period in ("2023", "2024Q1", "2024Q2", "2024Q3", "2024Q4"):
-        assert partitions.period_of(partitions.partition_key_of(period)) == period
-    assert partitions.partition_key_of("2024Q5") is None
+        assert periods.period_of_partition_key(periods.partition_key_of(period)) == period
+    assert periods.partition_key_of("2024Q5") is None
     # a month that does not start a quarter: the message lists the valid keys
     with pytest.raises(ValueError, match=r"'2024-05' is not a ygt period.*2024-04"):
-        partitions.period_of("2024-05")
+        periods.period_of_partition_key("2024-05")
 
 
 def test_singular_dbt_test_is_an_asset_check_of_indicator_values():
@@ -298,6 +298,17 @@ def test_sensor_fires_once_per_delivery(tmp_path, monkeypatch):
     assert tick(cursor)[0] == []
     # every run key is distinct (Dagster also de-duplicates on run_key)
     assert len({r.run_key for r in [annual, *runs]}) == 2
+
+    # rewritten in place, size and modification time restored (as `cp -p` or rsync leave a
+    # corrected file): its change time differs, so the sensor fires again
+    f = landing / "facilities" / "2024" / "a.csv"
+    st = f.stat()
+    time.sleep(0.01)
+    f.write_text("org_code\nH1\nH3\n", encoding="utf-8")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (f.stat().st_size, f.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    runs, cursor = tick(cursor)
+    assert [(r.partition_key, r.tags["ygt/sources"]) for r in runs] == [("2024", "facilities")]
 
 
 def test_sensor_waits_for_files_to_settle(tmp_path, monkeypatch):

@@ -472,10 +472,10 @@ def test_files_read_together_keep_their_own_line_numbers(tmp_path, monkeypatch):
         "j.csv": (0, 0, 0, 0),
     }
     # the per-file path alone (no multi-file reads) lands exactly the same
-    import orchestration.land as land_module
+    import orchestration.land.deliver as deliver_module
 
     batched = snapshot(db)
-    monkeypatch.setattr(land_module, "_batches", lambda paths: [])
+    monkeypatch.setattr(deliver_module, "same_header_batches", lambda paths: [])
     db2 = tmp_path / "w2.duckdb"
     land(db2, landing, progress=quiet)
     assert snapshot(db2) == batched

@@ -227,7 +227,7 @@ def test_full_width_and_spaced_identifiers_hash_like_the_plain_form(tmp_path):
 
 
 def test_implausible_dates_and_over_precise_amounts_are_quarantined(tmp_path, monkeypatch):
-    monkeypatch.setattr("orchestration.land.BIRTH_AFTER_EVENT", True)
+    monkeypatch.setattr("orchestration.land.parse.BIRTH_AFTER_EVENT", True)
     write_csv(
         tmp_path / "landing" / Q2 / "v.csv",
         [

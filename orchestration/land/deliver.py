@@ -1,0 +1,363 @@
+"""Landing deliveries: each one de-duplicated, parsed and replaced atomically (`land_delivery`),
+and the entry point `land` that walks the landing folder."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration import contract, duck, settings
+from orchestration.duck import q
+from orchestration.land.discover import FORMATS, Delivery, discover, fingerprint
+from orchestration.land.parse import parse_sql, trimmed_sql
+from orchestration.land.read import clean_duckdb_error
+from orchestration.land.report import (
+    DeliveryResult,
+    FileRejected,
+    FileResult,
+    LandingError,
+    LandingReport,
+)
+from orchestration.land.schema import create_raw_schema
+from orchestration.land.stage import (
+    drop_batches,
+    insert_rows,
+    same_header_batches,
+    stage_batch,
+    stage_file,
+)
+
+Progress = Callable[[str], None]
+RID_BASE = 1 << 36  # lines per file below this; file index times this plus line = row id
+
+
+def _in_transaction(con) -> bool:
+    try:
+        con.execute("BEGIN TRANSACTION")
+    except duckdb.TransactionException:
+        return True
+    con.execute("ROLLBACK")
+    return False
+
+
+def _quarantine_conflicts(con, src: contract.Source) -> None:
+    """Rows of parsed_rows that share their natural key with an earlier good row of the delivery but
+    differ from it (exact duplicates are already grouped away): the first in file and line order
+    loads, each later one is quarantined with a reason naming the line it conflicts with. One
+    hash aggregate finds the keys; only the rows of conflicting keys are touched."""
+    idx = {(c.hash_as or c.name): i for i, c in enumerate(src.columns)}
+    if not src.natural_key:
+        return
+    keys = [
+        f"p_{idx[k]}" if src.columns[idx[k]].kind == "pii_hash" else f"v_{idx[k]}"
+        for k in src.natural_key
+    ]
+    rid = f"_fidx::BIGINT * {RID_BASE} + _line"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE conflicting_keys AS SELECT {', '.join(keys)}, min({rid}) AS _first FROM parsed_rows "
+        f"WHERE _reason IS NULL AND {' AND '.join(f'{k} IS NOT NULL' for k in keys)} GROUP BY ALL "
+        f"HAVING count(*) > 1"
+    )
+    label = " + ".join(src.natural_key)
+    con.execute(
+        f"UPDATE parsed_rows SET _reason = 'conflicting duplicate: same {label} as line ' || (c._first % {RID_BASE}) "
+        f"|| ' of ' || c.file || ', which is loaded; this row differs from it and is not' "
+        f"FROM (SELECT conflicting_keys.*, delivery_files.file FROM conflicting_keys JOIN delivery_files ON delivery_files._fidx = conflicting_keys._first // {RID_BASE}) AS c "
+        f"WHERE {' AND '.join(f'parsed_rows.{k} = c.{k}' for k in keys)} AND parsed_rows._reason IS NULL "
+        f"AND parsed_rows._fidx::BIGINT * {RID_BASE} + parsed_rows._line <> c._first"
+    )
+    con.execute("DROP TABLE conflicting_keys")
+
+
+def land_delivery(
+    con,
+    d: Delivery,
+    landing: Path,
+    key: bytes,
+    fp: str,
+    tmp: Path,
+    progress: Progress,
+    loaded_at: datetime,
+) -> DeliveryResult:
+    src = d.source
+    res = DeliveryResult(src.name, d.period, "landed", fp)
+    t0 = time.perf_counter()
+    ncol = len(src.columns)
+    vcols = [f"c_{i}" for i in range(ncol)]
+    # Staging runs in auto-commit mode: row ids of a table filled inside an open transaction are
+    # transaction-local (huge), and the file order is read from committed row ids.
+    batch_tables: list[str] = []
+    stacked = ["SELECT * FROM staged_rows"]  # every staged row: per-file rows + the batches' views
+    try:
+        con.execute(
+            "DROP TABLE IF EXISTS staged_rows; DROP TABLE IF EXISTS malformed_rows; DROP TABLE IF EXISTS delivery_files"
+        )
+        con.execute(
+            f"CREATE TEMP TABLE staged_rows (_fidx INTEGER, _line BIGINT, {', '.join(c + ' VARCHAR' for c in vcols)})"
+        )
+        con.execute(
+            "CREATE TEMP TABLE malformed_rows (_fidx INTEGER, _line BIGINT, reason VARCHAR)"
+        )
+        con.execute("CREATE TEMP TABLE delivery_files (_fidx INTEGER, file VARCHAR)")
+        staged: list[tuple[int, str]] = []
+        batched: dict[int, tuple[int, str, str, float]] = {}  # rows, notes, encoding, seconds
+        for n, (delim, members) in enumerate(same_header_batches(list(enumerate(d.files)))):
+            tb = time.perf_counter()
+            batch_tables.append(f"batch_{n}")
+            done = stage_batch(con, src, delim, members, tmp, batch_tables[-1])
+            if done:
+                stacked.append(f"SELECT * FROM {batch_tables[-1]}_rows")
+            else:
+                drop_batches(con, batch_tables[-1:])
+            per_file = (time.perf_counter() - tb) / max(len(done), 1)
+            batched |= {fidx: (*staged_file, per_file) for fidx, staged_file in done.items()}
+            progress(
+                f"  {len(done)} of {len(members)} file(s) with the same header read together: "
+                f"{sum(r for r, _, _ in done.values()):,} rows in {time.perf_counter() - tb:.1f}s"
+            )
+        for fidx, path in enumerate(d.files):
+            rel = path.relative_to(landing).as_posix()
+            fr = FileResult(src.name, d.period, rel, FORMATS[path.suffix.lower()])
+            if fidx in batched:
+                fr.rows_read, fr.message, fr.encoding, fr.seconds = batched[fidx]
+                staged.append((fidx, rel))
+                res.files.append(fr)
+                continue
+            tf = time.perf_counter()
+            try:
+                stage_file(con, d, path, fidx, landing, tmp, fr)
+                staged.append((fidx, rel))
+            except FileRejected as exc:
+                fr.status, fr.rows_read, fr.message = "rejected", exc.rows_read, f"{rel}: {exc}"
+            fr.seconds = time.perf_counter() - tf
+            res.files.append(fr)
+            progress(
+                f"  {rel}: "
+                + (
+                    f"REJECTED -- {fr.message.removeprefix(rel + ': ')}"
+                    if fr.status == "rejected"
+                    else f"read {fr.rows_read:,} rows"
+                    + (f" ({fr.encoding})" if fr.encoding else "")
+                    + f" in {fr.seconds:.1f}s"
+                )
+            )
+        insert_rows(con, "delivery_files", staged)
+        sql = parse_sql(src, key, loaded_at)
+        keep = [f"v_{i}" for i, c in enumerate(src.columns) if c.kind != "pii_drop"]
+        trimmed = ", ".join(
+            f"{trimmed_sql(f'c_{i}')} AS v_{i}"
+            for i, c in enumerate(src.columns)
+            if c.kind != "pii_drop"
+        )
+        reason = f"NULLIF(concat_ws('; ', {', '.join(sql.reasons)}), '')" if sql.reasons else "NULL"
+        # One statement: exact duplicates across the delivery are grouped away (one row per
+        # distinct record, the first file and line kept), then values are trimmed and parsed once.
+        # Identifiers are hashed only where they are written (good rows -> raw.<source>, bad rows
+        # -> JSON record in raw.quarantine).
+        # (file index, line) packed into one BIGINT, so that min() keeps the first occurrence
+        dedup = (
+            f"SELECT {', '.join(vcols)}, min(_fidx::BIGINT * {RID_BASE} + _line) AS _rid "
+            f"FROM ({' UNION ALL '.join(stacked)}) GROUP BY ALL"
+        )
+        con.execute(
+            f"CREATE TEMP TABLE parsed_rows AS SELECT *, {reason} AS _reason FROM (SELECT _rid // {RID_BASE} AS _fidx, "
+            f"_rid % {RID_BASE} AS _line, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, {trimmed} FROM ({dedup})))"
+        )
+        con.execute("DROP TABLE staged_rows")
+        drop_batches(con, batch_tables)
+        _quarantine_conflicts(con, src)
+        # replace the delivery atomically
+        con.execute("BEGIN TRANSACTION")
+        for t in [src.name, "quarantine", "load_audit"]:
+            col_s, col_p = ("_period", None) if t == src.name else ("period", "source")
+            where = f"{col_s} = ?" + (f" AND {col_p} = ?" if col_p else "")
+            con.execute(
+                f"DELETE FROM raw.{q(t)} WHERE {where}", [d.period] + ([src.name] if col_p else [])
+            )
+        con.execute(
+            f"INSERT INTO raw.{q(src.name)} SELECT {', '.join(sql.typed)}, ?, delivery_files.file, _line, ? "
+            f"FROM parsed_rows JOIN delivery_files USING (_fidx) WHERE _reason IS NULL",
+            [d.period, loaded_at],
+        )
+        con.execute(
+            f"INSERT INTO raw.quarantine SELECT ?, ?, delivery_files.file, _line, _reason, json_object({', '.join(sql.record)}) "
+            f"FROM parsed_rows JOIN delivery_files USING (_fidx) WHERE _reason IS NOT NULL ORDER BY _fidx, _line",
+            [src.name, d.period],
+        )
+        con.execute(
+            "INSERT INTO raw.quarantine SELECT ?, ?, delivery_files.file, _line, reason, NULL FROM malformed_rows "
+            "JOIN delivery_files USING (_fidx) ORDER BY _fidx, _line",
+            [src.name, d.period],
+        )
+        counts = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT _fidx, count(*) FILTER (WHERE _reason IS NULL), count(*) FILTER (WHERE _reason IS NOT NULL) "
+                "FROM parsed_rows GROUP BY _fidx"
+            ).fetchall()
+        }
+        bad = dict(
+            con.execute("SELECT _fidx, count(*) FROM malformed_rows GROUP BY _fidx").fetchall()
+        )
+        fidx_of = {f.relative_to(landing).as_posix(): i for i, f in enumerate(d.files)}
+        for fr in res.files:
+            if fr.status != "loaded":
+                continue
+            i = fidx_of[fr.file]
+            fr.rows_loaded, fr.rows_quarantined = counts.get(i, (0, 0))
+            fr.rows_quarantined += bad.get(i, 0)
+            fr.rows_duplicate = fr.rows_read - fr.rows_loaded - fr.rows_quarantined
+            extra = []
+            if fr.rows_quarantined:
+                extra.append(f"{fr.rows_quarantined} row(s) quarantined, see raw.quarantine")
+            if fr.rows_duplicate:
+                extra.append(f"{fr.rows_duplicate} exact duplicate row(s) counted once")
+            fr.message = "; ".join(
+                x for x in [fr.encoding or fr.format] + extra + [fr.message] if x
+            )
+        insert_rows(
+            con,
+            "raw.load_audit",
+            [
+                [
+                    f.source,
+                    f.period,
+                    f.file,
+                    f.rows_read,
+                    f.rows_loaded,
+                    f.rows_quarantined,
+                    f.rows_duplicate,
+                    loaded_at,
+                    f.status,
+                    f.message,
+                ]
+                for f in res.files
+            ],
+        )
+        con.execute(
+            "DELETE FROM raw.deliveries WHERE source = ? AND period = ?", [src.name, d.period]
+        )
+        con.execute(
+            "INSERT INTO raw.deliveries VALUES (?, ?, ?, ?)", [src.name, d.period, fp, loaded_at]
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        if _in_transaction(con):
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        for t in (
+            "staged_rows",
+            "parsed_rows",
+            "malformed_rows",
+            "delivery_files",
+            "file_rows",
+            "file_rejects",
+            "file_reject_scans",
+            "row_lines",
+            "skipped_lines",
+        ):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+        drop_batches(con, batch_tables)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def land(
+    con_or_path: duckdb.DuckDBPyConnection | str | Path,
+    landing: Path,
+    periods: set[str] | None = None,
+    sources: set[str] | None = None,
+    progress: Progress = print,
+    force: bool = False,
+    tmp_dir: str | Path | None = None,
+) -> LandingReport:
+    """Land every delivery `<landing>/<source>/<period>/` (filtered by `periods` / `sources`)
+    into schema raw. A delivery whose files are unchanged since it was landed is skipped unless
+    `force`; a changed one replaces the old one atomically. Bad files and rows never stop the
+    run: they are rejected / quarantined and reported. Raises LandingError (with `.report`) at
+    the end if a delivery failed unexpectedly; that delivery keeps its previous contents."""
+    t0 = time.perf_counter()
+    landing = Path(landing).resolve()
+    own = not isinstance(con_or_path, duckdb.DuckDBPyConnection)
+    con = duck.connect(con_or_path) if own else con_or_path
+    con.execute("SET enable_progress_bar = false")  # progress goes through progress(), per file
+    key, demo = settings.hash_key()
+    report = LandingReport(landing, demo_key=demo)
+    tmp = Path(tempfile.mkdtemp(prefix="ygt-land-", dir=tmp_dir))
+    try:
+        try:  # GB18030 is transcoded in Python (see module doc), so only the excel extension is needed
+            con.execute("LOAD excel")
+        except duckdb.Error as exc:  # only .xlsx needs it; such files are then rejected
+            report.problems.append(
+                f"DuckDB excel extension not loadable ({exc}); .xlsx files cannot be read"
+            )
+        report.problems += create_raw_schema(con)
+        deliveries, problems = discover(landing, periods, sources)
+        report.problems += problems
+        key_id = hashlib.sha256(b"ygt-key-id|" + hashlib.sha256(key).digest()).hexdigest()[:16]
+        known = dict(
+            ((s, p), f)
+            for s, p, f in con.execute(
+                "SELECT source, period, fingerprint FROM raw.deliveries"
+            ).fetchall()
+        )
+        if demo:
+            progress(
+                "note: hashing identifiers with the labelled DEMO key (set YGT_HASH_KEY for real data)"
+            )
+        for d in deliveries:
+            fp = fingerprint(d, landing, key_id)
+            skipped = [f"{name}: {why}" for name, why in d.skipped]
+            for x in skipped:
+                progress(f"  skipped {x}")
+            if not force and known.get((d.source.name, d.period)) == fp:
+                report.deliveries.append(
+                    DeliveryResult(
+                        d.source.name,
+                        d.period,
+                        "skipped",
+                        fp,
+                        message="unchanged since last landing",
+                        skipped_files=skipped,
+                    )
+                )
+                progress(f"{d.source.name}/{d.period}: unchanged, skipped")
+                continue
+            progress(f"{d.source.name}/{d.period}: landing {len(d.files)} file(s)")
+            try:
+                r = land_delivery(con, d, landing, key, fp, tmp, progress, datetime.now())
+            except (duckdb.Error, OSError, MemoryError) as exc:
+                r = DeliveryResult(
+                    d.source.name,
+                    d.period,
+                    "failed",
+                    fp,
+                    message=f"not landed, previous delivery kept: {clean_duckdb_error(exc)}",
+                )
+            r.skipped_files = skipped
+            report.deliveries.append(r)
+            t = sum(f.rows_read for f in r.files)
+            progress(
+                f"{d.source.name}/{d.period}: {r.status}"
+                + (
+                    f" {t:,} rows in {r.seconds:.1f}s"
+                    if r.status == "landed"
+                    else f" -- {r.message}"
+                )
+            )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        report.seconds = time.perf_counter() - t0
+        if own:
+            con.close()
+    if report.failed:
+        raise LandingError(report.summary(), report)
+    return report

@@ -1,0 +1,333 @@
+"""Reading one file as text into temp table `file_rows` (every column VARCHAR, rowid = file
+order), with its malformed rows in `file_rejects`: encoding detection and GB18030 transcoding,
+the CSV dialect, unbalanced quotes, and the checks that reject a whole file."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from pathlib import Path
+
+import duckdb
+
+from orchestration import contract
+from orchestration.duck import lit, q
+from orchestration.land.report import FileRejected
+
+CHUNK = 8 << 20
+SNIFF_BYTES = 1 << 20
+
+
+def sniff_encoding(path: Path) -> str:
+    """'utf-8' or 'gb18030' from the first MB: a BOM or a strict UTF-8 decode decides."""
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    try:
+        codecs.getincrementaldecoder("utf-8")("strict").decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "gb18030"
+
+
+def transcode_to_utf8(path: Path, out: Path, encoding: str = "gb18030") -> None:
+    """Stream `path` from `encoding` to UTF-8; FileRejected names the byte offset if it is not."""
+    dec = codecs.getincrementaldecoder(encoding)("strict")
+    offset = 0
+    with open(path, "rb") as fi, open(out, "wb") as fo:
+        while True:
+            chunk = fi.read(CHUNK)
+            try:
+                fo.write(dec.decode(chunk, final=not chunk).encode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise FileRejected(
+                    f"unreadable encoding: neither UTF-8 nor GB18030/GBK (invalid byte at offset "
+                    f"{offset + max(exc.start, 0):,}); re-export the file as UTF-8 or GB18030"
+                ) from None
+            if not chunk:
+                return
+            offset += len(chunk)
+
+
+def blank_lines(path: Path) -> list[int]:
+    """Line numbers, as DuckDB's CSV reader counts them (newlines inside quoted values not
+    counted), of the empty lines of a UTF-8 CSV outside quoted values: the reader skips them, so
+    later rows' line numbers must be shifted. Fast path (no empty line at all): one C-speed scan."""
+    count, tail = 0, b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            buf = tail + chunk
+            count += buf.count(b"\n\n") + buf.count(b"\n\r\n")
+            tail = buf[-2:]
+            count -= tail.count(b"\n\n") + tail.count(b"\n\r\n")
+    if count == 0:
+        return []
+    out, embedded, in_quotes = [], 0, False
+    with open(path, "rb") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not in_quotes and not line.strip(b"\r\n"):
+                out.append(n - embedded)
+            if line.count(b'"') % 2:
+                in_quotes = not in_quotes
+            if in_quotes:
+                embedded += 1  # this line's newline is inside a quoted value
+    return out
+
+
+def header_line(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.readline(SNIFF_BYTES)
+
+
+def csv_delimiter(header: bytes) -> str:
+    """The delimiter of a CSV: whichever of , ; tab | its header line holds most (',' if none).
+    Given to DuckDB with the RFC 4180 quote and escape, so its reader skips dialect sniffing,
+    which costs ~10 ms per file -- most of the time of a small file."""
+    counts = {d: header.count(d.encode()) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+CSV_ERRORS = (  # DuckDB's wording -> what the message says (never DuckDB's text: it quotes the line)
+    ("unterminated quote", "unbalanced quote"),
+    ("maximum line size", "line longer than the reader's limit"),
+    ("expected number of columns", "wrong number of fields"),
+    ("invalid unicode", "bytes that are not UTF-8"),
+    ("too many columns", "too many fields"),
+)
+
+
+def clean_duckdb_error(exc: BaseException) -> str:
+    """What a DuckDB (or other) error says, without any of its text: CSV errors quote the line
+    and conversion errors the value, which may hold identifiers in clear. Keeps the line number
+    and a fixed description."""
+    text = str(exc)
+    m = re.search(r"CSV Error on Line: (\d+)", text)
+    low = text.lower()
+    what = next(
+        (label for key, label in CSV_ERRORS if key in low),
+        f"{type(exc).__name__} (details withheld)",
+    )
+    return f"line {m.group(1)}: {what}" if m else what
+
+
+def header_names(line: bytes, delim: str) -> list[str]:
+    """The column names of a CSV header line (UTF-8, BOM and line end removed), made unique the
+    way DuckDB does (a repeated name gets `_1`, `_2`, ...)."""
+    text = line.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+    names: list[str] = []
+    for n in next(csv.reader([text], delimiter=delim), []) or [""]:
+        base, k = n, 0
+        while n in names:
+            k += 1
+            n = f"{base}_{k}"
+        names.append(n)
+    return names
+
+
+def embedded_newlines_sql(cols: list[str]) -> str:
+    """SQL: how many newlines a row's values hold (quoted multi-line values)."""
+    return " + ".join(
+        f"coalesce(length({q(c)}) - length(replace({q(c)}, chr(10), '')), 0)" for c in cols
+    )
+
+
+def _csv_scan(con, readable: Path, delim: str, cols: list[str]) -> None:
+    """Read `readable` into file_rows / file_rejects without DuckDB's dialect sniffer: it refuses whole files
+    with mixed line endings (LF with some CRLF rows) or one unbalanced quote. Columns come from
+    the header line; non-strict mode takes both LF and CRLF as the end of a row (the CR does not
+    reach the values) and puts a too-long or ill-quoted row in file_rejects with its line."""
+    con.execute(
+        "DROP TABLE IF EXISTS file_rows; DROP TABLE IF EXISTS file_rejects; DROP TABLE IF EXISTS file_reject_scans"
+    )
+    columns = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in cols) + "}"
+    con.execute(
+        f"CREATE TEMP TABLE file_rows AS SELECT * FROM read_csv({lit(str(readable))}, header = true, auto_detect = false, "
+        f"columns = {columns}, delim = {lit(delim)}, quote = '\"', escape = '\"', new_line = '\\n', "
+        f"strict_mode = false, store_rejects = true, rejects_table = 'file_rejects', rejects_scan = 'file_reject_scans', "
+        f"rejects_limit = 0)"
+    )
+
+
+def _split_unbalanced(readable: Path, out: Path) -> list[int]:
+    """Copy `readable` to `out` with every line holding an odd number of quotes blanked; returns
+    those lines' numbers. Used only for a file in which DuckDB found a malformed row: an
+    unbalanced quote makes its reader take the rest of the file as one value, and those rows
+    would vanish. In such a file a newline always ends a row (a legitimately multi-line quoted
+    value is quarantined too, line by line) -- the price of never losing the rows after it."""
+    bad = []
+    with open(readable, "rb") as fi, open(out, "wb") as fo:
+        for n, line in enumerate(fi, start=1):
+            if n > 1 and line.count(b'"') % 2:
+                bad.append(n)
+                line = b"\n"
+            fo.write(line)
+    return bad
+
+
+def _lines_vanished(con, readable: Path, cols: list[str], rejected: set[int]) -> bool:
+    """True if the read of file_rows / file_rejects accounts for fewer lines than `readable` has: a malformed
+    row took the following lines with it (an unbalanced quote). Run only when a row was
+    malformed, so the extra pass over the file is rare."""
+    newlines, last = 0, b"\n"
+    with open(readable, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+    physical = newlines + (last != b"\n")
+    nl = embedded_newlines_sql(cols)
+    rows, embedded = con.execute(
+        f"SELECT count(*), coalesce(sum({nl}), 0) FROM file_rows"
+    ).fetchone()
+    return 1 + rows + embedded + len(rejected) + len(blank_lines(readable)) < physical
+
+
+def _read_csv(con, path: Path, tmp: Path) -> tuple[str, list[int], set[int], list[int]]:
+    """Read a CSV into temp table file_rows (all VARCHAR, file order = rowid) plus file_rejects (malformed
+    rows). Returns (encoding, lines DuckDB skipped as blank, malformed lines, lines with an
+    unbalanced quote -- blanked before the read, so among the skipped ones)."""
+    encoding = sniff_encoding(path)
+    for attempt in range(2):
+        readable = path
+        unbalanced: list[int] = []
+        if encoding == "gb18030":
+            readable = tmp / "transcoded.csv"
+            transcode_to_utf8(path, readable)
+        try:
+            header = header_line(readable)
+            delim = csv_delimiter(header)
+            cols = header_names(header, delim)
+            try:
+                _csv_scan(con, readable, delim, cols)
+            except duckdb.Error as exc:
+                raise FileRejected(f"not a readable CSV table: {clean_duckdb_error(exc)}") from None
+            rejected = con.execute("SELECT line, error_type FROM file_rejects").fetchall()
+            bad_enc = any(e == "INVALID ENCODING" for _, e in rejected)
+            if bad_enc and encoding == "utf-8" and attempt == 0:
+                encoding = "gb18030"  # valid UTF-8 in the first MB only; read again as GB18030
+                continue
+            if bad_enc:
+                raise FileRejected(
+                    "unreadable encoding: neither UTF-8 nor GB18030/GBK; re-export the file as UTF-8"
+                )
+            if rejected and _lines_vanished(con, readable, cols, {line for line, _ in rejected}):
+                split = tmp / "split.csv"
+                unbalanced = _split_unbalanced(readable, split)
+                if unbalanced:
+                    if readable != path:
+                        readable.unlink(missing_ok=True)
+                    readable = split
+                    _csv_scan(con, readable, delim, cols)
+                    rejected = con.execute("SELECT line, error_type FROM file_rejects").fetchall()
+                else:
+                    split.unlink(missing_ok=True)
+            skipped = blank_lines(readable)  # the blanked unbalanced lines included
+        finally:
+            if readable != path:
+                readable.unlink(missing_ok=True)
+        return (
+            ("UTF-8" if encoding == "utf-8" else "GB18030"),
+            skipped,
+            {line for line, _ in rejected},
+            unbalanced,
+        )
+    raise AssertionError("unreachable")
+
+
+def read_file(
+    con, path: Path, fmt: str, tmp: Path
+) -> tuple[str | None, list[int], set[int], list[int]]:
+    """Read any supported file into temp table file_rows (VARCHAR columns; rowid = row order) and
+    temp table file_rejects (line, error_type, error_message) of malformed rows. Returns (encoding,
+    skipped blank lines, malformed lines, unbalanced-quote lines); the last three are CSV only."""
+    if fmt == "csv":
+        return _read_csv(con, path, tmp)
+    con.execute("DROP TABLE IF EXISTS file_rows; DROP TABLE IF EXISTS file_rejects")
+    con.execute(
+        "CREATE TEMP TABLE file_rejects (line BIGINT, error_type VARCHAR, error_message VARCHAR)"
+    )
+    try:
+        if fmt == "xlsx":
+            con.execute(
+                f"CREATE TEMP TABLE file_rows AS SELECT * FROM read_xlsx({lit(str(path))}, header = true, "
+                f"all_varchar = true, stop_at_empty = false)"
+            )
+        else:
+            con.execute(
+                f"CREATE TEMP TABLE file_rows AS SELECT * FROM read_parquet({lit(str(path))})"
+            )
+    except duckdb.Error as exc:
+        raise FileRejected(f"not a readable {fmt} table: {clean_duckdb_error(exc)}") from None
+    return None, [], set(), []
+
+
+NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+)
+
+
+def numeric_codes(
+    con, src: contract.Source, by_norm: dict[str, str], types: dict[str, str], path: Path, fmt: str
+) -> list[str]:
+    """Code and identifier columns (free codes, not enums) that a Parquet file types as numbers,
+    or whose xlsx cells are all numbers (DuckDB's own type guess): as text they may have lost
+    leading zeros, which nothing in the file can restore. "name (TYPE)" for each."""
+    if fmt == "csv":
+        return []
+    if fmt == "xlsx":
+        return _xlsx_number_cells(src, path)
+    out = []
+    for c in src.columns:
+        h = by_norm.get(c.name.lower())
+        t = (types.get(h) or "").upper().split("(")[0] if h else ""
+        if (c.kind == "pii_hash" or (c.kind == "code" and not c.enum)) and t in NUMERIC_TYPES:
+            out.append(f"{c.name} ({t})")
+    return out
+
+
+def _xlsx_number_cells(src: contract.Source, path: Path) -> list[str]:
+    """Code and identifier columns of an .xlsx with any cell stored as a number (a column mixing
+    text and number cells too: DuckDB reads both as text, and a number cell has lost its
+    leading zeros). "name (number cells from line N)" for each; the first sheet, as read_xlsx."""
+    from openpyxl import load_workbook
+
+    codes = {
+        c.name.lower()
+        for c in src.columns
+        if c.kind == "pii_hash" or (c.kind == "code" and not c.enum)
+    }
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = wb.worksheets[0].iter_rows()
+        header = [
+            str(c.value).strip().lower() if c.value is not None else "" for c in next(rows, [])
+        ]
+        watched = {i: h for i, h in enumerate(header) if h in codes}
+        first: dict[str, int] = {}
+        for line, row in enumerate(rows, start=2):
+            for i, name in watched.items():
+                if (
+                    i < len(row)
+                    and name not in first
+                    and row[i].data_type == "n"
+                    and row[i].value is not None
+                ):
+                    first[name] = line
+            if len(first) == len(watched):
+                break
+    finally:
+        wb.close()
+    return [f"{name} (number cells from line {line})" for name, line in first.items()]
