@@ -95,10 +95,10 @@ def annual_refresh_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequ
 
 
 def scan_landing(landing: Path) -> dict[str, tuple[str, float]]:
-    """`{"<source>/<period>": (fingerprint, newest mtime)}` for every delivery the loader would
-    see (`orchestration.land.discover`: same folders, same ignored and unsupported files).
+    """`{"<source>/<period>": (signature, newest mtime)}` for every delivery the loader would
+    see (`orchestration.land.discovery`: same folders, same ignored and unsupported files).
 
-    The fingerprint is `land.file_signature`: names, sizes, modification and change times and
+    The signature is `land.file_signature`: names, sizes, modification and change times and
     inodes, so a new, added, removed, replaced or touched file changes it; an unchanged folder
     keeps it.
     """
@@ -118,10 +118,10 @@ def settle_seconds() -> float:
     minimum_interval_seconds=60,
     name="landing_sensor",
     description="Watches the landing folder; starts a refresh for each period with new or "
-    "changed delivery folders (cursor = folder fingerprints).",
+    "changed delivery folders (cursor = folder signatures).",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, ygt: YgtPaths) -> dg.SensorResult:
-    """Fires once per new delivery: for each `<source>/<period>` folder whose fingerprint differs
+    """Fires once per new delivery: for each `<source>/<period>` folder whose signature differs
     from the cursor (and whose files have been still for YGT_SENSOR_SETTLE_SECONDS), one run of
     the annual or quarterly job for that partition, selecting the changed sources' landing
     assets and everything downstream. Folders delivered together for the same period share one
@@ -136,8 +136,8 @@ def landing_sensor(context: dg.SensorEvaluationContext, ygt: YgtPaths) -> dg.Sen
     cursor = {k: v for k, v in seen.items() if k in current}  # forget deleted folders
     pending: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     waiting, out_of_range = [], []
-    for delivery, (fingerprint, newest) in current.items():
-        if seen.get(delivery) == fingerprint:
+    for delivery, (signature, newest) in current.items():
+        if seen.get(delivery) == signature:
             continue
         if now - newest < settle_seconds():
             waiting.append(delivery)
@@ -148,8 +148,8 @@ def landing_sensor(context: dg.SensorEvaluationContext, ygt: YgtPaths) -> dg.Sen
         if not PARTITIONS[frequency].has_partition_key(key):
             out_of_range.append(delivery)
             continue
-        pending[(frequency, key)].append((source, fingerprint))
-        cursor[delivery] = fingerprint
+        pending[(frequency, key)].append((source, signature))
+        cursor[delivery] = signature
     requests = []
     for (frequency, key), changed in sorted(pending.items()):
         changed.sort()

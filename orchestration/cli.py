@@ -52,7 +52,7 @@ def cmd_generate(args) -> int:
 
 
 def cmd_land(args) -> int:
-    from orchestration import pipeline, runlock, settings
+    from orchestration import pipeline, runlock
 
     try:
         work_db = settings.work_db_for(
@@ -444,8 +444,6 @@ def main(argv: list[str] | None = None) -> int:
     global VERBOSE
     args = build_parser().parse_args(argv)
     VERBOSE = args.verbose
-    from orchestration import settings
-
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home()))
     try:
         return args.func(args)

@@ -60,8 +60,8 @@ class DbtResult:
 
 def dbt_env(work_db: Path) -> dict[str, str]:
     """Environment for a dbt call on the working database `work_db`."""
-    settings.quiet_telemetry()
     env = dict(os.environ)
+    settings.quiet_telemetry(env)
     env["YGT_DUCKDB_PATH"] = str(Path(work_db).resolve())
     env["YGT_DUCKDB_MEMORY_LIMIT"] = memory_limit()
     env["DBT_PROFILES_DIR"] = str(PROJECT_DIR)

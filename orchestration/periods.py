@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 ANNUAL, QUARTERLY = "annual", "quarterly"
-_PERIOD = re.compile(r"^(\d{4})(?:Q([1-4]))?$")
-_QUARTER_KEY = re.compile(r"^(\d{4})-(01|04|07|10)$")
+_PERIOD = re.compile(r"([0-9]{4})(?:Q([1-4]))?")
+_QUARTER_KEY = re.compile(r"([0-9]{4})-(01|04|07|10)")
 
 # what the messages say a period (of a frequency) looks like
 HELP = "YYYY or YYYYQn (for example 2024 or 2024Q2)"
@@ -29,7 +29,7 @@ class PeriodError(ValueError):
 
 def parse_period(period: str) -> tuple[int, int | None]:
     """`2024` -> (2024, None); `2024Q2` -> (2024, 2)."""
-    m = _PERIOD.match(period or "")
+    m = _PERIOD.fullmatch(period or "")
     if not m:
         raise PeriodError(f"{period!r} is not {HELP}")
     return int(m.group(1)), int(m.group(2)) if m.group(2) else None
@@ -37,7 +37,7 @@ def parse_period(period: str) -> tuple[int, int | None]:
 
 def period_frequency(period: str) -> str | None:
     """'annual', 'quarterly', or None when `period` is not a period."""
-    m = _PERIOD.match(period or "")
+    m = _PERIOD.fullmatch(period or "")
     if not m:
         return None
     return QUARTERLY if m.group(2) else ANNUAL
@@ -73,7 +73,7 @@ def period_of_partition_key(key: str) -> str:
     """Dagster partition key -> period: `2024` -> `2024`, `2024-04` -> `2024Q2`."""
     if period_frequency(key) == ANNUAL:
         return key
-    m = _QUARTER_KEY.match(key)
+    m = _QUARTER_KEY.fullmatch(key)
     if not m:
         raise PeriodError(f"partition key {key!r} is not a ygt period: {PARTITION_KEY_HELP}")
     return f"{m.group(1)}Q{(int(m.group(2)) - 1) // 3 + 1}"

@@ -97,13 +97,18 @@ def dbt_var_overrides() -> dict:
     return parsed
 
 
-def quiet_telemetry() -> None:
-    """No usage statistics leave the machine: Great Expectations, Dagster and dbt are told so,
-    unless the environment already says otherwise."""
-    for name, value in (
-        ("GX_ANALYTICS_ENABLED", "false"),
-        ("DAGSTER_DISABLE_TELEMETRY", "true"),
-        ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false"),
-        ("DO_NOT_TRACK", "1"),
-    ):
-        os.environ.setdefault(name, value)
+# No usage statistics leave the machine: Great Expectations, Dagster and dbt are told so,
+# unless the environment already says otherwise.
+TELEMETRY_OPT_OUTS = {
+    "GX_ANALYTICS_ENABLED": "false",
+    "DAGSTER_DISABLE_TELEMETRY": "true",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "DO_NOT_TRACK": "1",
+}
+
+
+def quiet_telemetry(env: dict | None = None) -> None:
+    """Set TELEMETRY_OPT_OUTS in `env` (default: this process's environment) where unset."""
+    target = os.environ if env is None else env
+    for name, value in TELEMETRY_OPT_OUTS.items():
+        target.setdefault(name, value)

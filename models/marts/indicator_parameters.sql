@@ -3,7 +3,8 @@
 -- lists joined with '|'; for a seed, its file) and the indicators it affects, so the
 -- published file alone says which parameters produced its values.
 {%- set var_names = [] %}
-{%- if execute %}
+{#- without the seed table (sqlfluff's lint compiles without a build) the defaults are shown #}
+{%- if execute and load_relation(ref('parameters')) is not none %}
 {%- set result = run_query("select parameter from " ~ ref('parameters') ~ " where kind = 'var' order by parameter") %}
 {%- for row in result.rows %}{% do var_names.append(row[0]) %}{% endfor %}
 {%- endif %}
@@ -18,14 +19,14 @@ final as (
         parameter,
         kind,
         {%- if var_names %}
-        case parameter
-            {%- for name in var_names %}
-            when '{{ name }}' then '{{ var_as_text(var(name)) | replace("'", "''") }}'
-            {%- endfor %}
-            else cast(default_value as {{ dbt.type_string() }})
-        end as value,
+            case parameter
+                {%- for name in var_names %}
+                when '{{ name }}' then '{{ var_as_text(var(name)) | replace("'", "''") }}'
+                {%- endfor %}
+                else cast(default_value as {{ dbt.type_string() }})
+            end as value,
         {%- else %}
-        cast(default_value as {{ dbt.type_string() }}) as value,
+            cast(default_value as {{ dbt.type_string() }}) as value,
         {%- endif %}
         cast(default_value as {{ dbt.type_string() }}) as default_value,
         indicators,

@@ -1,6 +1,6 @@
 """Landing: `<landing>/<source>/<period>/<any name>.<csv|xlsx|parquet>` -> schema `raw`.
 
-The package by responsibility: `discover` (find deliveries, tell changed ones), `read` (one
+The package by responsibility: `discovery` (find deliveries, tell changed ones), `read` (one
 file as text), `stage` (a delivery's files into one staging table), `parse` (SQL that types,
 hashes and judges the values), `deliver` (one delivery replaced atomically; `land`, the entry
 point), `schema` (the raw tables), `report` (what happened).
@@ -32,7 +32,7 @@ upstream by duckdb/duckdb#25100) -- reproduced here on a 1M-row file.
 """
 
 from orchestration.land.deliver import land
-from orchestration.land.discover import (
+from orchestration.land.discovery import (
     FORMATS,
     LOADER_VERSION,
     Delivery,

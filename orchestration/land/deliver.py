@@ -15,7 +15,7 @@ import duckdb
 
 from orchestration import contract, duck, settings
 from orchestration.duck import q
-from orchestration.land.discover import FORMATS, Delivery, discover, fingerprint
+from orchestration.land.discovery import FORMATS, Delivery, discover, fingerprint
 from orchestration.land.parse import parse_sql, trimmed_sql
 from orchestration.land.read import clean_duckdb_error
 from orchestration.land.report import (
@@ -132,7 +132,7 @@ def land_delivery(
                 continue
             tf = time.perf_counter()
             try:
-                stage_file(con, d, path, fidx, landing, tmp, fr)
+                stage_file(con, src, path, fidx, tmp, fr)
                 staged.append((fidx, rel))
             except FileRejected as exc:
                 fr.status, fr.rows_read, fr.message = "rejected", exc.rows_read, f"{rel}: {exc}"
@@ -263,6 +263,7 @@ def land_delivery(
             "file_reject_scans",
             "row_lines",
             "skipped_lines",
+            "conflicting_keys",
         ):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         drop_batches(con, batch_tables)
@@ -293,7 +294,7 @@ def land(
     report = LandingReport(landing, demo_key=demo)
     tmp = Path(tempfile.mkdtemp(prefix="ygt-land-", dir=tmp_dir))
     try:
-        try:  # GB18030 is transcoded in Python (see module doc), so only the excel extension is needed
+        try:  # GB18030 is transcoded in Python (see orchestration/land/__init__.py), so only the excel extension is needed
             con.execute("LOAD excel")
         except duckdb.Error as exc:  # only .xlsx needs it; such files are then rejected
             report.problems.append(

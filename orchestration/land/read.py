@@ -280,7 +280,7 @@ NUMERIC_TYPES = (
 
 
 def numeric_codes(
-    con, src: contract.Source, by_norm: dict[str, str], types: dict[str, str], path: Path, fmt: str
+    src: contract.Source, by_norm: dict[str, str], types: dict[str, str], path: Path, fmt: str
 ) -> list[str]:
     """Code and identifier columns (free codes, not enums) that a Parquet file types as numbers,
     or whose xlsx cells are all numbers (DuckDB's own type guess): as text they may have lost

@@ -11,7 +11,6 @@ import duckdb
 
 from orchestration import contract
 from orchestration.duck import lit, lit_list, q
-from orchestration.land.discover import Delivery
 from orchestration.land.read import (
     blank_lines,
     csv_delimiter,
@@ -72,11 +71,8 @@ def _line_expr(
     )
 
 
-def stage_file(
-    con, delivery: Delivery, path: Path, fidx: int, landing: Path, tmp: Path, fr: FileResult
-) -> None:
+def stage_file(con, src: contract.Source, path: Path, fidx: int, tmp: Path, fr: FileResult) -> None:
     """Read one file and append its rows to temp table staged_rows (contract columns as text)."""
-    src = delivery.source
     encoding, skipped, malformed, unbalanced = read_file(con, path, fr.format, tmp)
     fr.encoding = encoding
     types = dict(
@@ -103,7 +99,7 @@ def stage_file(
             f"case-insensitively) and land again",
             rows_read=n_rows + n_rej,
         )
-    numeric = numeric_codes(con, src, by_norm, types, path, fr.format)
+    numeric = numeric_codes(src, by_norm, types, path, fr.format)
     if numeric:
         raise FileRejected(
             f"code column(s) stored as numbers: {', '.join(numeric)}; leading zeros may be lost (dept "
@@ -244,7 +240,7 @@ def stage_batch(
     """Stage CSV files that share a header with one multi-file read into temp table `name`, seen
     through temp view `name`_rows in the layout of staged_rows (the GROUP BY reads it beside staged_rows, so the
     rows are not copied): DuckDB's start-up cost per read is most of the time of a small file.
-    GB18030 files are transcoded to UTF-8 in `tmp` first (see the module doc). Only files with
+    GB18030 files are transcoded to UTF-8 in `tmp` first (see orchestration/land/__init__.py). Only files with
     nothing unusual -- no malformed row, no empty line, no newline inside a value -- are staged
     here, their line number being row order + 2; the rest is left to the per-file path, which
     numbers lines around such things.

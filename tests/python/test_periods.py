@@ -12,7 +12,7 @@ def test_parse_and_frequency():
     assert periods.parse_period("2024Q3") == (2024, 3)
     assert periods.period_frequency("2024") == "annual"
     assert periods.period_frequency("2024Q1") == "quarterly"
-    for bad in ("2024Q5", "2024Q0", "24", "2024-04", "2024q2", " 2024", ""):
+    for bad in ("2024Q5", "2024Q0", "24", "2024-04", "2024q2", " 2024", "2024\n", "２０２４", ""):
         assert periods.period_frequency(bad) is None
         with pytest.raises(periods.PeriodError, match="is not YYYY or YYYYQn"):
             periods.parse_period(bad)
