@@ -49,3 +49,14 @@ def lit(value) -> str:
 def lit_list(values) -> str:
     """A SQL list of string literals, e.g. the files of a multi-file read."""
     return "[" + ", ".join(lit(v) for v in values) + "]"
+
+
+def insert_rows(con, table: str, rows: list[tuple | list]) -> None:
+    """Insert many rows in one statement (one list parameter per column, unnested side by side):
+    executemany costs a round trip per row, which adds up over thousands of files."""
+    if rows:
+        cols = list(zip(*rows))
+        con.execute(
+            f"INSERT INTO {table} SELECT {', '.join(f'unnest(${i + 1})' for i in range(len(cols)))}",
+            [list(c) for c in cols],
+        )

@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 
 from orchestration import contract, duck, settings
-from orchestration.duck import q
-from orchestration.land.discovery import FORMATS, Delivery, discover, fingerprint
+from orchestration.duck import insert_rows, q
+from orchestration.land.discovery import FORMATS, Delivery, DigestCache, discover
 from orchestration.land.parse import parse_sql, trimmed_sql
 from orchestration.land.read import clean_duckdb_error
 from orchestration.land.report import (
@@ -28,7 +28,6 @@ from orchestration.land.report import (
 from orchestration.land.schema import create_raw_schema
 from orchestration.land.stage import (
     drop_batches,
-    insert_rows,
     same_header_batches,
     stage_batch,
     stage_file,
@@ -293,6 +292,7 @@ def land(
     key, demo = settings.hash_key()
     report = LandingReport(landing, demo_key=demo)
     tmp = Path(tempfile.mkdtemp(prefix="ygt-land-", dir=tmp_dir))
+    digests: DigestCache | None = None
     try:
         try:  # GB18030 is transcoded in Python (see orchestration/land/__init__.py), so only the excel extension is needed
             con.execute("LOAD excel")
@@ -310,12 +310,13 @@ def land(
                 "SELECT source, period, fingerprint FROM raw.deliveries"
             ).fetchall()
         )
+        digests = DigestCache(con, landing)
         if demo:
             progress(
                 "note: hashing identifiers with the labelled DEMO key (set YGT_HASH_KEY for real data)"
             )
         for d in deliveries:
-            fp = fingerprint(d, landing, key_id)
+            fp = digests.fingerprint(d, key_id)
             skipped = [f"{name}: {why}" for name, why in d.skipped]
             for x in skipped:
                 progress(f"  skipped {x}")
@@ -356,6 +357,8 @@ def land(
             )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if digests is not None:
+            report.files_hashed, report.files_hash_reused = digests.hashed, digests.reused
         report.seconds = time.perf_counter() - t0
         if own:
             con.close()

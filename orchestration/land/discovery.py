@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration import contract
+from orchestration.duck import insert_rows
 from orchestration.land.read import CHUNK
 from orchestration.land.report import LandingError
 from orchestration.periods import FREQUENCY_HELP, period_frequency
@@ -129,18 +132,77 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def fingerprint(delivery: Delivery, landing: Path, key_id: str) -> str:
+def fingerprint(
+    delivery: Delivery, landing: Path, key_id: str, digest: Callable[[Path], str] = file_digest
+) -> str:
     """Names and content hashes of the delivery's files, the loader version, the source's
     contract and the hash key's id: any change re-lands the delivery. Content, not size and
-    modification time: `cp -p`, unzip and rsync keep those for a corrected file."""
+    modification time: `cp -p`, unzip and rsync keep those for a corrected file. `digest` is
+    the content hash of one file (`DigestCache.digest` reuses the ones already taken)."""
     h = hashlib.sha256()
     h.update(
         f"{LOADER_VERSION}|{key_id}|{contract.raw_columns(delivery.source)}|"
         f"{[(c.name, c.kind, c.required, c.enum) for c in delivery.source.columns]}".encode()
     )
     for f in delivery.files:
-        h.update(f"|{f.relative_to(landing).as_posix()}|{file_digest(f)}".encode())
+        h.update(f"|{f.relative_to(landing).as_posix()}|{digest(f)}".encode())
     return h.hexdigest()
+
+
+# A stored digest is reused only for a file last changed at least this long before the digest
+# was taken, so a same-size rewrite within one tick of a coarse file-system clock is never
+# taken for unchanged (git's "racily clean" rule).
+RACY_NS = 2_000_000_000
+
+
+class DigestCache:
+    """Content hashes of the landing files, kept in raw.file_digests and reused while a file's
+    size, modification time, change time and inode are those it was hashed at: an unchanged
+    landing folder is not read again on every run, yet the decision stays by content. The
+    change time (ctime) cannot be set back by `cp -p`, unzip or rsync, so a corrected file is
+    always read again."""
+
+    def __init__(self, con, landing: Path):
+        self.con, self.landing = con, landing
+        self.known = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT file, size, mtime_ns, ctime_ns, inode, sha256, hashed_at_ns "
+                "FROM raw.file_digests"
+            ).fetchall()
+        }
+        self.rows: dict[str, tuple] = {}  # file -> the row to keep for it
+        self.hashed = self.reused = 0
+
+    def digest(self, path: Path) -> str:
+        rel = path.relative_to(self.landing).as_posix()
+        st = path.stat()
+        stat = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        old = self.known.get(rel)
+        if old is not None and old[:4] == stat and st.st_ctime_ns + RACY_NS <= old[5]:
+            self.reused += 1
+            self.rows[rel] = old
+            return old[4]
+        started = time.time_ns()  # before the read: a change while it runs is re-read next time
+        sha = file_digest(path)
+        self.hashed += 1
+        self.rows[rel] = (*stat, sha, started)
+        return sha
+
+    def fingerprint(self, delivery: Delivery, key_id: str) -> str:
+        """`fingerprint` of the delivery; its files' digests are stored (their old rows and
+        those of removed files replaced) for the next run."""
+        fp = fingerprint(delivery, self.landing, key_id, self.digest)
+        rows = [
+            (delivery.source.name, delivery.period, rel, *self.rows[rel])
+            for rel in (f.relative_to(self.landing).as_posix() for f in delivery.files)
+        ]
+        self.con.execute(
+            "DELETE FROM raw.file_digests WHERE source = ? AND period = ?",
+            [delivery.source.name, delivery.period],
+        )
+        insert_rows(self.con, "raw.file_digests", rows)
+        return fp
 
 
 def file_signature(delivery: Delivery) -> tuple[str, float]:

@@ -61,6 +61,8 @@ class LandingReport:
     problems: list[str] = field(default_factory=list)  # folder-level messages (names, stray files)
     demo_key: bool = False
     seconds: float = 0.0
+    files_hashed: int = 0  # files read for their content hash
+    files_hash_reused: int = 0  # files whose stored hash was reused (size, times, inode same)
 
     @property
     def files(self) -> list[FileResult]:
@@ -113,6 +115,11 @@ class LandingReport:
                 else "  (NOT CONSERVED)"
             ),
         ]
+        if self.files_hash_reused:
+            lines.append(
+                f"change detection: {self.files_hashed:,} file(s) hashed, "
+                f"{self.files_hash_reused:,} unchanged since hashed (raw.file_digests)"
+            )
         if self.demo_key:
             lines.append(
                 "NOTE: identifiers hashed with the labelled DEMO key; set YGT_HASH_KEY or "

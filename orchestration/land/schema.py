@@ -24,10 +24,16 @@ DELIVERY_COLUMNS = [
     ("fingerprint", "VARCHAR"),
     ("landed_at", "TIMESTAMP"),
 ]
+DIGEST_COLUMNS = [  # content hashes of landing files and the stat they were taken at
+    ("source", "VARCHAR"), ("period", "VARCHAR"), ("file", "VARCHAR"), ("size", "BIGINT"),
+    ("mtime_ns", "BIGINT"), ("ctime_ns", "BIGINT"), ("inode", "UBIGINT"), ("sha256", "VARCHAR"),
+    ("hashed_at_ns", "BIGINT"),
+]  # fmt: skip
 BOOKKEEPING = {
     "quarantine": QUARANTINE_COLUMNS,
     "load_audit": AUDIT_COLUMNS,
     "deliveries": DELIVERY_COLUMNS,
+    "file_digests": DIGEST_COLUMNS,
 }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration import contract
-from orchestration.duck import lit, lit_list, q
+from orchestration.duck import insert_rows, lit, lit_list, q
 from orchestration.land.read import (
     blank_lines,
     csv_delimiter,
@@ -337,15 +337,4 @@ def drop_batches(con, names: list[str]) -> None:
     for n in names:
         con.execute(
             f"DROP VIEW IF EXISTS {n}_rows; DROP TABLE IF EXISTS {n}_files; DROP TABLE IF EXISTS {n}"
-        )
-
-
-def insert_rows(con, table: str, rows: list[tuple | list]) -> None:
-    """Insert many rows in one statement (one list parameter per column, unnested side by side):
-    executemany costs a round trip per row, which adds up over thousands of files."""
-    if rows:
-        cols = list(zip(*rows))
-        con.execute(
-            f"INSERT INTO {table} SELECT {', '.join(f'unnest(${i + 1})' for i in range(len(cols)))}",
-            [list(c) for c in cols],
         )

@@ -629,7 +629,7 @@ def test_create_raw_schema_makes_every_table(tmp_path):
     for src in contract.SOURCES:
         cols = con.execute(f"DESCRIBE raw.{src.name}").fetchall()
         assert [c[0] for c in cols] == [n for n, _ in contract.raw_columns(src)]
-    for t in ("quarantine", "load_audit", "deliveries"):
+    for t in ("quarantine", "load_audit", "deliveries", "file_digests"):
         con.execute(f"SELECT * FROM raw.{t}")
     con.close()
 

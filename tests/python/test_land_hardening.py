@@ -6,6 +6,7 @@ Counts are checked against the rows written here, per file, in SQL."""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from test_land import (
@@ -136,6 +137,56 @@ def test_correction_with_same_size_and_mtime_is_re_landed(tmp_path):
     assert [d.status for d in rep.deliveries] == ["landed"]
     assert rows(db, "SELECT total_fee::VARCHAR FROM raw.outpatient_visits") == [("12.60",)]
     assert land(db, tmp_path / "landing", progress=quiet).deliveries[0].status == "skipped"
+
+
+def test_unchanged_files_are_not_read_again_but_a_correction_is(tmp_path, monkeypatch):
+    """raw.file_digests: a file whose size, times and inode are those it was hashed at is not
+    read again; a same-size correction with its mtime restored is (its change time moved)."""
+    import orchestration.land.discovery as discovery
+
+    monkeypatch.setattr(discovery, "RACY_NS", 0)  # reusable at once (by default 2 s after)
+    landing = tmp_path / "landing"
+    f = write_csv(landing / Q2 / "v.csv", [visit("1", fee="12.50")])
+    write_csv(landing / Q2 / "w.csv", [visit("2", fee="3.00")])
+    db = tmp_path / "w.duckdb"
+    first = land(db, landing, progress=quiet)
+    assert (first.files_hashed, first.files_hash_reused) == (2, 0)
+    read: list[str] = []
+    real = discovery.file_digest
+    monkeypatch.setattr(discovery, "file_digest", lambda p: read.append(p.name) or real(p))
+    rep = land(db, landing, progress=quiet)
+    assert read == [] and (rep.files_hashed, rep.files_hash_reused) == (0, 2)
+    assert [d.status for d in rep.deliveries] == ["skipped"]
+    assert "2 unchanged since hashed" in rep.summary()
+
+    st = f.stat()
+    time.sleep(0.01)
+    write_csv(f, [visit("1", fee="12.60")])  # same length, mtime restored as `cp -p` does
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (f.stat().st_size, f.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    rep = land(db, landing, progress=quiet)
+    assert read == ["v.csv"] and [d.status for d in rep.deliveries] == ["landed"]
+    got = rows(db, "SELECT visit_id, total_fee::VARCHAR FROM raw.outpatient_visits ORDER BY 1")
+    assert got == [("1", "12.60"), ("2", "3.00")]
+    # a removed file leaves the digest table with its delivery
+    (landing / Q2 / "w.csv").unlink()
+    land(db, landing, progress=quiet)
+    assert rows(db, "SELECT file FROM raw.file_digests") == [(f"{Q2}/v.csv",)]
+
+
+def test_a_digest_taken_just_after_a_change_is_not_trusted(tmp_path, monkeypatch):
+    """A file changed shortly before it was hashed is hashed again next time (a same-size
+    rewrite in the same tick of a coarse file-system clock would leave its stat unchanged)."""
+    import orchestration.land.discovery as discovery
+
+    monkeypatch.setattr(discovery, "RACY_NS", 3600 * 10**9)  # every digest is "just after"
+    landing = tmp_path / "landing"
+    write_csv(landing / Q2 / "v.csv", [visit("1")])
+    db = tmp_path / "w.duckdb"
+    land(db, landing, progress=quiet)
+    rep = land(db, landing, progress=quiet)
+    assert (rep.files_hashed, rep.files_hash_reused) == (1, 0)
+    assert [d.status for d in rep.deliveries] == ["skipped"]
 
 
 def test_conflicting_settlements_count_once_and_the_conflict_is_quarantined(tmp_path):
