@@ -1,4 +1,5 @@
-"""The one way dbt is invoked — by `ygt run` (pipeline.dbt_step) and by Dagster (assets.py).
+"""How ygt invokes dbt (`ygt run`, pipeline.dbt_step); the Dagster assets run dbt through
+dagster-dbt's `DbtCliResource` with the same vars and environment (`dbt_env`, `dbt_vars`).
 
 - `dbt_env(work_db)`: the environment dbt needs (the DuckDB file, the profiles folder).
 - `dbt_vars(overrides)`: the `--vars` to pass; the defaults live in `dbt_project.yml` (`vars:`),
@@ -113,7 +114,9 @@ def run_dbt(
         args += ["--vars", json.dumps(merged)]
     if "--project-dir" not in args:
         args += ["--project-dir", str(PROJECT_DIR)]
-    target = PROJECT_DIR / "target"
+    if "--target-path" not in args:
+        args += ["--target-path", str(settings.dbt_target_for(work_db))]
+    target = Path(args[args.index("--target-path") + 1])
     cmd = [sys.executable, "-m", "dbt.cli.main", *args]
     t0 = time.time()
     proc = subprocess.Popen(

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from orchestration import dbt
-from orchestration.settings import PROJECT_DIR
+from orchestration.settings import dbt_target_for
 
 
 def write_dbt_docs(work_db: Path, dest: Path) -> Path:
@@ -22,7 +22,7 @@ def write_dbt_docs(work_db: Path, dest: Path) -> Path:
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    target = PROJECT_DIR / "target"
+    target = dbt_target_for(work_db)
     shutil.copy2(target / "static_index.html", tmp / "index.html")
     for name in ("manifest.json", "catalog.json"):  # for tools that read dbt artefacts
         shutil.copy2(target / name, tmp / name)

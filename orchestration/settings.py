@@ -60,6 +60,14 @@ def work_db_for(warehouse: Path) -> Path:
     return warehouse.parent / ".ygt-work" / f"{warehouse.stem}.work.duckdb"
 
 
+def dbt_target_for(work_db: Path) -> Path:
+    """dbt's target folder for builds of `work_db`, beside it: each warehouse keeps its own
+    artefacts (run results, docs) and partial-parse state, which dbt discards whenever the
+    profile (here: the DuckDB path) differs from the last parse in the same folder."""
+    work_db = Path(work_db).resolve()
+    return work_db.parent / f"{work_db.stem}.dbt-target"
+
+
 def dagster_home() -> Path:
     """The Dagster instance `ygt run`, `ygt demo` and `dg dev` share: DAGSTER_HOME, else
     `.dagster/` in the project (its dagster.yaml is committed, its run storage git-ignored)."""

@@ -677,3 +677,17 @@ def test_unit_tests_do_not_depend_on_province_vars(tmp_path):
         vars={"min_dispatch_days": 1, "population_per": 1000},
     )
     assert result.counts.get("pass", 0) > 0
+
+
+def test_each_working_database_keeps_its_own_dbt_target(tmp_path):
+    """dbt's artefacts and partial-parse state live beside each working database: building
+    another warehouse in between does not make dbt parse the whole project again (it drops
+    its saved state when the profile, i.e. the DuckDB path, differs from the last parse)."""
+    a, b = tmp_path / "a" / "w.work.duckdb", tmp_path / "b" / "w.work.duckdb"
+    for db in (a, b):
+        db.parent.mkdir()
+        assert "saved manifest not found" in dbt.run_dbt(["parse"], db).output
+    for db in (a, b):
+        assert (db.parent / "w.work.dbt-target" / "partial_parse.msgpack").is_file()
+    again = dbt.run_dbt(["parse"], a).output
+    assert "Unable to do partial parsing" not in again and "Starting full parse" not in again
