@@ -47,7 +47,14 @@ import pandas as pd
 from orchestration import contract
 from orchestration.generate import activity, truth, world
 from orchestration.generate.world import rng_for
-from orchestration.generate.writer import DATE_FORMATS, ENCODINGS, FileSpec, Ledger, write_delivery
+from orchestration.generate.writer import (
+    DATE_FORMATS,
+    ENCODINGS,
+    DeliveryWriter,
+    FileSpec,
+    Ledger,
+    write_delivery,
+)
 
 __all__ = ["generate"]
 
@@ -502,6 +509,7 @@ def generate(
             # insurance settlements of the quarter: one file per insured county (+ copies of the
             # rows of other generated counties' insured treated in the county's facilities)
             s = pd.concat(setl_parts, ignore_index=True)
+            del setl_parts
             recs.setl_agg.append(_setl_agg(s))
             inpatient = s["med_type"].str.startswith("2") | (s["med_type"] == "52")
             recs.setl_inpatient.append(
@@ -521,27 +529,18 @@ def generate(
                 ]
             )
             codes = [c.code for c in cs]
-            file_county = np.where(
-                s["insu_admdvs"].isin(codes), s["insu_admdvs"], s["mdtrtarea_admdvs"]
-            )
+            insu, treated = s["insu_admdvs"].to_numpy(), s["mdtrtarea_admdvs"].to_numpy()
+            insu_here = s["insu_admdvs"].isin(codes).to_numpy()
+            file_county = np.where(insu_here, insu, treated)
             sfmt = DATE_FORMATS[(yi * 4 + q) % 3]
             ssep = "T" if (yi + q) % 2 and sfmt == "iso" else " "
-            specs = []
-            for c in cs:
-                mine = s[
-                    (file_county == c.code)
-                    | (
-                        (s["mdtrtarea_admdvs"] == c.code)
-                        & s["insu_admdvs"].isin(codes)
-                        & (s["insu_admdvs"] != c.code)
-                    )
-                ]
-                mine = mine.sort_values(["setl_time", "setl_id"], kind="stable")
-                specs.append(
-                    FileSpec(
-                        f"setl_{c.code}_{pq}.csv", mine, encoding=_enc(rq), date_fmt=sfmt, sep=ssep
-                    )
+            # the files' frames are cut one at a time as they are written (memory: one file)
+            specs = [
+                FileSpec(
+                    f"setl_{c.code}_{pq}.csv", None, encoding=_enc(rq), date_fmt=sfmt, sep=ssep
                 )
+                for c in cs
+            ]
             first = yi == 0 and q == 1
             specs[0].quarantine = {
                 r: (1 if first else int(rq.integers(0, 2)))
@@ -550,7 +549,15 @@ def generate(
             specs[int(rq.integers(0, len(specs)))].dup_within = (
                 2 if first else int(rq.integers(0, 3))
             )
-            write_delivery(out, "insurance_settlements", pq, specs, ledger, rq, progress=progress)
+            writer = DeliveryWriter(out, "insurance_settlements", pq, ledger, rq, progress=progress)
+            for c, spec in zip(cs, specs):
+                mine = (file_county == c.code) | (
+                    (treated == c.code) & insu_here & (insu != c.code)
+                )
+                spec.frame = s[mine].sort_values(["setl_time", "setl_id"], kind="stable")
+                writer.add(spec)
+            writer.close()
+            del s
 
             # remote diagnoses, by the quarter of the request
             rem = remote[remote["requested_at"].dt.quarter == q]

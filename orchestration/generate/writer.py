@@ -129,13 +129,31 @@ def render(df: pd.DataFrame, source: str, date_fmt: str, sep: str) -> pd.DataFra
     return pd.DataFrame(out).reset_index(drop=True)
 
 
+def row_hashes(text: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Two 64-bit hashes of each row, combined two ways from one hash per cell.
+
+    128 bits per row stand in for the row in the duplicate accounting: equal rows have equal
+    hashes, and two different rows share both with odds far below one in 10^18 per pair.
+    """
+    h0 = np.zeros(len(text), dtype=np.uint64)
+    h1 = np.full(len(text), 0x9E3779B97F4A7C15, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for i, c in enumerate(cols):
+            h = pd.util.hash_pandas_object(text[c], index=False).to_numpy()
+            h0 = h0 * np.uint64(1_000_003) ^ h
+            h1 = ((h1 << np.uint64(23)) | (h1 >> np.uint64(41))) ^ (
+                h * np.uint64(0xC2B2AE3D27D4EB4F + 2 * i)  # odd multipliers
+            )
+    return h0, h1
+
+
 # ── files and the ledger ────────────────────────────────────────────────────────────────────
 
 
 @dataclass
 class FileSpec:
     name: str
-    frame: pd.DataFrame  # canonical
+    frame: pd.DataFrame | None  # canonical (None until it is cut, for files cut one at a time)
     fmt: str = "csv"  # csv | xlsx | parquet
     encoding: str = "utf-8"
     date_fmt: str = "iso"
@@ -226,50 +244,78 @@ def _write_one(path: Path, df: pd.DataFrame, spec: FileSpec) -> None:
         raise ValueError(spec.fmt)
 
 
-def write_delivery(
-    out: Path,
-    source: str,
-    period: str,
-    specs: list[FileSpec],
-    ledger: Ledger,
-    rng: np.random.Generator,
-    cross_dups: int = 0,
-    progress=None,
-) -> None:
-    """Render, plant defects, write the files of (part of) one delivery and account for them.
+class DeliveryWriter:
+    """Writes the files of (part of) one delivery as they are added and accounts for them at close.
 
-    cross_dups: number of rows copied from one file into a later-sorting file of the delivery
-    (only between csv files without extra columns, with the same date format).
+    The files of each add() are rendered, given their planted defects and written at once, so
+    memory holds what was added (one large file, or a county's small ones) rather than the
+    delivery; for the duplicate accounting only a 128-bit hash of each row is kept. With cross_dups > 0 (rows copied from one file into a
+    later-sorting file of the delivery) the texts are kept until close(), which plants them
+    (only between csv files without extra columns, with the same date format) and writes.
     """
-    src = contract.SOURCE_BY_NAME[source]
-    stats = ledger.sources[source]
-    year = int(period[:4])
-    cols = [c.name for c in src.columns]
-    id_col = next((c for c in cols if c in ID_COLUMNS), None)
-    # render once per date format (one pass over the part, then split per file)
-    groups: dict = {}
-    for i, spec in enumerate(specs):
-        groups.setdefault((spec.date_fmt, spec.sep), []).append(i)
-    rendered: dict[int, pd.DataFrame] = {}
-    for (date_fmt, sep), members in groups.items():
-        frames = [specs[i].frame[cols] for i in members]
-        big = render(pd.concat(frames, ignore_index=True), source, date_fmt, sep)
-        big["_q"] = False
-        big["_ok"] = True
-        if id_col:
-            big["_ok"] = ids.is_valid_id(big[id_col]).to_numpy()
-        if "refd_setl_flag" in big:
-            big["_ok"] &= (big["refd_setl_flag"] == "0").to_numpy()
-        bounds = np.cumsum([0] + [len(f) for f in frames])
-        for j, i in enumerate(members):
-            rendered[i] = big.iloc[bounds[j] : bounds[j + 1]].reset_index(drop=True)
-    for i, spec in enumerate(specs):
-        text = rendered.pop(i)
-        ok = text.pop("_ok").to_numpy()
-        if spec.drop_column:
-            spec.text = text
-            continue
-        cand_idx = np.flatnonzero(ok)
+
+    def __init__(
+        self,
+        out: Path,
+        source: str,
+        period: str,
+        ledger: Ledger,
+        rng: np.random.Generator,
+        cross_dups: int = 0,
+        progress=None,
+    ):
+        self.out, self.source, self.period = out, source, period
+        self.src = contract.SOURCE_BY_NAME[source]
+        self.stats = ledger.sources[source]
+        self.ledger, self.rng, self.cross_dups, self.progress = ledger, rng, cross_dups, progress
+        self.cols = [c.name for c in self.src.columns]
+        self.id_col = next((c for c in self.cols if c in ID_COLUMNS), None)
+        self.held: list[FileSpec] = []  # texts kept for the cross-file duplicates
+        self.accounts: list[tuple[FileSpec, pd.DataFrame]] = []  # (spec, per-row hashes)
+
+    def add(self, *specs: FileSpec) -> None:
+        """Render the files given (in one pass per date format), plant their defects, write."""
+        groups: dict = {}
+        for spec in specs:
+            groups.setdefault((spec.date_fmt, spec.sep), []).append(spec)
+        rendered = {}
+        for (date_fmt, sep), members in groups.items():
+            frames = [m.frame[self.cols] for m in members]
+            big = render(pd.concat(frames, ignore_index=True), self.source, date_fmt, sep)
+            big["_q"] = False
+            bounds = np.cumsum([0] + [len(f) for f in frames])
+            for j, m in enumerate(members):
+                rendered[id(m)] = big.iloc[bounds[j] : bounds[j + 1]].reset_index(drop=True)
+                m.frame = None
+        for spec in specs:  # in the order given: the planted defects draw from the rng in turn
+            text = rendered.pop(id(spec))
+            spec.text = text if spec.drop_column else self._plant(spec, text)
+            if self.cross_dups > 0:
+                self.held.append(spec)
+            else:
+                self._finish(spec)
+
+    def close(self) -> None:
+        self._plant_cross_dups()
+        for spec in self.held:
+            self._finish(spec)
+        self.held = []
+        self._account()
+        if self.progress:
+            self.progress(f"  {self.source}/{self.period}: {len(self.accounts)} file(s)")
+
+    def _copyable(self, text: pd.DataFrame) -> np.ndarray:
+        """Rows a planted defect may be copied from: a valid id, not a reversal."""
+        ok = np.ones(len(text), dtype=bool)
+        if self.id_col:
+            ok &= ids.is_valid_id(text[self.id_col]).to_numpy()
+        if "refd_setl_flag" in text:
+            ok &= (text["refd_setl_flag"] == "0").to_numpy()
+        return ok
+
+    def _plant(self, spec: FileSpec, text: pd.DataFrame) -> pd.DataFrame:
+        rng, source, year = self.rng, self.source, int(self.period[:4])
+        cand_idx = np.flatnonzero(self._copyable(text))
         order_key = np.arange(len(text), dtype=float)
         pieces, keys = [text], [order_key]
         # quarantine rows: fresh copies of valid rows with one unparseable / unknown value
@@ -283,7 +329,7 @@ def write_delivery(
                 key = FRESH_KEY[source]
                 q[key] = q[key] + "Q" + pd.Series(np.arange(1, k + 1)).astype(str) + reason[4]
             col = qcols[reason]
-            kind = src.column(col).kind
+            kind = self.src.column(col).kind
             if reason == "bad_date":
                 vals = [
                     BAD_DATES[i % len(BAD_DATES)].format(y=year) for i in rng.integers(0, 99, k)
@@ -305,17 +351,20 @@ def write_delivery(
             pick = rng.choice(cand_idx, size=min(spec.dup_within, len(cand_idx)), replace=False)
             pieces.append(text.iloc[pick])
             keys.append(np.minimum(pick + rng.integers(1, 50, len(pick)), len(text)) + 0.5)
+        if len(pieces) == 1:
+            return text
         full = pd.concat(pieces, ignore_index=True)
-        spec.text = full.iloc[np.argsort(np.concatenate(keys), kind="stable")].reset_index(
-            drop=True
+        return full.iloc[np.argsort(np.concatenate(keys), kind="stable")].reset_index(drop=True)
+
+    def _plant_cross_dups(self) -> None:
+        rng = self.rng
+        eligible = sorted(
+            [s for s in self.held if s.fmt == "csv" and not s.extra_columns and not s.drop_column],
+            key=lambda s: s.name,
         )
-    # duplicates across files: copy rows into a later-sorting file
-    eligible = sorted(
-        [s for s in specs if s.fmt == "csv" and not s.extra_columns and not s.drop_column],
-        key=lambda s: s.name,
-    )
-    if cross_dups > 0 and len(eligible) >= 2:
-        for _ in range(cross_dups):
+        if len(eligible) < 2:
+            return
+        for _ in range(self.cross_dups):
             a_i = int(rng.integers(0, len(eligible) - 1))
             a = eligible[a_i]
             b = next(
@@ -324,100 +373,105 @@ def write_delivery(
             )
             if b is None or len(a.text) == 0:
                 continue
-            base = a.text
-            ok = np.ones(len(base), dtype=bool)
-            if id_col:
-                ok &= ids.is_valid_id(base[id_col]).to_numpy()
-            if "refd_setl_flag" in base:
-                ok &= (base["refd_setl_flag"] == "0").to_numpy()
-            ok &= ~base["_q"].to_numpy()  # never copy a defect row
+            ok = self._copyable(a.text) & ~a.text["_q"].to_numpy()  # never copy a defect row
             if not ok.any():
                 continue
-            row = base.iloc[[int(rng.choice(np.flatnonzero(ok)))]]
+            row = a.text.iloc[[int(rng.choice(np.flatnonzero(ok)))]]
             pos = int(rng.integers(0, len(b.text) + 1))
             b.text = pd.concat([b.text.iloc[:pos], row, b.text.iloc[pos:]], ignore_index=True)
-    # account: duplicates by actual comparison over the delivery part, in file-name order
-    specs_sorted = sorted(specs, key=lambda s: s.name)
-    loaded_parts = []
-    for spec in specs_sorted:
-        stats["files"] += 1
-        stats["rows_written"] += len(spec.text)
+
+    def _finish(self, spec: FileSpec) -> None:
+        """Keep what the accounting needs (a hash per row), write the file, drop the text."""
+        text = spec.text
+        acc = pd.DataFrame({"_q": text["_q"].to_numpy()})
+        if not spec.drop_column:
+            acc["_h0"], acc["_h1"] = row_hashes(text, self.cols)
+            acc["_id_ok"] = ids.is_valid_id(text[self.id_col]).to_numpy() if self.id_col else True
+        self.accounts.append((spec, acc))
+        df = text.drop(columns=["_q"])
         if spec.drop_column:
-            stats["rejected_files"].append(
-                {
-                    "file": f"{source}/{period}/{spec.name}",
-                    "rows": len(spec.text),
-                    "missing_column": spec.drop_column,
-                }
-            )
-            ledger.files.append(
-                dict(
-                    source=source,
-                    period=period,
-                    file=f"{source}/{period}/{spec.name}",
-                    rows_read=len(spec.text),
-                    rows_loaded=0,
-                    rows_quarantined=0,
-                    rows_duplicate=0,
-                    status="rejected",
-                    encoding=spec.encoding,
-                    format=spec.fmt,
-                    date_format=spec.date_fmt,
+            df = df.drop(columns=[spec.drop_column])
+        for name, value in spec.extra_columns.items():
+            df = df.assign(**{name: value})
+        _write_one(self.out / self.source / self.period / spec.name, df, spec)
+        spec.text = None
+
+    def _account(self) -> None:
+        """Duplicates by actual comparison (row hashes) over the delivery part, in file-name order."""
+        source, period, stats = self.source, self.period, self.stats
+        accounts = sorted(self.accounts, key=lambda a: a[0].name)
+        loaded = []
+        for spec, acc in accounts:
+            stats["files"] += 1
+            stats["rows_written"] += len(acc)
+            if spec.drop_column:
+                stats["rejected_files"].append(
+                    {
+                        "file": f"{source}/{period}/{spec.name}",
+                        "rows": len(acc),
+                        "missing_column": spec.drop_column,
+                    }
                 )
-            )
-            continue
-        t = spec.text[cols + ["_q"]].copy()
-        t["_file"] = spec.name
-        loaded_parts.append(t)
-    if loaded_parts:
-        allrows = pd.concat(loaded_parts, ignore_index=True)
-        dup = allrows.duplicated(subset=cols, keep="first").to_numpy() & ~allrows["_q"].to_numpy()
-        within = allrows.duplicated(subset=cols + ["_file"], keep="first").to_numpy()
-        allrows["_dup"] = dup
-        allrows["_cross"] = dup & ~within
-        kept = allrows[~dup & ~allrows["_q"].to_numpy()]
-        if id_col:
-            stats["invalid_ids"] += int((~ids.is_valid_id(kept[id_col])).sum())
-            stats["invalid_id_rows_in_files"] += int(
-                (~ids.is_valid_id(allrows.loc[~allrows["_q"], id_col])).sum()
-            )
-        stats["rows_loaded"] += len(kept)
-        per = allrows.groupby("_file", sort=False).agg(
+                self._file_row(spec, len(acc), 0, 0, "rejected")
+                continue
+            loaded.append(acc.assign(_file=spec.name))
+        if not loaded:
+            return
+        rows = pd.concat(loaded, ignore_index=True)
+        hashes = ["_h0", "_h1"]
+        q = rows["_q"].to_numpy()
+        dup = rows.duplicated(subset=hashes, keep="first").to_numpy() & ~q
+        within = rows.duplicated(subset=hashes + ["_file"], keep="first").to_numpy()
+        rows["_dup"] = dup
+        rows["_cross"] = dup & ~within
+        id_ok = rows["_id_ok"].to_numpy()
+        if self.id_col:
+            stats["invalid_ids"] += int((~id_ok & ~dup & ~q).sum())
+            stats["invalid_id_rows_in_files"] += int((~id_ok & ~q).sum())
+        stats["rows_loaded"] += int((~dup & ~q).sum())
+        per = rows.groupby("_file", sort=False).agg(
             rows=("_q", "size"), q=("_q", "sum"), d=("_dup", "sum"), x=("_cross", "sum")
         )
         stats["duplicates"] += int(per["d"].sum())
         stats["duplicates_across_files"] += int(per["x"].sum())
         stats["duplicates_within_file"] += int(per["d"].sum() - per["x"].sum())
-        for spec in specs_sorted:
+        for spec, _ in accounts:
             if spec.drop_column:
                 continue
             r = per.loc[spec.name]
             for reason, k in spec.quarantined.items():
                 stats["quarantined"][reason] += k
-            ledger.files.append(
-                dict(
-                    source=source,
-                    period=period,
-                    file=f"{source}/{period}/{spec.name}",
-                    rows_read=int(r["rows"]),
-                    rows_loaded=int(r["rows"] - r["q"] - r["d"]),
-                    rows_quarantined=int(r["q"]),
-                    rows_duplicate=int(r["d"]),
-                    status="loaded",
-                    encoding=spec.encoding,
-                    format=spec.fmt,
-                    date_format=spec.date_fmt,
-                )
+            self._file_row(spec, int(r["rows"]), int(r["q"]), int(r["d"]), "loaded")
+
+    def _file_row(self, spec: FileSpec, n: int, q: int, d: int, status: str) -> None:
+        self.ledger.files.append(
+            dict(
+                source=self.source,
+                period=self.period,
+                file=f"{self.source}/{self.period}/{spec.name}",
+                rows_read=n,
+                rows_loaded=n - q - d if status == "loaded" else 0,
+                rows_quarantined=q,
+                rows_duplicate=d,
+                status=status,
+                encoding=spec.encoding,
+                format=spec.fmt,
+                date_format=spec.date_fmt,
             )
-    # write
-    for spec in specs:
-        df = spec.text.drop(columns=["_q"])
-        if spec.drop_column:
-            df = df.drop(columns=[spec.drop_column])
-        for name, value in spec.extra_columns.items():
-            df = df.assign(**{name: value})
-        _write_one(out / source / period / spec.name, df, spec)
-        spec.text = None
-        spec.frame = None
-    if progress:
-        progress(f"  {source}/{period}: {len(specs)} file(s)")
+        )
+
+
+def write_delivery(
+    out: Path,
+    source: str,
+    period: str,
+    specs: list[FileSpec],
+    ledger: Ledger,
+    rng: np.random.Generator,
+    cross_dups: int = 0,
+    progress=None,
+) -> None:
+    """Render, plant defects, write the files of (part of) one delivery and account for them."""
+    writer = DeliveryWriter(out, source, period, ledger, rng, cross_dups, progress)
+    writer.add(*specs)
+    writer.close()
