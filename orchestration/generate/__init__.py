@@ -559,16 +559,15 @@ def generate(
             writer.close()
             del s
 
-            # remote diagnoses, by the quarter of the request
+            # remote diagnoses, by the quarter of the request (files cut one at a time, as above)
             rem = remote[remote["requested_at"].dt.quarter == q]
             specs = []
             for c in cs:
-                g = rem[rem["_county"] == c.code]
                 rfmt = county_fmt[c.code][0]
                 specs.append(
                     FileSpec(
                         f"remote_{c.code}.csv",
-                        g,
+                        None,
                         encoding=_enc(rq),
                         date_fmt=rfmt,
                         sep="T" if rfmt == "iso" else " ",
@@ -577,7 +576,13 @@ def generate(
                         quarantine={"unknown_code": 1} if (q == 4 and c.idx == 0) else {},
                     )
                 )
-            write_delivery(out, "remote_diagnoses", pq, specs, ledger, rq, progress=progress)
+            writer = DeliveryWriter(out, "remote_diagnoses", pq, ledger, rq, progress=progress)
+            by_county = rem.groupby("_county", sort=False).indices
+            for c, spec in zip(cs, specs):
+                spec.frame = rem.iloc[by_county.get(c.code, [])]
+                writer.add(spec)
+            writer.close()
+            del rem
 
     # ground truth
     progress("computing the ground truth")
