@@ -249,9 +249,10 @@ class DeliveryWriter:
 
     The files of each add() are rendered, given their planted defects and written at once, so
     memory holds what was added (one large file, or a county's small ones) rather than the
-    delivery; for the duplicate accounting only a 128-bit hash of each row is kept. With cross_dups > 0 (rows copied from one file into a
-    later-sorting file of the delivery) the texts are kept until close(), which plants them
-    (only between csv files without extra columns, with the same date format) and writes.
+    delivery; for the duplicate accounting only a 128-bit hash of each row is kept. With
+    cross_dups > 0 (rows copied from one file into a later-sorting file of the delivery) the
+    texts are kept until close(), which plants them (only between csv files without extra
+    columns, with the same date format) and writes.
     """
 
     def __init__(
