@@ -549,12 +549,19 @@ def generate(
             specs[int(rq.integers(0, len(specs)))].dup_within = (
                 2 if first else int(rq.integers(0, 3))
             )
+            # row positions per file, in one pass: the county's own rows, and the copies of the
+            # rows of other generated counties' insured treated in its facilities
+            own = pd.Series(file_county).groupby(file_county, sort=False).indices
+            copied = np.flatnonzero(insu_here & (insu != treated))
+            copies = pd.Series(copied).groupby(treated[copied], sort=False).indices
             writer = DeliveryWriter(out, "insurance_settlements", pq, ledger, rq, progress=progress)
             for c, spec in zip(cs, specs):
-                mine = (file_county == c.code) | (
-                    (treated == c.code) & insu_here & (insu != c.code)
+                at = np.sort(
+                    np.concatenate([own.get(c.code, []), copied[copies.get(c.code, [])]]).astype(
+                        np.int64
+                    )
                 )
-                spec.frame = s[mine].sort_values(["setl_time", "setl_id"], kind="stable")
+                spec.frame = s.iloc[at].sort_values(["setl_time", "setl_id"], kind="stable")
                 writer.add(spec)
             writer.close()
             del s

@@ -284,6 +284,7 @@ class DeliveryWriter:
             frames = [m.frame[self.cols] for m in members]
             big = render(pd.concat(frames, ignore_index=True), self.source, date_fmt, sep)
             big["_q"] = False
+            big["_id_ok"] = ids.is_valid_id(big[self.id_col]).to_numpy() if self.id_col else True
             bounds = np.cumsum([0] + [len(f) for f in frames])
             for j, m in enumerate(members):
                 rendered[id(m)] = big.iloc[bounds[j] : bounds[j + 1]].reset_index(drop=True)
@@ -307,9 +308,7 @@ class DeliveryWriter:
 
     def _copyable(self, text: pd.DataFrame) -> np.ndarray:
         """Rows a planted defect may be copied from: a valid id, not a reversal."""
-        ok = np.ones(len(text), dtype=bool)
-        if self.id_col:
-            ok &= ids.is_valid_id(text[self.id_col]).to_numpy()
+        ok = text["_id_ok"].to_numpy().copy()
         if "refd_setl_flag" in text:
             ok &= (text["refd_setl_flag"] == "0").to_numpy()
         return ok
@@ -384,12 +383,11 @@ class DeliveryWriter:
     def _finish(self, spec: FileSpec) -> None:
         """Keep what the accounting needs (a hash per row), write the file, drop the text."""
         text = spec.text
-        acc = pd.DataFrame({"_q": text["_q"].to_numpy()})
+        acc = text[["_q", "_id_ok"]].reset_index(drop=True)
         if not spec.drop_column:
             acc["_h0"], acc["_h1"] = row_hashes(text, self.cols)
-            acc["_id_ok"] = ids.is_valid_id(text[self.id_col]).to_numpy() if self.id_col else True
         self.accounts.append((spec, acc))
-        df = text.drop(columns=["_q"])
+        df = text.drop(columns=["_q", "_id_ok"])
         if spec.drop_column:
             df = df.drop(columns=[spec.drop_column])
         for name, value in spec.extra_columns.items():
