@@ -21,7 +21,15 @@ written in chunks). The synthetic persons who use care (the "pool", same 身份�
 every source) number population × 0.01 × scale per county (at least 400), so the chronic
 disease cohort, visits per person and admissions per person stay realistic at any scale.
 Staff rosters are realistic head counts × clip(0.5 × scale, 0.05, 0.5). Deaths (for I14), dispatches (for I04),
-population and qualitative assessments do not scale: they are realistic at every scale.
+population and qualitative assessments do not scale: they are realistic at every scale. Remote
+diagnoses (I05, a rate per 10,000 residents) are 0.06 per resident × scale up to scale 1 and
+stay at that realistic volume above it.
+
+Memory: files are written as they are made (`writer.DeliveryWriter`); a quarter's settlements,
+which each county's file takes from every county's part, wait on disk in
+`<out>/../.generate-parts/` (`writer.FileParts`), removed at the end. What still grows with
+the province: the persons who use care (`universe`), the year's admissions and the frames
+kept for the ground truth.
 
 Outputs
 -------
@@ -51,6 +59,7 @@ from orchestration.generate.writer import (
     DATE_FORMATS,
     ENCODINGS,
     DeliveryWriter,
+    FileParts,
     FileSpec,
     Ledger,
     write_delivery,
@@ -140,6 +149,41 @@ def _setl_agg(s: pd.DataFrame) -> pd.DataFrame:
     return g
 
 
+SETTLEMENT_TRUTH_COLUMNS = [
+    "setl_id",
+    "certno",
+    "insu_admdvs",
+    "fixmedins_code",
+    "fixmedins_type",
+    "med_type",
+    "setl_time",
+    "dise_codg",
+    "refd_setl_flag",
+    "init_setl_id",
+]
+
+
+def _route_settlements(
+    part: pd.DataFrame, codes: list[str], files: FileParts, recs: Records
+) -> None:
+    """Keep the truth of a part of the quarter's settlements and send its rows to the files
+    they belong in: the insured county's file (the treating county's when the insured is from
+    outside the generated counties), and a copy to the treating county's file when another
+    generated county's insured was treated there. Rows keep the part's order in each file."""
+    recs.setl_agg.append(_setl_agg(part))
+    inpatient = part["med_type"].str.startswith("2") | (part["med_type"] == "52")
+    recs.setl_inpatient.append(part[inpatient][SETTLEMENT_TRUTH_COLUMNS])
+    insu, treated = part["insu_admdvs"].to_numpy(), part["mdtrtarea_admdvs"].to_numpy()
+    insu_here = part["insu_admdvs"].isin(codes).to_numpy()
+    copied = np.flatnonzero(insu_here & (insu != treated))
+    rows = np.concatenate([np.arange(len(part)), copied])
+    files_of = np.concatenate([np.where(insu_here, insu, treated), treated[copied]])
+    wanted = set(codes)
+    for county, at in pd.Series(rows).groupby(files_of, sort=False).indices.items():
+        if county in wanted:
+            files.add(county, part.iloc[np.sort(rows[at])])
+
+
 def generate(
     out: Path,
     counties: int = 6,
@@ -187,6 +231,8 @@ def generate(
     county_fmt = {c.code: ((DATE_FORMATS[c.idx % 3], "T" if c.idx % 6 == 3 else " ")) for c in cs}
     last = len(years) - 1
     setl_stats = ledger.sources["insurance_settlements"]
+    codes = [c.code for c in cs]
+    setl_files = FileParts(out.parent / ".generate-parts")  # a quarter's settlement pieces
 
     for yi, y in enumerate(years):
         ry = rng_for(seed, "files", y)
@@ -374,7 +420,7 @@ def generate(
         for q in range(1, 5):
             pq = f"{y}Q{q}"
             rq = rng_for(seed, "files", y, q)
-            setl_parts = [inp[inp["setl_time"].dt.quarter == q]]
+            _route_settlements(inp[inp["setl_time"].dt.quarter == q], codes, setl_files, recs)
             for c in cs:
                 fmt, sep = county_fmt[c.code]
                 v = activity.visits_quarter(
@@ -474,7 +520,7 @@ def generate(
                 )
                 setl_stats["reversals_same_quarter"] += st["same_quarter"]
                 setl_stats["reversals_earlier_quarter"] += st["earlier_quarter"]
-                setl_parts.append(os_)
+                _route_settlements(os_, codes, setl_files, recs)
             progress(f"  outpatient_visits/{pq}: {len(cs)} county deliveries")
 
             # HIS discharges of the quarter, per facility
@@ -507,34 +553,10 @@ def generate(
                 )
 
             # insurance settlements of the quarter: one file per insured county (+ copies of the
-            # rows of other generated counties' insured treated in the county's facilities)
-            s = pd.concat(setl_parts, ignore_index=True)
-            del setl_parts
-            recs.setl_agg.append(_setl_agg(s))
-            inpatient = s["med_type"].str.startswith("2") | (s["med_type"] == "52")
-            recs.setl_inpatient.append(
-                s[inpatient][
-                    [
-                        "setl_id",
-                        "certno",
-                        "insu_admdvs",
-                        "fixmedins_code",
-                        "fixmedins_type",
-                        "med_type",
-                        "setl_time",
-                        "dise_codg",
-                        "refd_setl_flag",
-                        "init_setl_id",
-                    ]
-                ]
-            )
-            codes = [c.code for c in cs]
-            insu, treated = s["insu_admdvs"].to_numpy(), s["mdtrtarea_admdvs"].to_numpy()
-            insu_here = s["insu_admdvs"].isin(codes).to_numpy()
-            file_county = np.where(insu_here, insu, treated)
+            # rows of other generated counties' insured treated in the county's facilities),
+            # each assembled from the pieces the county loop above sent it (_route_settlements)
             sfmt = DATE_FORMATS[(yi * 4 + q) % 3]
             ssep = "T" if (yi + q) % 2 and sfmt == "iso" else " "
-            # the files' frames are cut one at a time as they are written (memory: one file)
             specs = [
                 FileSpec(
                     f"setl_{c.code}_{pq}.csv", None, encoding=_enc(rq), date_fmt=sfmt, sep=ssep
@@ -549,24 +571,16 @@ def generate(
             specs[int(rq.integers(0, len(specs)))].dup_within = (
                 2 if first else int(rq.integers(0, 3))
             )
-            # row positions per file, in one pass: the county's own rows, and the copies of the
-            # rows of other generated counties' insured treated in its facilities
-            own = pd.Series(file_county).groupby(file_county, sort=False).indices
-            copied = np.flatnonzero(insu_here & (insu != treated))
-            copies = pd.Series(copied).groupby(treated[copied], sort=False).indices
             writer = DeliveryWriter(out, "insurance_settlements", pq, ledger, rq, progress=progress)
             for c, spec in zip(cs, specs):
-                at = np.sort(
-                    np.concatenate([own.get(c.code, []), copied[copies.get(c.code, [])]]).astype(
-                        np.int64
-                    )
+                pieces = setl_files.take(c.code) or [inp.iloc[:0]]
+                spec.frame = pd.concat(pieces, ignore_index=True).sort_values(
+                    ["setl_time", "setl_id"], kind="stable"
                 )
-                spec.frame = s.iloc[at].sort_values(["setl_time", "setl_id"], kind="stable")
                 writer.add(spec)
             writer.close()
-            del s
 
-            # remote diagnoses, by the quarter of the request (files cut one at a time, as above)
+            # remote diagnoses, by the quarter of the request (files cut one at a time as written)
             rem = remote[remote["requested_at"].dt.quarter == q]
             specs = []
             for c in cs:
@@ -590,6 +604,8 @@ def generate(
                 writer.add(spec)
             writer.close()
             del rem
+
+    setl_files.close()
 
     # ground truth
     progress("computing the ground truth")

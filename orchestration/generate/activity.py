@@ -875,8 +875,9 @@ def remote_year(
 ) -> pd.DataFrame:
     """Remote-diagnosis platform log of the county's centre for one year (by request time).
 
-    Volume: REMOTE_PER_RESIDENT x population x scale (not volume-factored: I05a/I05b are rates per
-    10,000 residents, which a scaled-down count would make meaningless). Planted, besides the
+    Volume: REMOTE_PER_RESIDENT x population x min(scale, 1) (not volume-factored: I05a/I05b are
+    rates per 10,000 residents, which a scaled-down count would make meaningless; capped at the
+    realistic volume, so a big landing is not mostly remote diagnoses). Planted, besides the
     counted reports of every modality: the centre's own requests, requests from another county
     and from the city hospital, reports of facilities that are not centres, unreported
     requests, and requests reported in the next quarter and in the next year.
@@ -889,7 +890,8 @@ def remote_year(
         "org_code"
     ].to_numpy()
     tcm = f[f["_cls"] == "TCMH"]["org_code"].to_numpy()
-    n = max(40, int(rng.poisson(REMOTE_PER_RESIDENT * c.population * scale)))
+    # capped at the realistic volume: above scale 1 they would outgrow the visits they serve
+    n = max(40, int(rng.poisson(REMOTE_PER_RESIDENT * c.population * min(scale, 1.0))))
     modality = _pick(rng, MODALITIES, n)
     # requesters: township centres, linked village clinics (ECG), the TCM hospital (counts too:
     # any other facility of the county)

@@ -7,7 +7,9 @@ to the rendered text and counted in a `Ledger` that re-checks the counts on the 
 from __future__ import annotations
 
 import io
+import pickle
 import re
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -458,6 +460,51 @@ class DeliveryWriter:
                 date_format=spec.date_fmt,
             )
         )
+
+
+class FileParts:
+    """Rows bound for the files of a delivery, kept on disk until each file is written.
+
+    A file whose rows come from every county's part (a county's settlements include its
+    insured treated elsewhere) is otherwise assembled from the province's rows in memory.
+    `add(key, frame)` appends a piece to the file `key`; `take(key)` returns its pieces in the
+    order added and forgets them. Pieces are pickled (exact dtypes) into the scratch folder
+    `folder`, emptied when opened (what an interrupted run left) and removed by `close()`.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        self.handles: dict[str, io.BufferedWriter] = {}
+        self.opened = 0
+
+    def add(self, key: str, frame: pd.DataFrame) -> None:
+        if key not in self.handles:
+            self.opened += 1
+            self.handles[key] = open(self.folder / f"{self.opened}.pkl", "ab")
+        pickle.dump(frame, self.handles[key], protocol=pickle.HIGHEST_PROTOCOL)
+
+    def take(self, key: str) -> list[pd.DataFrame]:
+        fh = self.handles.pop(key, None)
+        if fh is None:
+            return []
+        fh.close()
+        pieces = []
+        with open(fh.name, "rb") as rf:
+            while True:
+                try:
+                    pieces.append(pickle.load(rf))
+                except EOFError:
+                    break
+        Path(fh.name).unlink()
+        return pieces
+
+    def close(self) -> None:
+        for fh in self.handles.values():
+            fh.close()
+        self.handles = {}
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def write_delivery(

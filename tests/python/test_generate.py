@@ -672,3 +672,49 @@ def test_delivery_writer_accounts_duplicates_across_and_within_files(tmp_path):
     assert (per["b.csv"]["rows_loaded"], per["b.csv"]["rows_duplicate"]) == (2, 2)
     written = pd.read_csv(tmp_path / "remote_diagnoses" / "2024Q1" / "b.csv", dtype=str)
     assert list(written["request_id"]) == ["r2", "r3", "r3", "r4"]
+
+
+def test_settlement_files_hold_the_insured_and_the_treated_copies(gen):
+    """Each county's settlement file: its insured wherever treated, the insured of places
+    outside the generated counties treated in it, and a copy of each generated county's insured
+    treated in it (also in the insured county's file) — checked on every row written."""
+    codes = {c["code"] for c in gen["meta"]["counties"]}
+    files = sorted((gen["landing"] / "insurance_settlements").glob("*/setl_*.csv"))
+    raw = pd.concat([read_any(f).assign(_file=f.name) for f in files], ignore_index=True)
+    here = raw["_file"].str.extract(r"^setl_(\d{6})_")[0]
+    insu, treated = raw["insu_admdvs"], raw["mdtrtarea_admdvs"]
+    own = (insu == here) | (~insu.isin(codes) & (treated == here))
+    copy = insu.isin(codes) & (insu != here) & (treated == here)
+    assert (own | copy).all()
+    assert copy.sum() > 10
+    # a copy (not a planted quarantine row, whose id is fresh) is also in its insured's file
+    loaded, _ = gen["loaded"]["insurance_settlements"]
+    in_files = raw.groupby("setl_id")["_file"].agg(set)
+    copies = raw[copy & raw["setl_id"].isin(loaded["setl_id"])]
+    assert len(copies) > 10
+    for sid, home, there in zip(copies["setl_id"], copies["insu_admdvs"], copies["_file"]):
+        assert f"setl_{home}_{there.split('_')[2]}" in in_files[sid]
+    # rows are in settlement-time order within each file
+    for _, g in loaded.groupby("_file"):
+        assert g["setl_time"].dropna().is_monotonic_increasing
+
+
+def test_file_parts_keep_pieces_per_key_in_order(tmp_path):
+    from orchestration.generate.writer import FileParts
+
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "left-by-an-interrupted-run.pkl").write_bytes(b"x")
+    parts = FileParts(tmp_path / "parts")
+    assert list((tmp_path / "parts").iterdir()) == []
+    a1, b1, a2 = (pd.DataFrame({"v": [i, i + 1]}) for i in (1, 10, 3))
+    parts.add("a", a1)
+    parts.add("b", b1)
+    parts.add("a", a2)
+    got = parts.take("a")
+    assert [list(p["v"]) for p in got] == [[1, 2], [3, 4]]
+    assert parts.take("a") == []
+    parts.add("c", a1)  # a key opened after another was taken gets a file of its own
+    assert [list(p["v"]) for p in parts.take("b")] == [[10, 11]]
+    assert [list(p["v"]) for p in parts.take("c")] == [[1, 2]]
+    parts.close()
+    assert not (tmp_path / "parts").exists()
