@@ -405,10 +405,68 @@ class Truth:
         return None, None, met / len(items), status
 
 
+def _positions(values: pd.Series, pairs: pd.DataFrame) -> dict:
+    """Row positions per county of the rows whose `values` map to it in `pairs` (key, county)."""
+    at = pd.DataFrame({"key": values.to_numpy(), "pos": np.arange(len(values))}).merge(
+        pairs, on="key"
+    )
+    return {c: g.to_numpy() for c, g in at.groupby("county")["pos"]}
+
+
+def county_frames(frames: dict, codes: list[str]):
+    """Yield (county, frames) with every per-row frame cut to the rows the county's indicators
+    can read (a superset of each rule's filter, rows in their original order), so computing a
+    county's truth reads its own rows rather than the province's. Registers and population
+    are passed whole: the rules read other counties' registers too (I13, any facility)."""
+    org_pairs = (
+        pd.concat([r[["org_code", "county_code"]] for r in frames["registers"].values()])
+        .drop_duplicates()
+        .set_axis(["key", "county"], axis=1)
+    )
+    code_pairs = pd.DataFrame({"key": codes, "county": codes})
+    roster = frames["roster"]
+    person_pairs = (
+        roster[["id_no", "county_code"]].drop_duplicates().set_axis(["key", "county"], axis=1)
+        if len(roster)
+        else code_pairs.iloc[:0]
+    )
+    # frame -> the (column, mapping) pairs whose union decides a row's counties
+    plan = {
+        "visits_agg": [("org_code", org_pairs)],
+        "discharges": [("org_code", org_pairs), ("id_no", person_pairs)],  # S05; I13
+        "setl_agg": [("insu_admdvs", code_pairs)],
+        "setl_inpatient": [("certno", person_pairs)],  # I13
+        "remote": [("center_org_code", org_pairs)],
+        "roster": [("county_code", code_pairs)],
+        "deaths": [("residence_county_code", code_pairs)],
+        "personnel": [("org_code", org_pairs)],
+        "qualitative": [("county_code", code_pairs)],
+    }
+    empty = np.array([], dtype=np.int64)
+
+    def cutter(df: pd.DataFrame, rules):
+        if not len(df.columns):
+            return lambda c: df
+        found = [_positions(df[col], pairs) for col, pairs in rules]
+        return lambda c: df.iloc[
+            np.unique(np.concatenate([f.get(c, empty) for f in found]).astype(np.int64))
+        ]
+
+    cut = {name: cutter(frames[name], rules) for name, rules in plan.items()}
+    dispatches = {
+        y: cutter(d, [("host_org_code", org_pairs)]) for y, d in frames["dispatches"].items()
+    }
+    for c in codes:
+        f = dict(frames)
+        f.update({name: cut[name](c) for name in plan})
+        f["dispatches"] = {y: d(c) for y, d in dispatches.items()}
+        yield c, f
+
+
 def compute(frames: dict, counties, years) -> pd.DataFrame:
-    t = Truth(frames, years)
-    for c in counties:
-        cc = c.code
+    rows = []
+    for cc, f in county_frames(frames, [c.code for c in counties]):
+        t = Truth(f, years)
         for y in years:
             cache = {}
             for q in (1, 2, 3, 4):
@@ -442,8 +500,9 @@ def compute(frames: dict, counties, years) -> pd.DataFrame:
             t.add(cc, p, "I14", None, None, t.i14(cc, y))
             t.add(cc, p, "I14p", None, None, t.i14p(cc, y))
             t.add(cc, p, "S03", *t.s03(cc, y))
+        rows += t.rows
     out = pd.DataFrame(
-        t.rows,
+        rows,
         columns=[
             "area_code",
             "period",
