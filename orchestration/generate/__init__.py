@@ -219,6 +219,7 @@ def generate(
     vis = world.make_visitors(seed, max(60, start // 40), years[0])
     visitors = np.arange(start, start + len(vis))
     universe = pd.concat(pool_frames + [vis], ignore_index=True)
+    del pool_frames, vis
     staff = {c.code: world.make_staff(c, master, scale, years[0], seed) for c in cs}
     city_phys = world.make_city_physicians(cs, years[0], seed)
     dispatches = {

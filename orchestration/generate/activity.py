@@ -624,8 +624,7 @@ def outpatient_settlements(
     if n_city:
         w = universe["w_visit"].to_numpy()[own]
         people = own[rng.choice(len(own), size=n_city, p=w / w.sum())]
-        ok = universe["insutype"].to_numpy()[people] != ""
-        people = people[ok]
+        people = people[universe["insured"].to_numpy()[people]]
         k = len(people)
         which = rng.integers(0, len(city_orgs), k)
         t = _times(rng, start, days, k, 8.0, 17.0)
@@ -657,7 +656,7 @@ def outpatient_settlements(
     ph = pharmacies[pharmacies["county_code"] == c.code]
     if n_ph and len(ph):
         people = own[rng.integers(0, len(own), n_ph)]
-        people = people[universe["insutype"].to_numpy()[people] != ""]
+        people = people[universe["insured"].to_numpy()[people]]
         k = len(people)
         which = rng.integers(0, len(ph), k)
         t = _times(rng, start, days, k, 8.0, 21.0)

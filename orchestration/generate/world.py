@@ -302,6 +302,7 @@ def make_pool(c: County, scale: float, first_year: int, seed: int) -> pd.DataFra
     df["psn_no"] = [f"{c.code}{i:014d}" for i in range(n)]
     u = rng.random(n)
     df["insutype"] = np.where(u < 0.24, "310", np.where(u < 0.97, "390", ""))  # '' = uninsured
+    df["insured"] = df["insutype"] != ""  # kept as bool: converting the strings costs per call
     # invalid check digits for a few people: used consistently in every source
     n_bad = max(2, int(round(n * 0.003)))
     bad = rng.choice(n, size=n_bad, replace=False)
@@ -334,6 +335,7 @@ def make_visitors(seed: int, n: int, first_year: int) -> pd.DataFrame:
     df["county_code"] = OUT_PROVINCE
     df["psn_no"] = [f"{OUT_PROVINCE}{i:014d}" for i in range(n)]
     df["insutype"] = np.where(rng.random(n) < 0.4, "310", "390")
+    df["insured"] = True
     df["id_valid"] = True
     df["htn"] = False
     df["dm"] = False
