@@ -516,6 +516,9 @@ def admissions_year(
     a["patient_name"] = P["name"].to_numpy()
     a["sex"] = P["sex"].to_numpy()
     a["birth_date"] = P["birth_date"].to_numpy()
+    # births run up to the first year's 1 January and stays reach back into December: a newborn
+    # is admitted at birth at the earliest (the loader quarantines a birth after admission)
+    a["admit_time"] = a["admit_time"].where(a["admit_time"] >= a["birth_date"], a["birth_date"])
     a["_insutype"] = P["insutype"].to_numpy()
     return a
 

@@ -305,6 +305,9 @@ def _registers(gen):
 
 def test_realism_from_files(gen):
     reg = _registers(gen)
+    # nobody is admitted before birth (the loader quarantines it as implausible)
+    d = gen["loaded"]["inpatient_discharges"][0]
+    assert (d["birth_date"].dropna() <= d.loc[d["birth_date"].notna(), "admit_time"]).all()
     pop = gen["loaded"]["population"][0]
     pop["population"] = pop["population"].astype(int)
     v = gen["loaded"]["outpatient_visits"][0]
