@@ -18,6 +18,9 @@ generator's ground truth, county by county; the benchmark fails on any mismatch.
 of every earlier run in results.csv is printed, so cost growth with volume is visible.
 
 Results are appended to bench/results/results.csv with the machine's cores and memory.
+At 100M visits generating alone takes over two hours: --generate-only generates, records the
+generate step and keeps the landing; a later run with --reuse (same --counties and --scale)
+builds it.
 """
 
 from __future__ import annotations
@@ -114,6 +117,71 @@ def machine() -> dict:
     return {"cores": os.cpu_count(), "mem_gb": round(mem_kb / 1024 / 1024, 1)}
 
 
+def append_results(figures: list[dict], ratios: dict, args, visits: int) -> Path:
+    """Append one run's step figures and ratios to results.csv, stamped with commit and machine."""
+    results = ROOT / "bench" / "results" / "results.csv"
+    new = not results.exists()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    with results.open("a", newline="") as fh:
+        w = csv.writer(fh)
+        if new:
+            w.writerow(
+                [
+                    "run_at",
+                    "commit",
+                    "cores",
+                    "mem_gb",
+                    "counties",
+                    "scale",
+                    "visits",
+                    "step",
+                    "seconds",
+                    "rows",
+                    "rows_per_s",
+                    "peak_rss_mb",
+                ]
+            )
+        m = machine()
+        stamp = dt.datetime.now().isoformat(timespec="seconds")
+        for f in figures:
+            w.writerow(
+                [
+                    stamp,
+                    commit,
+                    m["cores"],
+                    m["mem_gb"],
+                    args.counties,
+                    args.scale,
+                    visits,
+                    f["step"],
+                    f["seconds"],
+                    f["rows"],
+                    f["rows_per_s"],
+                    f["peak_rss_mb"],
+                ]
+            )
+        for k, v in ratios.items():
+            w.writerow(
+                [
+                    stamp,
+                    commit,
+                    m["cores"],
+                    m["mem_gb"],
+                    args.counties,
+                    args.scale,
+                    visits,
+                    k,
+                    round(v, 3),
+                    "",
+                    "",
+                    "",
+                ]
+            )
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -137,7 +205,14 @@ def main() -> None:
     ap.add_argument(
         "--reuse", action="store_true", help="reuse an existing landing folder in --work"
     )
+    ap.add_argument(
+        "--generate-only",
+        action="store_true",
+        help="generate into --work, record the generate step and stop (kept; run later with --reuse)",
+    )
     args = ap.parse_args()
+    if args.generate_only and args.reuse:
+        ap.error("--generate-only and --reuse exclude each other")
 
     work = Path(args.work)
     landing = work / "landing"
@@ -191,6 +266,12 @@ def main() -> None:
     print(
         f"outpatient visits generated: {visits:,}; rows in all sources: {sum(summary['rows_written'].values()):,}"
     )
+    if args.generate_only:
+        append_results(figures, {}, args, visits)
+        print(
+            f"landing kept in {landing}; build it with: bench/run_bench.py --reuse --work {work} …"
+        )
+        return
 
     # Full build of the year, step by step.
     full_wh = work / "full" / "warehouse.duckdb"
@@ -254,66 +335,7 @@ def main() -> None:
         )
         print(f"  {k:<26} {v:>10.2f}   [≤ {target}]  {verdict}")
 
-    results = ROOT / "bench" / "results" / "results.csv"
-    new = not results.exists()
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
-    with results.open("a", newline="") as fh:
-        w = csv.writer(fh)
-        if new:
-            w.writerow(
-                [
-                    "run_at",
-                    "commit",
-                    "cores",
-                    "mem_gb",
-                    "counties",
-                    "scale",
-                    "visits",
-                    "step",
-                    "seconds",
-                    "rows",
-                    "rows_per_s",
-                    "peak_rss_mb",
-                ]
-            )
-        m = machine()
-        stamp = dt.datetime.now().isoformat(timespec="seconds")
-        for f in figures:
-            w.writerow(
-                [
-                    stamp,
-                    commit,
-                    m["cores"],
-                    m["mem_gb"],
-                    args.counties,
-                    args.scale,
-                    visits,
-                    f["step"],
-                    f["seconds"],
-                    f["rows"],
-                    f["rows_per_s"],
-                    f["peak_rss_mb"],
-                ]
-            )
-        for k, v in ratios.items():
-            w.writerow(
-                [
-                    stamp,
-                    commit,
-                    m["cores"],
-                    m["mem_gb"],
-                    args.counties,
-                    args.scale,
-                    visits,
-                    k,
-                    round(v, 3),
-                    "",
-                    "",
-                    "",
-                ]
-            )
+    results = append_results(figures, ratios, args, visits)
     print(f"appended to {results}")
     cost_growth(results)
     if not args.keep:
