@@ -108,11 +108,18 @@ def identifier_sql(v: str) -> str:
     """The normal form of an identifier before its check and hash: full-width digits and letters
     (U+FF10-FF19, U+FF21-FF3A, U+FF41-FF5A) mapped to ASCII -- the part of NFKC that matters
     for 身份证号 / insurance numbers, which DuckDB lacks -- spaces (incl. ideographic and
-    no-break) removed, upper-cased. `１１０１…` and `110 101…` thus hash like `1101…`."""
+    no-break) removed, upper-cased. `１１０１…` and `110 101…` thus hash like `1101…`.
+
+    Values already in normal form (digits and capital letters only: nearly all of them) are
+    taken as they are: translate() with this map costs ~1.3 µs a value in DuckDB 1.4, the
+    test ~0.1 µs, and it was the largest single cost of landing settlements (two identifiers
+    a row)."""
     out = f"translate({v}, {lit(FULL_WIDTH)}, {lit(HALF_WIDTH)})"
     for ch in (" ", "\u3000", "\u00a0", "\t"):
         out = f"replace({out}, {lit(ch)}, '')"
-    return f"NULLIF(upper({out}), '')"
+    return (
+        f"CASE WHEN regexp_full_match({v}, '[0-9A-Z]+') THEN {v} ELSE NULLIF(upper({out}), '') END"
+    )
 
 
 BIRTH_COLUMNS = ("birth_date", "brdy")
