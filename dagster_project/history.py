@@ -26,11 +26,13 @@ PUBLISHED_KEY = dg.AssetKey(["published_warehouse"])
 BUILT = {"success", "pass"}
 
 
-def _dbt_keys(dbt_result) -> list[dg.AssetKey]:
-    """Asset keys (schema/name, as YgtDbtTranslator makes them) of the models and seeds built."""
+def _dbt_keys(dbt_result, work_db: Path) -> list[dg.AssetKey]:
+    """Asset keys (schema/name, as YgtDbtTranslator makes them) of the models and seeds built,
+    read from the manifest of that build (dbt's target folder beside the working database)."""
     if dbt_result is None:
         return []
-    manifest = json.loads((settings.PROJECT_DIR / "target" / "manifest.json").read_text())
+    target = settings.dbt_target_for(work_db)
+    manifest = json.loads((target / "manifest.json").read_text())
     keys = []
     for r in dbt_result.results:
         node = manifest["nodes"].get(r.get("unique_id", ""))
@@ -71,7 +73,7 @@ def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
                 metadata={**tag, "blocking_failures": len(failed), "warnings": len(warned)},
             )
         )
-    for key in _dbt_keys(result.dbt):
+    for key in _dbt_keys(result.dbt, result.work_db):
         report(dg.AssetMaterialization(asset_key=key, metadata=tag))
     gates = result.mart_gates
     report(

@@ -244,3 +244,20 @@ def test_published_file_documents_itself(built):
     assert page == built["warehouse"].with_name("warehouse_dbt_docs") / "index.html"
     html = page.read_text(encoding="utf-8")
     assert "county_scorecard" in html and "indicator_values" in html
+
+
+def test_run_is_recorded_in_dagster(built):
+    """`ygt run` leaves its landings, dbt models and gate results in the Dagster instance; the
+    models are read from the manifest of the build's own dbt target folder."""
+    import dagster as dg
+
+    from dagster_project.history import record_run
+
+    instance = dg.DagsterInstance.ephemeral()
+    record_run(built["result"], instance=instance)
+    for key in (
+        ["raw", "outpatient_visits"],
+        ["marts", "indicator_values"],
+        ["published_warehouse"],
+    ):
+        assert instance.get_latest_materialization_event(dg.AssetKey(key)) is not None, key
