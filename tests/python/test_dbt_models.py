@@ -539,9 +539,26 @@ def _value(built, area, period, code):
 
 
 def test_build_passes_with_unit_and_data_tests(built):
+    """This build is where the unit tests run: a warehouse build skips them
+    (pipeline.dbt_plan_args), so every unit test of the project must pass here."""
     counts = built["result"].counts
     assert counts.get("error", 0) == 0 and counts.get("fail", 0) == 0, counts
-    assert counts.get("pass", 0) > 50  # unit tests and data tests ran
+    ran = [r["unique_id"] for r in built["result"].results if r["status"] == "pass"]
+    declared = [
+        f"unit_test.ygt.{t['model']}.{t['name']}"
+        for path in (PROJECT_DIR / "models").rglob("*.yml")
+        for t in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("unit_tests") or []
+    ]
+    assert declared and sorted(u for u in ran if u.startswith("unit_test.")) == sorted(declared)
+    assert sum(u.startswith("test.") for u in ran) > 50  # data tests ran too
+
+
+def test_warehouse_builds_skip_unit_tests():
+    from orchestration import pipeline
+
+    for periods in (None, ["2024Q4"]):
+        args = pipeline.dbt_plan_args(periods)[1]
+        assert args[args.index("--exclude-resource-type") + 1] == "unit_test"
 
 
 def test_every_area_period_indicator_row(built):
