@@ -1,5 +1,6 @@
 -- marts.data_quality — one row per check x source x period (output contract), with the
--- catalogue's description and what was found (`finding`). Rebuilt after the mart gates so it holds both stages' results.
+-- catalogue's description and what was found (`finding`). A view (see _data_quality.yml), so
+-- it holds both stages' results: the mart gates write theirs after the build.
 with
 
 results as (

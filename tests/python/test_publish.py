@@ -50,7 +50,7 @@ def test_publish_copies_public_schema_only_with_comments(tmp_path):
         == "the value"
     )
     con.close()
-    assert not list(tmp_path.glob(".wh.duckdb.tmp*"))
+    assert not list(tmp_path.glob("*wh.duckdb.tmp*"))
 
 
 def test_open_reader_keeps_old_data_new_reader_sees_new(tmp_path):
@@ -77,4 +77,4 @@ def test_failed_publish_leaves_previous_file_byte_identical(tmp_path):
     with pytest.raises(duckdb.Error):  # the working database cannot be attached
         publish(tmp_path / "missing" / "work.duckdb", wh)
     assert digest(wh) == before
-    assert not list(tmp_path.glob(".wh.duckdb.tmp*"))
+    assert not list(tmp_path.glob("*wh.duckdb.tmp*"))

@@ -198,7 +198,7 @@ def start_publish(work: Path, wh: Path) -> subprocess.Popen:
 
 
 def temp_files(wh: Path) -> list[Path]:
-    return sorted(wh.parent.glob(f".{wh.name}.tmp-*"))
+    return sorted(wh.parent.glob(f"*{wh.name}.tmp-*"))
 
 
 def wait_for(predicate, timeout: float) -> bool:
@@ -236,7 +236,7 @@ def test_killed_publish_leaves_previous_warehouse_byte_identical(tmp_path):
     for label, predicate in kill_points:
         proc = start_publish(work, wh)
         if predicate is not None:
-            tmp = wh.with_name(f".{wh.name}.tmp-{proc.pid}")  # this publish's own temp file
+            tmp = wh.with_name(f".publishing-{wh.name}.tmp-{proc.pid}")  # this publish's temp file
             assert wait_for(lambda: predicate(tmp), timeout=60), f"publish never reached: {label}"
         else:
             time.sleep(full * float(label.split("%")[0]) / 100)
@@ -272,7 +272,11 @@ def test_publish_removes_temp_files_of_dead_publishes(tmp_path):
     make_work_db(work, version=1, rows=10)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # a pid that no longer runs
-    stale = [tmp_path / f".{wh.name}.tmp-{dead.pid}", tmp_path / f".{wh.name}.tmp-{dead.pid}.wal"]
+    stale = [
+        tmp_path / f"{name}.tmp-{dead.pid}{wal}"
+        for name in (f".publishing-{wh.name}", f".{wh.name}")  # today's name, and earlier versions'
+        for wal in ("", ".wal")
+    ]
     for p in stale:
         p.write_bytes(b"left by a killed publish")
     publish(work, wh)
