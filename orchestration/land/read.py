@@ -51,18 +51,25 @@ def transcode_to_utf8(path: Path, out: Path, encoding: str = "gb18030") -> None:
             offset += len(chunk)
 
 
+def scan_lines(path: Path) -> tuple[int, bool]:
+    """(physical lines, whether any line is empty) of a file, in one C-speed pass."""
+    newlines, empty, tail, last = 0, 0, b"", b"\n"
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            newlines += chunk.count(b"\n")
+            buf = tail + chunk
+            empty += buf.count(b"\n\n") + buf.count(b"\n\r\n")
+            tail = buf[-2:]
+            empty -= tail.count(b"\n\n") + tail.count(b"\n\r\n")
+            last = chunk[-1:]
+    return newlines + (last != b"\n"), empty > 0
+
+
 def blank_lines(path: Path) -> list[int]:
     """Line numbers, as DuckDB's CSV reader counts them (newlines inside quoted values not
     counted), of the empty lines of a UTF-8 CSV outside quoted values: the reader skips them, so
     later rows' line numbers must be shifted. Fast path (no empty line at all): one C-speed scan."""
-    count, tail = 0, b""
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            buf = tail + chunk
-            count += buf.count(b"\n\n") + buf.count(b"\n\r\n")
-            tail = buf[-2:]
-            count -= tail.count(b"\n\n") + tail.count(b"\n\r\n")
-    if count == 0:
+    if not scan_lines(path)[1]:
         return []
     out, embedded, in_quotes = [], 0, False
     with open(path, "rb") as fh:

@@ -12,12 +12,12 @@ import duckdb
 from orchestration import contract
 from orchestration.duck import insert_rows, lit, lit_list, q
 from orchestration.land.read import (
-    blank_lines,
     csv_delimiter,
     embedded_newlines_sql,
     header_line,
     numeric_codes,
     read_file,
+    scan_lines,
     sniff_encoding,
     transcode_to_utf8,
 )
@@ -290,12 +290,12 @@ def _stage_readable(
     by_norm = _by_norm(header)
     if not header or _missing_required(src, by_norm):
         return {}
-    all_nulls, any_nl = _blank_and_newline_sql(header)
+    all_nulls, _ = _blank_and_newline_sql(header)
     stats = {
         r[0]: r[1:]
         for r in con.execute(
             f"SELECT {FILE_COL}, count(*) FILTER (WHERE {all_nulls}), count(*) FILTER (WHERE NOT ({all_nulls})), "
-            f"coalesce(bool_or({any_nl}), false), min(rowid), max(rowid), count(*) FROM {name} AS file_rows GROUP BY 1"
+            f"min(rowid), max(rowid), count(*) FROM {name} AS file_rows GROUP BY 1"
         ).fetchall()
     }
     unusual = {
@@ -307,15 +307,14 @@ def _stage_readable(
     clean = []
     for file, (fidx, _) in readable.items():
         st = stats.get(file)
-        if (
-            st is None
-            or file in unusual
-            or st[2]
-            or st[4] - st[3] + 1 != st[5]
-            or blank_lines(Path(file))
-        ):
+        if st is None or file in unusual or st[3] - st[2] + 1 != st[4]:
             continue
-        clean.append((file, fidx, st[3]))
+        # one line per row after the header, no empty line: no value holds a newline (counted
+        # here by bytes, not by a scan of every value in SQL)
+        lines, has_empty = scan_lines(Path(file))
+        if has_empty or lines != 1 + st[4]:
+            continue
+        clean.append((file, fidx, st[2]))
     con.execute(f"CREATE TEMP TABLE {name}_files (file VARCHAR, fidx INTEGER, first_rowid BIGINT)")
     insert_rows(con, f"{name}_files", clean)
     con.execute(
