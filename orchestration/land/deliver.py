@@ -16,7 +16,7 @@ import duckdb
 from orchestration import contract, duck, settings
 from orchestration.duck import insert_rows, q
 from orchestration.land.discovery import FORMATS, Delivery, DigestCache, discover
-from orchestration.land.parse import parse_sql, trimmed_sql
+from orchestration.land.parse import parse_sql, reason_sql, trimmed_sql
 from orchestration.land.read import clean_duckdb_error
 from orchestration.land.report import (
     DeliveryResult,
@@ -155,7 +155,7 @@ def land_delivery(
             for i, c in enumerate(src.columns)
             if c.kind != "pii_drop"
         )
-        reason = f"NULLIF(concat_ws('; ', {', '.join(sql.reasons)}), '')" if sql.reasons else "NULL"
+        reason = reason_sql(sql.reasons)
         # One statement: exact duplicates across the delivery are grouped away (one row per
         # distinct record, the first file and line kept), then values are trimmed and parsed once.
         # Identifiers are hashed only where they are written (good rows -> raw.<source>, bad rows

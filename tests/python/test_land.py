@@ -187,7 +187,7 @@ def test_mixed_date_formats_parse_to_the_same_dates(tmp_path):
 
 
 def test_guarded_strptime_equals_duckdbs_format_list():
-    # strptime_sql only skips formats whose separators are absent; DuckDB's own
+    # strptime_sql only skips formats whose separators differ from the value's; DuckDB's own
     # try_strptime(value, [list]) is the oracle, on every format plus near misses
     values = [
         "2024-04-02 08:30:00",
@@ -218,6 +218,11 @@ def test_guarded_strptime_equals_duckdbs_format_list():
         "2024",
         "2024-04-02 08:30:00.1234567",
         "2024/04-02",
+        "20240402.5",
+        "2024:04:02",
+        "2024-04-02.",
+        "-2024-04-02",
+        "20240402 0830",
         None,
     ]
     con = duck.connect(":memory:")
