@@ -38,13 +38,31 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-# targets at 50M visits (the 100M target is 900 s; a county's year of ~1M visits, 20 s)
+# The issue's targets (2 cores, 24 GiB). Land-to-publish has one per volume, applied to runs
+# within 25% of it: a county's year (~1M visits, `ygt run` in one process), 50M and 100M visits.
 TARGETS = {
-    "land_to_publish_s": 360,
     "peak_rss_gb": 8,
-    "pipeline_over_scan": 4,
-    "quarter_over_year": 0.30,
+    "pipeline_over_scan": 4,  # at 50M
+    "quarter_over_year": 0.30,  # at 50M
 }
+LAND_TO_PUBLISH_TARGETS = {1_000_000: 20, 50_000_000: 360, 100_000_000: 900}
+# the generator: 86.9M rows in 72 min when the issue was written (20.1k rows/s); 3x that, and
+# peak memory at any scale
+GENERATOR_TARGETS = {"generate_rows_per_s": 3 * 20_100, "generate_peak_rss_gb": 4}
+SMALL_RUN = 2_500_000  # visits up to which the one-process `ygt run` is timed too
+
+
+def land_to_publish_target(visits: int) -> int | None:
+    for volume, seconds in LAND_TO_PUBLISH_TARGETS.items():
+        if 0.75 * volume <= visits <= 1.25 * volume:
+            return seconds
+    return None
+
+
+def verdict(value: float, target: float, higher_is_better: bool = False) -> str:
+    met = value >= target if higher_is_better else value <= target
+    margin = (value / target - 1) if higher_is_better else (1 - value / target)
+    return f"met, margin {margin:.0%}" if met else f"MISSED by {abs(margin):.0%}"
 
 
 def verify(warehouse: Path, truth_dir: Path, label: str) -> None:
@@ -103,6 +121,14 @@ def timed(cmd: list[str], env=None) -> dict:
             payload = json.loads(line)
             break
     return {"seconds": seconds, "peak_rss_mb": rss_kb / 1024, **payload}
+
+
+def link_delivery(period_dir: Path, to: Path) -> None:
+    """The files of a delivery folder in another landing folder, as hard links (no copy). Not
+    symbolic links: the loader skips links that point out of the landing folder."""
+    to.mkdir(parents=True)
+    for f in period_dir.iterdir():
+        os.link(f, to / f.name)
 
 
 def step(name: str, landing: Path, warehouse: Path, period: str | None = None) -> dict:
@@ -262,6 +288,14 @@ def main() -> None:
     summary = json.loads((work / "ground_truth" / "summary.json").read_text())
     if not args.reuse:
         record("generate", res, rows=sum(summary["rows_written"].values()))
+        gen = figures[-1]
+        print(
+            f"  generator: {gen['rows_per_s']:,} rows/s [≥ {GENERATOR_TARGETS['generate_rows_per_s']:,}] "
+            f"{verdict(gen['rows_per_s'], GENERATOR_TARGETS['generate_rows_per_s'], True)}; peak "
+            f"{gen['peak_rss_mb'] / 1024:.2f} GiB [≤ {GENERATOR_TARGETS['generate_peak_rss_gb']}] "
+            f"{verdict(gen['peak_rss_mb'] / 1024, GENERATOR_TARGETS['generate_peak_rss_gb'])}",
+            flush=True,
+        )
     visits = summary["rows_written"]["outpatient_visits"]
     print(
         f"outpatient visits generated: {visits:,}; rows in all sources: {sum(summary['rows_written'].values()):,}"
@@ -297,8 +331,7 @@ def main() -> None:
     for source_dir in landing.iterdir():
         for period_dir in source_dir.iterdir():
             if period_dir.name != q4:
-                (partial / source_dir.name).mkdir(parents=True, exist_ok=True)
-                (partial / source_dir.name / period_dir.name).symlink_to(period_dir.resolve())
+                link_delivery(period_dir, partial / source_dir.name / period_dir.name)
     inc_wh = work / "incremental" / "warehouse.duckdb"
     shutil.rmtree(inc_wh.parent, ignore_errors=True)
     inc_wh.parent.mkdir(parents=True)
@@ -307,7 +340,7 @@ def main() -> None:
         step(name, partial, inc_wh)
     for source_dir in landing.iterdir():
         if (source_dir / q4).exists():
-            (partial / source_dir.name / q4).symlink_to((source_dir / q4).resolve())
+            link_delivery(source_dir / q4, partial / source_dir.name / q4)
     quarter = 0.0
     for name in ("land", "raw_gates", "dbt", "mart_gates", "publish"):
         res = step(name, partial, inc_wh, q4)
@@ -315,6 +348,17 @@ def main() -> None:
         quarter += res["seconds"]
 
     verify(inc_wh, work / "ground_truth", "three quarters + Q4 refresh")
+    if visits <= SMALL_RUN:  # what a county statistician waits for: `ygt run`, one process
+        one_wh = work / "one_process" / "warehouse.duckdb"
+        shutil.rmtree(one_wh.parent, ignore_errors=True)
+        one_wh.parent.mkdir(parents=True)
+        res = step("run", landing, one_wh)
+        record("ygt run (one process)", res)
+        by_step = res["seconds_by_step"]
+        one_process = sum(v for k, v in by_step.items() if k != "parquet, report and docs")
+        print(
+            f"  ygt run, land to publish: {one_process:.1f} s ({', '.join(f'{k} {v:.1f}s' for k, v in by_step.items())})"
+        )
     ratios = {
         "land_to_publish_s": total,
         "peak_rss_gb": peak / 1024,
@@ -322,18 +366,21 @@ def main() -> None:
         "quarter_over_year": quarter / total,
         "pipeline_over_pandas_peer": total / peer["seconds"],
     }
+    if visits <= SMALL_RUN:
+        ratios["ygt_run_land_to_publish_s"] = one_process
+    targets = dict(TARGETS)
+    lp_target = land_to_publish_target(visits)
+    if lp_target is not None:
+        targets["ygt_run_land_to_publish_s" if visits <= SMALL_RUN else "land_to_publish_s"] = (
+            lp_target
+        )
     print("\nfigures (target in brackets):")
     for k, v in ratios.items():
-        target = TARGETS.get(k)
+        target = targets.get(k)
         if target is None:
             print(f"  {k:<26} {v:>10.2f}")
             continue
-        verdict = (
-            f"met, margin {1 - v / target:.0%}"
-            if v <= target
-            else f"MISSED by {v / target - 1:.0%}"
-        )
-        print(f"  {k:<26} {v:>10.2f}   [≤ {target}]  {verdict}")
+        print(f"  {k:<26} {v:>10.2f}   [≤ {target}]  {verdict(v, target)}")
 
     results = append_results(figures, ratios, args, visits)
     print(f"appended to {results}")

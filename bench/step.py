@@ -1,8 +1,9 @@
 """One pipeline step in its own process, so the benchmark can measure its peak memory.
 
-    python bench/step.py land|raw_gates|dbt|mart_gates|publish|scan LANDING WAREHOUSE [PERIOD]
+    python bench/step.py land|raw_gates|dbt|mart_gates|publish|scan|run LANDING WAREHOUSE [PERIOD]
 
-Prints one JSON line with the step's row count.
+Prints one JSON line with the step's row count (`run`: the whole `ygt run` pipeline in this one
+process, with the seconds of each of its steps).
 """
 
 from __future__ import annotations
@@ -89,6 +90,11 @@ def main() -> None:
         rows = sum(pipeline.publish_step(work_db, warehouse, []).tables.values())
     elif step == "scan":
         rows = bare_scan(landing)
+    elif step == "run":  # the whole `ygt run` in one process, as a county statistician runs it
+        result = pipeline.run(landing, warehouse, progress=lambda m: None)
+        rows = sum(f.rows_read for f in result.landing.files)
+        print(json.dumps({"rows": rows, "seconds_by_step": result.seconds}))
+        return
     else:
         raise SystemExit(f"unknown step {step}")
     print(json.dumps({"rows": rows}))
