@@ -36,6 +36,8 @@ import sys
 import time
 from pathlib import Path
 
+from orchestration import settings
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 # The targets (2 cores, 24 GiB). Land-to-publish has one per volume, applied to runs
@@ -322,6 +324,9 @@ def main() -> None:
         total += res["seconds"]
     peak = max(f["peak_rss_mb"] for f in figures if f["step"] != "generate")
     verify(full_wh, work / "ground_truth", "full build")
+    # its working database (~80 bytes a landed row) is not needed any more: at 100M visits two
+    # of them beside the landing would fill the disk
+    shutil.rmtree(settings.work_db_for(full_wh).parent, ignore_errors=True)
     scan = step("scan", landing, full_wh)
     record("bare scan", scan)
     peer = None
