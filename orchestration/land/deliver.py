@@ -165,6 +165,11 @@ def land_delivery(
             f"SELECT {', '.join(vcols)}, min(_fidx::BIGINT * {RID_BASE} + _line) AS _rid "
             f"FROM ({' UNION ALL '.join(stacked)}) GROUP BY ALL"
         )
+        # From here on no result depends on the order rows are written in (lines travel as
+        # columns; the quarantine is written ORDER BY), so DuckDB need not keep it: 5% faster
+        # when a delivery outgrows the memory limit (7.8M rows under 400 MB), the same
+        # otherwise. Staging needs the order (rowid = file order): set back at the end.
+        con.execute("SET preserve_insertion_order = false")
         con.execute(
             f"CREATE TEMP TABLE parsed_rows AS SELECT *, {reason} AS _reason FROM (SELECT _rid // {RID_BASE} AS _fidx, "
             f"_rid % {RID_BASE} AS _line, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, {trimmed} FROM ({dedup})))"
@@ -252,6 +257,7 @@ def land_delivery(
             con.execute("ROLLBACK")
         raise
     finally:
+        con.execute("RESET preserve_insertion_order")
         for t in (
             "staged_rows",
             "parsed_rows",
