@@ -75,6 +75,35 @@ def _quarantine_conflicts(con, src: contract.Source) -> None:
     con.execute("DROP TABLE conflicting_keys")
 
 
+HASH_DEDUP_ROWS = 4_000_000  # deliveries above this many rows find duplicates by row hash
+
+
+def _distinct_rows(con, stacked: list[str], vcols: list[str], rows_read: int) -> str:
+    """A relation of the delivery's staged rows without exact duplicates: a row repeating an
+    earlier one (file and line order) in every column is left out. Columns `_rid` (file index
+    and line packed in one BIGINT: the smallest is the first occurrence) and c_<i>.
+
+    Up to HASH_DEDUP_ROWS rows, one GROUP BY over every column. Above, that hash table holds the
+    delivery's text and outgrows DuckDB's memory limit: a 64-bit hash of each row is grouped
+    instead (16 bytes a row), and only rows sharing a hash are compared column by column, so
+    a hash collision never merges two different rows (measured at 14M and 25M rows: 9%
+    faster; at 1M, 10% slower, hence the threshold)."""
+    rows = (
+        f"(SELECT _fidx::BIGINT * {RID_BASE} + _line AS _rid, {', '.join(vcols)} "
+        f"FROM ({' UNION ALL '.join(stacked)}))"
+    )
+    if rows_read <= HASH_DEDUP_ROWS:
+        return f"(SELECT {', '.join(vcols)}, min(_rid) AS _rid FROM {rows} GROUP BY ALL)"
+    row_hash = f"hash({', '.join(vcols)})"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE duplicate_rows AS WITH shared AS (SELECT {row_hash} AS _h "
+        f"FROM {rows} GROUP BY ALL HAVING count(*) > 1), candidates AS (SELECT * FROM {rows} "
+        f"WHERE {row_hash} IN (SELECT _h FROM shared)) SELECT _rid FROM (SELECT _rid, min(_rid) "
+        f"OVER (PARTITION BY {', '.join(vcols)}) AS _first FROM candidates) WHERE _rid <> _first"
+    )
+    return f"(SELECT * FROM {rows} WHERE _rid NOT IN (SELECT _rid FROM duplicate_rows))"
+
+
 def land_delivery(
     con,
     d: Delivery,
@@ -156,23 +185,18 @@ def land_delivery(
             if c.kind != "pii_drop"
         )
         reason = reason_sql(sql.reasons)
-        # One statement: exact duplicates across the delivery are grouped away (one row per
-        # distinct record, the first file and line kept), then values are trimmed and parsed once.
-        # Identifiers are hashed only where they are written (good rows -> raw.<source>, bad rows
-        # -> JSON record in raw.quarantine).
-        # (file index, line) packed into one BIGINT, so that min() keeps the first occurrence
-        dedup = (
-            f"SELECT {', '.join(vcols)}, min(_fidx::BIGINT * {RID_BASE} + _line) AS _rid "
-            f"FROM ({' UNION ALL '.join(stacked)}) GROUP BY ALL"
-        )
         # From here on no result depends on the order rows are written in (lines travel as
         # columns; the quarantine is written ORDER BY), so DuckDB need not keep it: 5% faster
         # when a delivery outgrows the memory limit (7.8M rows under 400 MB), the same
         # otherwise. Staging needs the order (rowid = file order): set back at the end.
         con.execute("SET preserve_insertion_order = false")
+        distinct_rows = _distinct_rows(con, stacked, vcols, sum(f.rows_read for f in res.files))
+        # One statement trims and parses every value of the distinct rows once. Identifiers are
+        # hashed only where they are written (good rows -> raw.<source>, bad rows -> JSON
+        # record in raw.quarantine).
         con.execute(
             f"CREATE TEMP TABLE parsed_rows AS SELECT *, {reason} AS _reason FROM (SELECT _rid // {RID_BASE} AS _fidx, "
-            f"_rid % {RID_BASE} AS _line, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, {trimmed} FROM ({dedup})))"
+            f"_rid % {RID_BASE} AS _line, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, {trimmed} FROM {distinct_rows}))"
         )
         con.execute("DROP TABLE staged_rows")
         drop_batches(con, batch_tables)
@@ -269,6 +293,7 @@ def land_delivery(
             "row_lines",
             "skipped_lines",
             "conflicting_keys",
+            "duplicate_rows",
         ):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         drop_batches(con, batch_tables)

@@ -395,7 +395,7 @@ def test_line_numbers_with_quoted_newlines_blank_and_malformed_lines(tmp_path):
     assert audit(db, "v.csv")[:4] == (5, 3, 2, 0)
 
 
-def test_files_read_together_keep_their_own_line_numbers(tmp_path, monkeypatch):
+def test_files_read_together_keep_their_own_line_numbers(tmp_path, monkeypatch, dedup_path):
     # Same-header CSV files (UTF-8 or GB18030) are staged with one multi-file read; files with
     # anything unusual fall back to the per-file path. Lines are worked out from how each file
     # is written.
@@ -512,7 +512,16 @@ def test_missing_required_column_rejects_file_and_run_goes_on(tmp_path):
     assert "REJECTED" in rep.summary() and "total_fee" in rep.summary()
 
 
-def test_exact_duplicates_counted_once_within_and_across_files(tmp_path):
+@pytest.fixture(params=["group_by", "row_hash"])
+def dedup_path(request, monkeypatch):
+    """Both ways a delivery's exact duplicates are found (deliver._distinct_rows): one GROUP BY
+    over every column, and, for large deliveries, a row hash compared column by column."""
+    if request.param == "row_hash":
+        monkeypatch.setattr("orchestration.land.deliver.HASH_DEDUP_ROWS", 0)
+    return request.param
+
+
+def test_exact_duplicates_counted_once_within_and_across_files(tmp_path, dedup_path):
     landing = tmp_path / "landing"
     base = landing / "outpatient_visits" / "2024Q2"
     write_csv(base / "a.csv", [visit("1"), visit("2"), visit("1"), visit("3")])
