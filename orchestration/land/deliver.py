@@ -190,7 +190,7 @@ def land_delivery(
         # when a delivery outgrows the memory limit (7.8M rows under 400 MB), the same
         # otherwise. Staging needs the order (rowid = file order): set back at the end.
         con.execute("SET preserve_insertion_order = false")
-        distinct_rows = _distinct_rows(con, stacked, vcols, sum(f.rows_read for f in res.files))
+        distinct_rows = _distinct_rows(con, stacked, vcols, res.rows_read)
         # One statement trims and parses every value of the distinct rows once. Identifiers are
         # hashed only where they are written (good rows -> raw.<source>, bad rows -> JSON
         # record in raw.quarantine).
@@ -377,11 +377,10 @@ def land(
                 )
             r.skipped_files = skipped
             report.deliveries.append(r)
-            t = sum(f.rows_read for f in r.files)
             progress(
                 f"{d.source.name}/{d.period}: {r.status}"
                 + (
-                    f" {t:,} rows in {r.seconds:.1f}s"
+                    f" {r.rows_read:,} rows in {r.seconds:.1f}s"
                     if r.status == "landed"
                     else f" -- {r.message}"
                 )

@@ -53,6 +53,10 @@ class DeliveryResult:
     seconds: float = 0.0
     skipped_files: list[str] = field(default_factory=list)  # "<file>: <why>", not read
 
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
 
 @dataclass
 class LandingReport:
