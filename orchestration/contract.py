@@ -35,6 +35,9 @@ class Column:
     enum: tuple[str, ...] | None = None  # allowed values; anything else is quarantined
     hash_as: str | None = None  # for pii_hash: name of the hashed column in raw.*
     doc: str = ""
+    # other spellings of enum / flag values that mean a contract code (男 -> 1, 是 -> 1, 01 -> 1):
+    # mapped before the value is checked, so they load as the code
+    aliases: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,12 @@ class Source:
 
 
 FLAG = ("0", "1")
-SEX = ("1", "2")
+# flags as county offices write them (是/否, Y/N)
+FLAG_ALIASES = (("是", "1"), ("否", "0"), ("Y", "1"), ("N", "0"), ("y", "1"), ("n", "0"))
+SEX = ("1", "2")  # population counts: male, female
+# a person's sex, GB/T 2261.1: 0 unknown, 1 male, 2 female, 9 unspecified; 男/女 accepted
+PERSON_SEX = ("0", "1", "2", "9")
+SEX_ALIASES = (("男", "1"), ("女", "2"))
 FACILITY_CATEGORIES = (
     "A1", "A2", "A3", "A4", "A5", "B1", "B2", "C1", "C21", "C22",
     "D1", "D2", "D3", "D5", "G1", "J1", "P1",
@@ -70,7 +78,14 @@ AGE_GROUPS = ("0", "1-4") + tuple(f"{a}-{a + 4}" for a in range(5, 85, 5)) + ("8
 
 
 def C(name, kind="code", **kw) -> Column:
+    if kind == "flag":
+        kw.setdefault("aliases", FLAG_ALIASES)
     return Column(name, kind, **kw)
+
+
+def SEX_OF(name) -> Column:
+    """A person's sex (GB/T 2261.1 codes, 男/女 accepted); no indicator splits persons by sex."""
+    return Column(name, "code", enum=PERSON_SEX, aliases=SEX_ALIASES)
 
 
 def ID(name, hash_as="person_key") -> Column:
@@ -95,7 +110,7 @@ SOURCES: tuple[Source, ...] = (
         C("population", "int"),
     ), "resident population 常住人口", ("county_code", "year", "sex", "age_group")),
     Source("personnel", "annual", "hr", "staff", (
-        C("org_code"), C("staff_id"), NAME("name"), ID("id_no"), C("sex", enum=SEX),
+        C("org_code"), C("staff_id"), NAME("name"), ID("id_no"), SEX_OF("sex"),
         C("birth_date", "date"), C("practice_type", enum=PRACTICE_TYPES),
         C("title_post", enum=TITLE_POSTS), C("on_post", "flag"), C("annual_income", "money"),
     ), "health personnel roster 卫生人力基本信息", ("org_code", "staff_id")),
@@ -109,20 +124,20 @@ SOURCES: tuple[Source, ...] = (
     Source("outpatient_visits", "quarterly", "his", "outpatient_visits", (
         C("visit_id"), C("org_code"), C("dept_code"), C("visit_time", "timestamp"),
         C("visit_type", enum=("outpatient", "emergency", "home_visit", "health_check")),
-        C("cancel_flag", "flag"), ID("id_no"), NAME("patient_name"), C("sex", enum=SEX),
+        C("cancel_flag", "flag"), ID("id_no"), NAME("patient_name"), SEX_OF("sex"),
         C("birth_date", "date"), C("dx_code"), C("total_fee", "money"),
         C("insutype", required=False),
     ), "HIS outpatient and emergency records 门急诊", ("org_code", "visit_id")),
     Source("inpatient_discharges", "quarterly", "his", "inpatient_discharges", (
         C("admission_id"), C("org_code"), ID("mr_no", hash_as="mr_key"), ID("id_no"),
-        NAME("patient_name"), C("sex", enum=SEX), C("birth_date", "date"),
+        NAME("patient_name"), SEX_OF("sex"), C("birth_date", "date"),
         C("admit_time", "timestamp"), C("discharge_time", "timestamp"), C("admit_dept"),
         C("main_dx_code"), C("discharge_way", enum=("1", "2", "3", "4", "5", "9")),
         C("pay_method", enum=tuple("123456789")), C("total_cost", "money"),
     ), "front page of the medical record 病案首页", ("org_code", "admission_id")),
     Source("insurance_settlements", "quarterly", "insurance", "settlements", (
         C("setl_id"), C("mdtrt_id"), ID("psn_no", hash_as="psn_key"), ID("certno"),
-        C("gend", enum=SEX), C("brdy", "date"), C("insutype"), C("med_type"),
+        SEX_OF("gend"), C("brdy", "date"), C("insutype"), C("med_type"),
         C("insu_admdvs"), C("mdtrtarea_admdvs"), C("fixmedins_code"),
         C("fixmedins_name", "text", required=False), C("fixmedins_type", enum=("1", "2")),
         C("begndate", "date"), C("enddate", "date"), C("setl_time", "timestamp"),
@@ -135,7 +150,7 @@ SOURCES: tuple[Source, ...] = (
         C("managing_org_code"), C("managed_at_year_end", "flag"), C("standard_managed", "flag"),
     ), "managed hypertension and diabetes patients 慢病管理", ("county_code", "year", "person_key", "disease")),
     Source("deaths", "annual", "dsp", "deaths", (
-        C("death_id"), ID("id_no"), C("sex", enum=SEX), C("birth_date", "date"),
+        C("death_id"), ID("id_no"), SEX_OF("sex"), C("birth_date", "date"),
         C("death_date", "date"), C("residence_county_code"), C("underlying_cause"),
     ), "death-cause surveillance 死因监测", ("death_id",)),
     Source("remote_diagnoses", "quarterly", "telemed", "remote_diagnoses", (

@@ -142,7 +142,7 @@ def fingerprint(
     h = hashlib.sha256()
     h.update(
         f"{LOADER_VERSION}|{key_id}|{contract.raw_columns(delivery.source)}|"
-        f"{[(c.name, c.kind, c.required, c.enum) for c in delivery.source.columns]}".encode()
+        f"{[(c.name, c.kind, c.required, c.enum, c.aliases) for c in delivery.source.columns]}".encode()
     )
     for f in delivery.files:
         h.update(f"|{f.relative_to(landing).as_posix()}|{digest(f)}".encode())

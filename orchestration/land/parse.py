@@ -177,6 +177,9 @@ def parse_sql(src: contract.Source, key: bytes, now: datetime) -> ParseSql:
                 )
             continue
         out.record.append(f"{lit(name)}, {_masked(v)}")
+        if c.aliases:  # 男 -> 1, 是 -> 1, 01 -> 1: checked and loaded as the contract's code
+            cases = " ".join(f"WHEN {lit(a)} THEN {lit(code)}" for a, code in c.aliases)
+            v = f"(CASE {v} {cases} ELSE {v} END)"
         if c.kind == "date":
             parsed = f"{strptime_sql(v, DATE_FORMATS)}::DATE"
             what = "bad date"
