@@ -64,6 +64,9 @@ final as (
         coalesce(area_names.area_name, graded.county_code) as county_name,
         {{ city_code('graded.county_code') }} as city_code,
         graded.year,
+        -- the scored year as dates for BI time axes (2024 = 2024-01-01 .. 2024-12-31)
+        cast({{ dbt.concat(["cast(graded.year as " ~ dbt.type_string() ~ ")", "'-01-01'"]) }} as date) as period_start,
+        cast({{ dbt.concat(["cast(graded.year as " ~ dbt.type_string() ~ ")", "'-12-31'"]) }} as date) as period_end,
         graded.score,
         graded.grade,
         cast(rank() over (partition by graded.year, {{ city_code('graded.county_code') }} order by graded.score desc) as bigint) as rank_in_city,

@@ -1,7 +1,9 @@
 -- marts.indicator_values — one row per area x period x indicator (output-contract.md).
 -- The row set is the spine: every area (county, city, province, national) x every period x
 -- every implemented indicator of the catalogue whose frequency fits the period (quarterly
--- indicators also get the year-to-date quarter rows). Values come from int_indicator_values;
+-- indicators also get the year-to-date quarter rows). period_start / period_end are the
+-- period's first and last day (int_periods: 2024Q2 = 2024-01-01 .. 2024-06-30), so BI tools
+-- get a real date axis. Values come from int_indicator_values;
 -- a spine row without a value keeps value null. Names come from the area_names seed; a code
 -- missing from it is its own name.
 with
@@ -39,6 +41,8 @@ spine as (
         periods.period,
         periods.year,
         periods.quarter,
+        periods.period_start,
+        periods.period_end,
         catalog.indicator_code,
         catalog.unit
     from areas
@@ -55,6 +59,8 @@ final as (
         spine.period,
         spine.year,
         spine.quarter,
+        spine.period_start,
+        spine.period_end,
         spine.indicator_code,
         values_.numerator,
         values_.denominator,

@@ -667,6 +667,23 @@ def test_statuses_and_numerators(built):
     assert not any(code == "I04" and period != "2024" and period != "2023" for _, period, code in v)
 
 
+def test_period_dates_for_bi_time_axes(built):
+    """marts.indicator_values carries each period as real dates: year-to-date periods start on
+    1 January and end on the last day of their quarter; a year ends on 31 December."""
+    rows = built["rows"]
+    dates = {
+        (r.period, f"{r.period_start:%Y-%m-%d}", f"{r.period_end:%Y-%m-%d}")
+        for r in rows.itertuples(index=False)
+    }
+    assert dates == {
+        ("2023", "2023-01-01", "2023-12-31"),
+        ("2023Q2", "2023-01-01", "2023-06-30"),
+        ("2024", "2024-01-01", "2024-12-31"),
+        ("2024Q1", "2024-01-01", "2024-03-31"),
+        ("2024Q2", "2024-01-01", "2024-06-30"),
+    }
+
+
 def test_failing_build_names_the_failing_nodes(tmp_path):
     work_db = tmp_path / "fail.duckdb"
     con = duckdb.connect(str(work_db))
