@@ -8,7 +8,10 @@ the loader checks and parses them, the quality catalogue refers to them, and
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
+
+from orchestration.settings import PROJECT_DIR
 
 # Column kinds. `code` stays text (leading zeros matter); `pii_hash` is replaced by a keyed
 # hash under `hash_as`; `pii_drop` (names) never enters the warehouse.
@@ -66,12 +69,30 @@ SEX = ("1", "2")  # population counts: male, female
 # a person's sex, GB/T 2261.1: 0 unknown, 1 male, 2 female, 9 unspecified; 男/女 accepted
 PERSON_SEX = ("0", "1", "2", "9")
 SEX_ALIASES = (("男", "1"), ("女", "2"))
-FACILITY_CATEGORIES = (
-    "A1", "A2", "A3", "A4", "A5", "B1", "B2", "C1", "C21", "C22",
-    "D1", "D2", "D3", "D5", "G1", "J1", "P1",
+
+
+def seed_codes(seed: str, column: str) -> tuple[str, ...]:
+    """The codes of a reference seed (seeds/<seed>.csv), so a code list has one definition."""
+    with (PROJECT_DIR / "seeds" / f"{seed}.csv").open(encoding="utf-8", newline="") as fh:
+        return tuple(row[column] for row in csv.DictReader(fh))
+
+
+# WS 218-2002 four-character categories (A100 ... Q900) and this project's earlier short codes
+# (A1, C21, D5 = 村卫生室, P1 = 零售药店 ...), with their flags: seeds/facility_categories.csv
+FACILITY_CATEGORIES = seed_codes("facility_categories", "category_code")
+# 卫统2 从事专业类别代码: 11 执业医师, 12 执业助理医师, 13 见习医师, 21 注册护士, 22 助产士,
+# 31 西药师(士), 32 中药师(士), 41 检验技师(士), 42 影像技师(士), 50 卫生监督员,
+# 69 其他卫生技术人员, 70 其他技术人员, 80 管理人员, 90 工勤技能人员; this project's earlier
+# 51 乡村医生 and 61 管理 stay accepted
+PRACTICE_TYPES = (
+    "11", "12", "13", "21", "22", "31", "32", "41", "42", "50", "51", "61", "69", "70", "80", "90",
 )  # fmt: skip
-PRACTICE_TYPES = ("11", "12", "21", "31", "41", "51", "61", "69")
-TITLE_POSTS = ("1", "2", "3", "4", "5", "9")
+# 专业技术职务(聘): 1 正高, 2 副高, 3 中级, 4 师级/助理, 5 士级, 6 待聘; 9 = 待聘 in this project's
+# earlier code (still accepted)
+TITLE_POSTS = ("1", "2", "3", "4", "5", "6", "9")
+# 医疗付费方式 (front page): 1-9; the two-digit forms 01-08 and 99 are the same codes
+PAY_METHODS = tuple("123456789")
+PAY_METHOD_ALIASES = tuple((f"0{d}", d) for d in "12345678") + (("99", "9"),)
 # remote diagnosis modalities (IMAGING = DR/CT/MR); I05a counts every one, I05b the ECG ones
 MODALITIES = ("IMAGING", "ULTRASOUND", "ECG", "NUCLEAR", "EMG", "EEG", "OTHER")
 AGE_GROUPS = ("0", "1-4") + tuple(f"{a}-{a + 4}" for a in range(5, 85, 5)) + ("85+",)
@@ -133,7 +154,7 @@ SOURCES: tuple[Source, ...] = (
         NAME("patient_name"), SEX_OF("sex"), C("birth_date", "date"),
         C("admit_time", "timestamp"), C("discharge_time", "timestamp"), C("admit_dept"),
         C("main_dx_code"), C("discharge_way", enum=("1", "2", "3", "4", "5", "9")),
-        C("pay_method", enum=tuple("123456789")), C("total_cost", "money"),
+        C("pay_method", enum=PAY_METHODS, aliases=PAY_METHOD_ALIASES), C("total_cost", "money"),
     ), "front page of the medical record 病案首页", ("org_code", "admission_id")),
     Source("insurance_settlements", "quarterly", "insurance", "settlements", (
         C("setl_id"), C("mdtrt_id"), ID("psn_no", hash_as="psn_key"), ID("certno"),

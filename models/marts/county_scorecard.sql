@@ -13,7 +13,7 @@ bands as (
 ),
 
 area_names as (
-    select * from {{ ref('area_names') }}
+    select * from {{ ref('int_area_names') }}
 ),
 
 scored as (

@@ -28,7 +28,7 @@ register as (
 ),
 
 area_names as (
-    select * from {{ ref('area_names') }}
+    select * from {{ ref('int_area_names') }}
 ),
 
 {%- for family, f in families.items() %}

@@ -4,8 +4,8 @@
 -- indicators also get the year-to-date quarter rows). period_start / period_end are the
 -- period's first and last day (int_periods: 2024Q2 = 2024-01-01 .. 2024-06-30), so BI tools
 -- get a real date axis. Values come from int_indicator_values;
--- a spine row without a value keeps value null. Names come from the area_names seed; a code
--- missing from it is its own name.
+-- a spine row without a value keeps value null. Names come from int_area_names (seed
+-- area_names, then the GB/T 2260 register); a code missing from both is its own name.
 with
 
 areas as (
@@ -26,7 +26,7 @@ catalog as (
 ),
 
 area_names as (
-    select * from {{ ref('area_names') }}
+    select * from {{ ref('int_area_names') }}
 ),
 
 values_ as (

@@ -11,6 +11,7 @@ where a value could identify a person or is unique per row, the first failing ro
 
 from __future__ import annotations
 
+from orchestration.contract import seed_codes
 from orchestration.duck import lit
 from orchestration.quality.catalog import Check
 
@@ -155,6 +156,18 @@ def in_set(check: Check) -> str:
     )
 
 
+def in_seed(check: Check) -> str:
+    """params: {"seed": name, "column": its code column}: values that are not among the codes
+    of seeds/<seed>.csv. Read from the file, not schema reference: the raw gates run before the
+    dbt build that loads the seeds."""
+    f = check.fields[0]
+    values = ", ".join(lit(v) for v in seed_codes(check.params["seed"], check.params["column"]))
+    failed = f"{f} not in ({values})"
+    return _per_period(
+        check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed)
+    )
+
+
 def known_facility(check: Check) -> str:
     f = check.fields[0]
     failed = f"{f} not in (select org_code from raw.facilities where org_code is not null)"
@@ -274,6 +287,7 @@ RULES = {
         icd10_format,
         area_code_format,
         in_set,
+        in_seed,
         known_facility,
         facility_delivered,
         invalid_id_share,

@@ -1,6 +1,8 @@
 -- The facility register that applies to each year of the period spine: that year's register,
 -- else the latest earlier one, else the earliest delivered (so a quarter landed before its
--- year's register still resolves). One row per (year, org_code), with the category flags.
+-- year's register still resolves). One row per (year, org_code), with the category flags and
+-- the project's short code of the category's class (legacy_category_code: A100 -> A1, D600 -> D5),
+-- so a WS 218-2002 four-character code behaves like its short equivalent.
 with
 
 facilities as (
@@ -40,6 +42,7 @@ final as (
         facilities.org_name,
         facilities.county_code,
         facilities.category_code,
+        categories.legacy_code as legacy_category_code,
         coalesce(categories.is_primary_care = 1, false) as is_primary_care,
         coalesce(categories.is_tcm_category = 1, false) or facilities.is_tcm_class as is_tcm_class,
         coalesce(categories.is_medical_facility = 1, false) as is_medical_facility,

@@ -6,8 +6,9 @@
     )
 }}
 -- Visits (I07, I12), the one classification: non-cancelled HIS outpatient rows of any
--- visit_type at facilities of the visit year's register that are medical facilities (not
--- pharmacies P1 nor CDCs J1), counted per delivery period, facility and day. TCM visit =
+-- visit_type at facilities of the visit year's register that are medical facilities (seed flag
+-- is_medical_facility: not pharmacies P1 nor CDCs J100-J400/J1), counted per delivery period,
+-- facility and day. TCM visit =
 -- TCM-class facility or a TCM department. int_visits__daily (the county indicators) and
 -- marts.indicator_breakdown (the facilities behind them) both sum this table, so their
 -- numbers cannot diverge. Incremental by delivery period (macros/incremental_refresh.sql).

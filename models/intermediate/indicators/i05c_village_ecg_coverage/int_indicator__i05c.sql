@@ -1,4 +1,5 @@
--- I05c per county x period (the year's register): active village clinics (D5) with an ECG
+-- I05c per county x period (the year's register): active village clinics (seed flag
+-- is_village_clinic: WS 218 D600 or the short code D5; not D500) with an ECG
 -- device linked to the county ECG centre / active village clinics.
 with
 

@@ -1,6 +1,7 @@
 -- S05: HIS discharges (by discharge_time) at county-level hospitals (var
--- county_hospital_categories, register of the discharge year) per delivery period, hospital
--- and day; referral_discharges = those whose 离院方式 is a downward referral (var
+-- county_hospital_categories, matched on the category code or its short code, so WS 218 A100
+-- counts as A1; register of the discharge year) per delivery period, hospital and day;
+-- referral_discharges = those whose 离院方式 is a downward referral (var
 -- s05_referral_discharge_ways). int_indicator__s05 and marts.indicator_breakdown both sum it.
 -- Keyed by delivery period like the incremental models; a table for now (discharges are few).
 with
@@ -12,6 +13,7 @@ hospitals as (
         org_code
     from {{ ref('int_facilities__by_year') }}
     where category_code in ({{ sql_list(var('county_hospital_categories')) }})
+        or legacy_category_code in ({{ sql_list(var('county_hospital_categories')) }})
 ),
 
 discharges as (
