@@ -24,13 +24,77 @@ settings.quiet_telemetry()
 
 
 VERBOSE = False
+REPORTER = None  # orchestration.progress.Reporter of this command (main sets it)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a command stopped by Ctrl-C
 
 
 def _progress(msg: str) -> None:
-    # Per-file read lines of the loader only with --verbose; rejected files always show.
-    if not VERBOSE and msg.startswith("  ") and ": read " in msg:
-        return
-    print(msg, file=sys.stderr, flush=True)
+    """Progress of a step: one line per step, problems always, details with --verbose
+    (orchestration/progress.py)."""
+    global REPORTER
+    if REPORTER is None:
+        from orchestration.progress import Reporter
+
+        REPORTER = Reporter(verbose=VERBOSE)
+    REPORTER(msg)
+
+
+def _done_progress() -> None:
+    if REPORTER is not None:
+        REPORTER.finish()
+
+
+def _period(text: str | None) -> str | None:
+    """`--period` as ygt writes periods: `2024q2` and the Dagster partition key `2024-04` are
+    read as 2024Q2 (and the run says so); anything else is passed on for the usual refusal."""
+    from orchestration.periods import PeriodError, period_frequency, period_of_partition_key
+
+    if text is None:
+        return None
+    given = text.strip()
+    period = given.upper()
+    if period_frequency(period) is None:
+        try:
+            period = period_of_partition_key(given)
+        except PeriodError:
+            return given
+    if period != given:
+        why = "Dagster partition key" if "-" in given else "period"
+        print(f"note: --period {given} ({why}) read as {period}", file=sys.stderr)
+    return period
+
+
+def _indicator(code: str | None) -> str | None:
+    """An indicator code as the catalogue spells it (`i07` -> I07, `i10A` -> I10a)."""
+    if code is None:
+        return None
+    codes = {c.lower(): c for c in _catalogue()}
+    return codes.get(code.strip().lower(), code)
+
+
+def _catalogue() -> dict[str, dict]:
+    """The indicator catalogue (seeds/indicator_definitions.csv): code -> row."""
+    from orchestration.catalogue import _read
+
+    return {r["indicator_code"]: r for r in _read("indicator_definitions.csv")}
+
+
+class Refused(RuntimeError):
+    """A command refused before doing anything; exit 2 with the message."""
+
+
+def _output_folder(path: str, create: bool, option: str) -> Path:
+    """The file an output option names; its folder must exist unless --create-dir (a typo must
+    not create a tree), as `ygt run --warehouse` does."""
+    out = Path(path).resolve()
+    if not out.parent.is_dir():
+        if not create:
+            raise Refused(
+                f"the folder of {option} {path} does not exist ({out.parent}); check the "
+                "path for a typo, create the folder, or pass --create-dir"
+            )
+        out.parent.mkdir(parents=True)
+    return out
 
 
 def cmd_generate(args) -> int:
@@ -62,12 +126,22 @@ def cmd_land(args) -> int:
             report = pipeline.land_step(
                 Path(args.landing),
                 work_db,
-                pipeline.periods_for(args.period),
+                pipeline.periods_for(_period(args.period)),
                 _progress,
                 force=args.force,
             )
     except (pipeline.PipelineError, runlock.WarehouseBusy) as exc:
+        _done_progress()
         print(f"ygt land: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        message = pipeline.storage_failure(
+            exc, Path(args.warehouse), settings.work_db_for(Path(args.warehouse)), "landing"
+        )
+        if message is None:
+            raise
+        _done_progress()
+        print(f"ygt land: {message}", file=sys.stderr)
         return 2
     print(report.summary(verbose=args.verbose))
     print(f"working database: {work_db}")
@@ -82,7 +156,7 @@ def cmd_run(args) -> int:
         result = pipeline.run(
             Path(args.landing),
             Path(args.warehouse),
-            period=args.period,
+            period=_period(args.period),
             progress=_progress,
             force=args.force,
             allow_empty=args.allow_empty,
@@ -90,9 +164,11 @@ def cmd_run(args) -> int:
             wait=args.wait,
         )
     except pipeline.PipelineError as exc:
+        _done_progress()
         print(f"ygt run: {exc}", file=sys.stderr)
         return 2
     _record_in_dagster(result)
+    _done_progress()
     print(_run_summary(result, time.perf_counter() - t0))
     return 0
 
@@ -139,8 +215,15 @@ def cmd_report(args) -> int:
     from orchestration.report import write_report
 
     wh = Path(args.warehouse)
-    out = Path(args.out) if args.out else wh.with_name(f"{wh.stem}_report.html")
-    print(f"report: {write_report(wh, out)}")
+    if args.out:
+        out = _output_folder(args.out, args.create_dir, "--out")
+    else:
+        out = wh.with_name(f"{wh.stem}_report.html")
+    try:
+        print(f"report: {write_report(wh, out)}")
+    except FileNotFoundError as exc:
+        print(f"ygt report: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -155,25 +238,12 @@ def cmd_export(args) -> int:
 
 
 def cmd_contract(args) -> int:
-    from orchestration import contract, dbt
+    from orchestration import contract_help, dbt
 
     if args.dbt_sources:
         print(f"wrote {dbt.write_sources_yml()}")
         return 0
-    for src in contract.SOURCES:
-        period = "YYYY" if src.frequency == "annual" else "YYYYQn"
-        print(f"{src.name}/{period}/  — {src.doc}")
-        for col in src.columns:
-            flags = [col.kind]
-            if not col.required:
-                flags.append("optional")
-            if col.enum:
-                flags.append("one of " + " ".join(col.enum))
-            if col.kind == "pii_hash":
-                flags.append(f"stored only as keyed hash {col.hash_as}")
-            if col.kind == "pii_drop":
-                flags.append("dropped at landing")
-            print(f"    {col.name:<22} {', '.join(flags)}")
+    sys.stdout.write(contract_help.render())
     return 0
 
 
@@ -200,9 +270,11 @@ def cmd_demo(args) -> int:
             landing, warehouse, progress=_progress, create_dir=True, command="ygt demo"
         )
     except pipeline.PipelineError as exc:
+        _done_progress()
         print(f"ygt demo: {exc}", file=sys.stderr)
         return 2
     _record_in_dagster(result)
+    _done_progress()
     print()
     print(show(warehouse))
     print()
@@ -220,16 +292,14 @@ def cmd_demo(args) -> int:
 def cmd_explain(args) -> int:
     from orchestration import explain as ex
 
+    period, indicator = _period(args.period), _indicator(args.indicator)
     try:
         if args.list:
-            n = ex.export_list(
-                Path(args.warehouse), args.area, args.period, args.indicator, Path(args.list)
-            )
-            print(f"wrote {n} rows (reconciliation list of {args.indicator}) to {args.list}")
+            out = _output_folder(args.list, args.create_dir, "--list")
+            n = ex.export_list(Path(args.warehouse), args.area, period, indicator, out)
+            print(f"wrote {n} rows (reconciliation list of {indicator}) to {args.list}")
             return 0
-        result = ex.explain(
-            Path(args.warehouse), args.area, args.period, args.indicator, top=args.top
-        )
+        result = ex.explain(Path(args.warehouse), args.area, period, indicator, top=args.top)
     except ex.ExplainError as exc:
         print(f"ygt explain: {exc}", file=sys.stderr)
         return 2
@@ -240,8 +310,9 @@ def cmd_explain(args) -> int:
 def cmd_export_xlsx(args) -> int:
     from orchestration import workbook
 
+    out = _output_folder(args.out, args.create_dir, "--out")
     try:
-        out = workbook.write_workbook(Path(args.warehouse), args.year, Path(args.out))
+        out = workbook.write_workbook(Path(args.warehouse), args.year, out)
     except workbook.WorkbookError as exc:
         print(f"ygt export-xlsx: {exc}", file=sys.stderr)
         return 2
@@ -249,25 +320,50 @@ def cmd_export_xlsx(args) -> int:
     return 0
 
 
+def _indicator_help() -> str:
+    """Every indicator of the catalogue, marking those with a reconciliation list (--list)."""
+    from orchestration.explain import LISTS
+
+    rows = _catalogue()
+    lines = [
+        f"  {code:<6}{r['name_zh']} {r['name_en']}" + ("  [--list]" if code in LISTS else "")
+        for code, r in rows.items()
+    ]
+    return (
+        "indicators (seeds/indicator_definitions.csv; codes are matched case-insensitively; "
+        f"[--list]: a reconciliation list exists — {', '.join(sorted(LISTS))}):\n"
+        + "\n".join(lines)
+    )
+
+
 def add_explain_parsers(sub) -> None:
     e = sub.add_parser(
         "explain",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_indicator_help(),
         help="explain one published value: rule, numerator/denominator, facilities, sources",
         description="Print, in Chinese with English beside it, what is behind one value of "
         "marts.indicator_values: the rule, numerator / denominator = value with units, the "
         "parameters in force, the value a year earlier and at the higher levels, the top "
         "facilities (marts.indicator_breakdown), the deliveries that fed it and their quality "
         "checks. Reads the published file alone, read-only. With --list, writes instead the "
-        "reconciliation list (I13, I13x: cohort members admitted) from the working database. "
+        "reconciliation list (the persons counted; indicators marked [--list] below) from the "
+        "working database. "
         "Exit 2 with the existing codes on an unknown area, period or indicator.",
     )
-    e.add_argument("--warehouse", required=True, help="published DuckDB file")
+    e.add_argument("--warehouse", required=True, help=WAREHOUSE_HELP)
     e.add_argument(
         "--area", required=True, help="area code: county, city, province or 000000 (national)"
     )
-    e.add_argument("--period", required=True, help="YYYY or YYYYQn (year to date)")
     e.add_argument(
-        "--indicator", required=True, help="indicator code, e.g. I07 (see marts.indicator_catalog)"
+        "--period",
+        required=True,
+        help="YYYY or YYYYQn (year to date); 2024q2 and 2024-04 are read as 2024Q2",
+    )
+    e.add_argument(
+        "--indicator",
+        required=True,
+        help="indicator code, e.g. I07 or i07 (the list below; marts.indicator_catalog)",
     )
     e.add_argument(
         "--format",
@@ -282,6 +378,11 @@ def add_explain_parsers(sub) -> None:
         help="write the reconciliation list (pseudonymised keys) "
         "from the working database to this CSV instead",
     )
+    e.add_argument(
+        "--create-dir",
+        action="store_true",
+        help="create the folder of --list if it does not exist (default: refuse, it may be a typo)",
+    )
     e.set_defaults(func=cmd_explain)
     x = sub.add_parser(
         "export-xlsx",
@@ -290,24 +391,33 @@ def add_explain_parsers(sub) -> None:
         "return (序号, 维度, 指标, 口径, 分子, 分母, 当期值, 单位, 数据来源, 上年值, 变化) and summary "
         "sheets per city and for the province, from the published warehouse (read-only).",
     )
-    x.add_argument("--warehouse", required=True, help="published DuckDB file")
+    x.add_argument("--warehouse", required=True, help=WAREHOUSE_HELP)
     x.add_argument("--year", required=True, type=int, help="calendar year (annual values)")
     x.add_argument("--out", required=True, help="the .xlsx file to write")
+    x.add_argument(
+        "--create-dir",
+        action="store_true",
+        help="create the folder of --out if it does not exist (default: refuse, it may be a typo)",
+    )
     x.set_defaults(func=cmd_export_xlsx)
 
 
 # --- end explain and export-xlsx
+
+WAREHOUSE_HELP = "the published warehouse, a DuckDB file (what `ygt run --warehouse` wrote)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ygt", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    p.add_argument("--version", action="version", version=f"ygt {_version()}")
     p.add_argument(
         "-v",
         "--verbose",
         action="store_true",
-        help="show every landed file, not one line per delivery",
+        help="print every detail as the steps report it (each delivery and file landed, dbt's "
+        "progress, every quality warning); default: one line per step and what needs attention",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -352,11 +462,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--warehouse",
             required=True,
-            help="published DuckDB file (the working database lives in .ygt-work/ beside it)",
+            help="the DuckDB file to publish (replaced atomically; BI tools open it read-only); "
+            "its folder must exist (see --create-dir); the working database lives in "
+            ".ygt-work/ beside it",
         )
         sp.add_argument(
             "--period",
-            help="only this period: YYYY (year and its quarters) or YYYYQn; default every period found",
+            help="only this period: YYYY (year and its quarters) or YYYYQn; 2024q2 and the "
+            "Dagster partition key 2024-04 are read as 2024Q2; default every period found",
         )
         sp.add_argument(
             "--force",
@@ -375,7 +488,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     la = sub.add_parser(
-        "land", help="land files into the working database only (no build, no publish)"
+        "land",
+        help="land files into the working database only (no build, no publish)",
+        description="Land the landing folder's deliveries into the working database "
+        "(.ygt-work/ beside --warehouse): typed, pseudonymised, quarantined row by row, "
+        "unchanged deliveries skipped. Nothing is built or published; `ygt run` does both.",
     )
     add_run_args(la)
     la.set_defaults(func=cmd_land)
@@ -407,22 +524,48 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "show",
         help="print the headline indicators and the county league table of a published warehouse",
+        description="Print the headline indicators (names from the indicator catalogue) per "
+        "area for one period, and the county league table of marts.county_scorecard. Reads "
+        "the published file read-only.",
     )
-    s.add_argument("--warehouse", required=True)
+    s.add_argument("--warehouse", required=True, help=WAREHOUSE_HELP)
     s.add_argument("--period", help="period to show (default: the latest year)")
     s.set_defaults(func=cmd_show)
 
-    rp = sub.add_parser("report", help="write the static HTML report of a published warehouse")
-    rp.add_argument("--warehouse", required=True)
+    rp = sub.add_parser(
+        "report",
+        help="write the static HTML report of a published warehouse",
+        description="Write the offline HTML report (league table, indicators against their "
+        "targets, quarterly trends, county pages, data quality, load audit) of a published "
+        "warehouse. `ygt run` writes it beside the warehouse after every publish.",
+    )
+    rp.add_argument("--warehouse", required=True, help=WAREHOUSE_HELP)
     rp.add_argument("--out", help="HTML file (default <warehouse stem>_report.html beside it)")
+    rp.add_argument(
+        "--create-dir",
+        action="store_true",
+        help="create the folder of --out if it does not exist (default: refuse, it may be a typo)",
+    )
     rp.set_defaults(func=cmd_report)
 
-    ex = sub.add_parser("export", help="export the public marts tables to Parquet")
-    ex.add_argument("--warehouse", required=True)
+    ex = sub.add_parser(
+        "export",
+        help="export the public marts tables to Parquet",
+        description="Write every table of schema marts of a published warehouse as Parquet, "
+        "one file per table (`ygt run` does this beside the warehouse after every publish).",
+    )
+    ex.add_argument("--warehouse", required=True, help=WAREHOUSE_HELP)
     ex.add_argument("--dest", help="folder (default <warehouse stem>_parquet beside it)")
     ex.set_defaults(func=cmd_export)
 
-    c = sub.add_parser("contract", help="print the raw data contract (sources, columns, codes)")
+    c = sub.add_parser(
+        "contract",
+        help="print the raw data contract (sources, columns, codes)",
+        description="Print what each source must contain: folder layout, columns and their "
+        "kinds, the date and date-time formats accepted, flag values, every code with its "
+        "meaning and the other spellings accepted for it (from orchestration/contract.py and "
+        "the seeds).",
+    )
     c.add_argument(
         "--dbt-sources",
         action="store_true",
@@ -430,7 +573,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.set_defaults(func=cmd_contract)
 
-    d = sub.add_parser("demo", help="generate demo data, run the whole pipeline, show the result")
+    d = sub.add_parser(
+        "demo",
+        help="generate demo data, run the whole pipeline, show the result",
+        description="Generate a synthetic province in --dir (unless it is there), land, "
+        "check, build and publish it as <dir>/warehouse.duckdb with its report, quality page, "
+        "Parquet and dbt docs, and print the headline indicators and the league table.",
+    )
     d.add_argument(
         "--dir",
         default="demo",
@@ -446,19 +595,61 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ygt")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def _interrupted(args, exc: KeyboardInterrupt) -> int:
+    """Ctrl-C: one line — what was interrupted, the published warehouse's state, what next."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+    _done_progress()
+    message = getattr(exc, "message", None)
+    if message is None:
+        warehouse = getattr(args, "warehouse", None)
+        state = (
+            f"the published warehouse {warehouse} is unchanged"
+            if warehouse and args.command in ("run", "land")
+            else "nothing was published"
+        )
+        message = f"interrupted (Ctrl-C): {state}. Run the same command again to go on."
+    print(f"ygt {args.command}: {message}", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
-    global VERBOSE
+    global VERBOSE, REPORTER
     args = build_parser().parse_args(argv)
     VERBOSE = args.verbose
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home()))
+    from orchestration.progress import Reporter
+
+    REPORTER = Reporter(verbose=VERBOSE)
+    REPORTER.install_interrupt()
     try:
         return args.func(args)
+    except KeyboardInterrupt as exc:
+        return _interrupted(args, exc)
+    except Refused as exc:
+        print(f"ygt {args.command}: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # the reader went away (`ygt contract | head`): stop quietly, as CLI tools do. Point
         # stdout at /dev/null so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except Exception as exc:  # a step that took Ctrl-C for an error of its own
+        from orchestration.pipeline import caused_by_interrupt
 
+        if REPORTER.interrupted and caused_by_interrupt(exc):
+            return _interrupted(args, KeyboardInterrupt())
+        raise
 
 if __name__ == "__main__":
     sys.exit(main())

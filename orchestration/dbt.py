@@ -131,10 +131,14 @@ def run_dbt(
     )
     lines: list[str] = []
     assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line)
-        if progress is not None:
-            progress(line.rstrip("\n"))
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if progress is not None:
+                progress(line.rstrip("\n"))
+    except BaseException:  # Ctrl-C (or the caller's own stop): never leave dbt running behind
+        _stop(proc)
+        raise
     rc = proc.wait()
     output = "".join(lines)
     results = _read_run_results(target, t0)
@@ -153,6 +157,17 @@ def run_dbt(
             output,
         )
     return result
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """End a dbt process: SIGTERM, then SIGKILL if it has not gone within 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def build(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from orchestration.docs import write_dbt_docs
 from orchestration.export import export_parquet
 from orchestration.land import LandingError, discover, land
 from orchestration.periods import PeriodError, parse_period, period_selection, quarters_of
+from orchestration.progress import STEP_DONE, STEP_START
 from orchestration.publish import PublishResult, publish
 from orchestration.report import write_quality_page, write_report
 
@@ -33,6 +35,15 @@ class PipelineError(RuntimeError):
 
 class PublicationRefused(PipelineError):
     """A blocking quality check failed: the previous warehouse stays in place."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped a run; `message` says in which step, what state the published
+    warehouse is in and how to go on. A KeyboardInterrupt, so nothing catches it by accident."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 def periods_for(period: str | None) -> set[str] | None:
@@ -159,11 +170,29 @@ def land_step(
             con, Path(landing), periods=periods, sources=sources, progress=progress, force=force
         )
     except LandingError as exc:
+        if _disk_full(exc.report, work_db):
+            raise OSError(28, "No space left on device (a delivery could not be written)") from exc
         raise PipelineError(
             f"{exc} — nothing was published; fix the delivery and run again"
         ) from exc
     finally:
         con.close()
+
+
+LOW_SPACE = 64 * 2**20  # bytes free below which a delivery's failed write is taken as a full disk
+
+
+def _disk_full(report, work_db: Path) -> bool:
+    """Whether the deliveries that failed to land failed for want of disk space. The loader
+    withholds DuckDB's error text (it can quote values), so its message only names the kind of
+    error (an I/O or a transaction error); a failed delivery with almost no space left where the
+    working database lives is a full disk."""
+    if not any(d.status == "failed" for d in getattr(report, "deliveries", [])):
+        return False
+    try:
+        return shutil.disk_usage(Path(work_db).parent).free < LOW_SPACE
+    except OSError:
+        return False
 
 
 def raw_gate_step(work_db: Path, periods: set[str] | None):
@@ -402,6 +431,11 @@ def run(
             )
     except runlock.WarehouseBusy as exc:
         raise PipelineError(str(exc)) from None
+    except OSError as exc:  # the run lock's file (the steps' own errors are handled inside)
+        message = storage_failure(exc, warehouse, work_db, "taking the run lock")
+        if message is None:
+            raise
+        raise PipelineError(message) from None
     except duckdb.IOException as exc:
         if "lock" not in str(exc).lower():
             raise
@@ -413,34 +447,181 @@ def run(
         ) from None
 
 
+def _landing_line(report) -> str:
+    t = report.totals
+    parts = [f"{t['deliveries_landed']} deliveries landed"]
+    if t["deliveries_skipped"]:
+        parts.append(f"{t['deliveries_skipped']} unchanged (skipped)")
+    if t["deliveries_failed"]:
+        parts.append(f"{t['deliveries_failed']} FAILED")
+    rows = (
+        f"{t['files']:,} files ({t['files_rejected']} rejected), rows read {t['rows_read']:,} = "
+        f"loaded {t['rows_loaded']:,} + quarantined {t['rows_quarantined']:,} + duplicate "
+        f"{t['rows_duplicate']:,}"
+    )
+    return ", ".join(parts) + (f"; {rows}" if t["files"] else "")
+
+
+def _dbt_line(result) -> str:
+    if result is None:
+        return "skipped: nothing landed since the last successful build"
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items()))
+    return f"{len(result.results)} nodes: {counts}" if result.results else "done"
+
+
+def _published_line(pub) -> str:
+    return (
+        f"{pub.warehouse.name} ({pub.bytes / 1e6:.1f} MB, {sum(pub.tables.values()):,} rows in "
+        f"{len(pub.tables)} tables)"
+    )
+
+
 def _run_locked(
     landing, warehouse, work_db, period, periods, progress, force, allow_empty, command
 ) -> RunResult:
     result = RunResult(warehouse=warehouse, work_db=work_db)
+    state = {"step": "checking the landing folder"}
 
-    def timed(name, fn, *args, **kw):
+    def timed(name, fn, *args, total: str = "", done=None, **kw):
         t0 = time.perf_counter()
-        progress(f"── {name}")
+        state["step"] = name
+        progress(f"{STEP_START}{name}{f' ({total})' if total else ''}")
         out = fn(*args, **kw)
         result.seconds[name] = time.perf_counter() - t0
+        if done is not None:
+            progress(f"{STEP_DONE}{name}: {done(out)} ({result.seconds[name]:.1f}s)")
         return out
 
-    check_periods(landing, work_db, warehouse, period, periods, command)
-    result.landing = timed("land", land_step, landing, work_db, periods, progress, force)
-    progress(result.landing.summary())
-    result.raw_gates = timed("raw quality gates", raw_gate_step, work_db, periods)
-    progress(result.raw_gates.summary())
-    # a run for one period is a quarterly refresh: only the new deliveries are recomputed
-    result.dbt = timed("dbt build", dbt_step, work_db, progress, incremental=period is not None)
-    result.mart_gates = timed("mart quality gates", mart_gate_step, work_db)
-    progress(result.mart_gates.summary())
-    result.published = timed(
-        "publish",
-        publish_step,
-        work_db,
-        warehouse,
-        [result.raw_gates, result.mart_gates],
-        allow_empty=allow_empty,
-    )
-    result.outputs = timed("parquet, report and docs", outputs_step, warehouse, work_db)
+    try:
+        check_periods(landing, work_db, warehouse, period, periods, command)
+        result.landing = timed(
+            "land",
+            land_step,
+            landing,
+            work_db,
+            periods,
+            progress,
+            force,
+            total=f"{len(discover(landing, periods)[0])} deliveries",
+            done=_landing_line,
+        )
+        progress(result.landing.summary())
+        result.raw_gates = timed(
+            "raw quality gates", raw_gate_step, work_db, periods, done=lambda g: g.headline()
+        )
+        progress(result.raw_gates.summary())
+        # a run for one period is a quarterly refresh: only the new deliveries are recomputed
+        result.dbt = timed(
+            "dbt build",
+            dbt_step,
+            work_db,
+            progress,
+            incremental=period is not None,
+            done=_dbt_line,
+        )
+        result.mart_gates = timed(
+            "mart quality gates", mart_gate_step, work_db, done=lambda g: g.headline()
+        )
+        progress(result.mart_gates.summary())
+        result.published = timed(
+            "publish",
+            publish_step,
+            work_db,
+            warehouse,
+            [result.raw_gates, result.mart_gates],
+            allow_empty=allow_empty,
+            done=_published_line,
+        )
+        result.outputs = timed(
+            "parquet, report and docs",
+            outputs_step,
+            warehouse,
+            work_db,
+            done=lambda o: f"{len(o)} written",
+        )
+    except KeyboardInterrupt:
+        raise RunInterrupted(_interrupted(state["step"], result, command)) from None
+    except Exception as exc:
+        if caused_by_interrupt(exc):  # DuckDB: RuntimeError("Query interrupted") from Ctrl-C
+            raise RunInterrupted(_interrupted(state["step"], result, command)) from None
+        if isinstance(exc, (OSError, duckdb.Error, shutil.Error)) and not isinstance(
+            exc, PipelineError
+        ):
+            message = storage_failure(exc, warehouse, work_db, state["step"])
+            if message is not None:
+                raise PipelineError(message) from None
+        raise
     return result
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether `exc` stands for a Ctrl-C: DuckDB turns the KeyboardInterrupt raised while a
+    query runs into its own error (RuntimeError "Query interrupted", InterruptException)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (KeyboardInterrupt, duckdb.InterruptException)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _interrupted(step: str, result: RunResult, command: str) -> str:
+    """The one line a Ctrl-C leaves: what stopped, the published warehouse's state, what next."""
+    if result.published is not None:
+        return (
+            f"interrupted (Ctrl-C) while writing the {step}: the warehouse {result.warehouse} "
+            f"WAS published by this run; the report, Parquet and docs beside it may be missing "
+            f"or old — write them with `ygt report --warehouse {result.warehouse}` and `ygt "
+            f"export`, or run `{command}` again."
+        )
+    return (
+        f"interrupted (Ctrl-C) during {step}: nothing was published. "
+        f"{previous_warehouse_note(result.warehouse)} Run the same command again to go on "
+        f"(deliveries landed completely are kept and skipped as unchanged)."
+    )
+
+
+# Errors of the disk under the working database or the warehouse: no space, read-only.
+READ_ONLY = ("read-only file system", "errno 30")
+
+
+def storage_failure(exc: BaseException, warehouse: Path, work_db: Path, step: str) -> str | None:
+    """One message for a working database or warehouse folder that cannot be written (disk
+    full, read-only file system, no permission), naming the folder and what to do; None when
+    `exc` is not such an error."""
+    text = str(exc)
+    low = text.lower()
+    errno_ = getattr(exc, "errno", None)
+    filename = getattr(exc, "filename", None)
+    folder = Path(filename).parent if filename else Path(work_db).parent
+    # the reason in a few words: "[Errno 28] No space left on device", not a list of files
+    m = re.search(r"\[Errno \d+\] [^:'\"]+", text)
+    first = (
+        m.group(0).strip() if m else (text.strip().splitlines() or [type(exc).__name__])[0][:200]
+    )
+    if errno_ in (28, 27, 122) or any(k in low for k in NO_SPACE):
+        what = (
+            f"the disk holding {folder} is full (while: {step})",
+            f"free space there (the working database {Path(work_db).name} and the new warehouse "
+            "file are written in that folder), or set YGT_WORK_DB to a disk with room, and run "
+            "the same command again: deliveries landed completely are kept",
+        )
+    elif errno_ == 30 or any(k in low for k in READ_ONLY):
+        what = (
+            f"the folder {folder} is on a read-only file system",
+            "remount it read-write, or choose a --warehouse on a writable disk (the working "
+            "database lives beside it in .ygt-work/, or where YGT_WORK_DB says), and run again",
+        )
+    elif errno_ in (1, 13) or any(
+        k in low for k in ("permission denied", "operation not permitted")
+    ):
+        what = (
+            f"the folder {folder} is not writable for this user",
+            "make it writable, or choose another --warehouse, and run again",
+        )
+    else:
+        return None
+    return (
+        f"stopped: {what[0]} ({first}). {previous_warehouse_note(warehouse)} What to do: {what[1]}."
+    )

@@ -39,6 +39,18 @@ def _open(warehouse: Path):
         ) from None
 
 
+def indicator_names(con) -> dict[str, str]:
+    """Indicator code -> "中文名 English name", from the warehouse's marts.indicator_catalog
+    (the catalogue seeds/indicator_definitions.csv publishes); empty for a warehouse without it."""
+    try:
+        rows = con.execute(
+            "select indicator_code, name_zh, name_en from marts.indicator_catalog"
+        ).fetchall()
+    except duckdb.CatalogException:
+        return {}
+    return {code: " ".join(x for x in (zh, en) if x) for code, zh, en in rows}
+
+
 def show(warehouse: Path, period: str | None = None) -> str:
     con = _open(warehouse)
     try:
@@ -69,6 +81,7 @@ def show(warehouse: Path, period: str | None = None) -> str:
             """,
             [period, *HEADLINE],
         ).fetchall()
+        names = indicator_names(con)
     finally:
         con.close()
     table: dict[tuple, dict[str, float]] = {}
@@ -76,7 +89,9 @@ def show(warehouse: Path, period: str | None = None) -> str:
         table.setdefault((level, code, name), {})[ind] = value
     order = {"national": 0, "province": 1, "city": 2, "county": 3}
     header = f"{'area':<28}" + "".join(f"{c:>9}" for c in HEADLINE)
-    out = [f"Headline indicators, {period} (ratios as %, I10a in yuan)", header, "-" * len(header)]
+    out = [f"Headline indicators, {period} (ratios as %, I10a in yuan)"]
+    out += [f"  {c:<6}{names[c]}" for c in HEADLINE if c in names]
+    out += [header, "-" * len(header)]
     for (level, code, name), vals in sorted(
         table.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])
     ):

@@ -92,14 +92,29 @@ class GateResult:
     def passed(self) -> bool:
         return not self.outstanding
 
-    def summary(self) -> str:
+    def headline(self) -> str:
+        """Counts as the quality page gives them: passed, not applicable, then failures (and
+        checks that could not run) split into blocking ones and warnings."""
         counts: dict[str, int] = {}
         for r in self.rows:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
-        head = f"{self.stage} quality gates: {len(self.rows)} results — " + ", ".join(
-            f"{n} {s}" for s, n in sorted(counts.items())
+        problems = [r for r in self.rows if r["status"] in ("failed", "error")]
+        blocking = sum(r["severity"] == "blocking" for r in problems)
+        parts = [f"{counts.get('passed', 0)} passed"]
+        if counts.get("not_applicable"):
+            parts.append(f"{counts['not_applicable']} not applicable")
+        parts.append(f"{blocking} blocking failure{'s' if blocking != 1 else ''}")
+        parts.append(
+            f"{len(problems) - blocking} warning{'s' if len(problems) - blocking != 1 else ''}"
         )
-        lines = [head]
+        if counts.get("error"):
+            parts.append(f"(of which {counts['error']} could not run)")
+        if len(self.outstanding) > blocking:  # failures of earlier runs, not re-checked now
+            parts.append(f"{len(self.outstanding)} blocking failures outstanding in raw.dq_results")
+        return f"{len(self.rows)} results — " + ", ".join(parts)
+
+    def summary(self) -> str:
+        lines = [f"{self.stage} quality gates: {self.headline()}"]
         for label, rows in (("BLOCKING", self.outstanding), ("warning", self.warnings)):
             for r in rows[:20]:
                 found = f": {r['finding']}" if r.get("finding") else ""

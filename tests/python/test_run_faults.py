@@ -358,3 +358,76 @@ def test_runs_are_recorded_in_dagster_and_a_noop_refresh_skips_dbt(landing, tmp_
         dg.AssetCheckKey(dg.AssetKey(["marts", "indicator_values"]), "mart_quality_gates"), limit=5
     )
     assert len(check) == 2 and all(c.status.value == "SUCCEEDED" for c in check)
+
+
+# ── the working database's disk: read-only, full while landing (issue 32) ──────────────────
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """Mount a small tmpfs (root only): `mount(size, read_only=False)` returns its folder."""
+    mounted = []
+
+    def mount(size: str) -> Path:
+        where = tmp_path / f"disk{len(mounted)}"
+        where.mkdir()
+        proc = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip() or 'not permitted'})")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in reversed(mounted):
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def _small_warehouse(folder: Path, tmp_path: Path) -> Path:
+    work = tmp_path / "small.work.duckdb"
+    make_work_db(work, [("990101", "2024", 0.5)])
+    from orchestration import pipeline
+
+    return pipeline.publish_step(work, folder / "w.duckdb", gates=[]).warehouse
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a read-only file system needs root")
+def test_warehouse_on_a_read_only_file_system_is_one_message(landing, tmp_path, tmpfs):
+    disk = tmpfs("8m")
+    wh = _small_warehouse(disk, tmp_path)
+    before = digest(wh)
+    remount = subprocess.run(
+        ["mount", "-o", "remount,ro", str(disk)], capture_output=True, text=True
+    )
+    if remount.returncode != 0:
+        pytest.skip(f"cannot remount read-only ({remount.stderr.strip()})")
+    proc = ygt("run", "--landing", str(landing), "--warehouse", str(wh))
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    message = [line for line in proc.stderr.splitlines() if line.startswith("ygt run:")]
+    assert len(message) == 1, proc.stderr
+    assert f"the folder {disk} is on a read-only file system" in message[0]
+    assert "remount it read-write, or choose a --warehouse on a writable disk" in message[0]
+    assert f"{wh} is untouched" in message[0]
+    assert digest(wh) == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
+def test_disk_filling_while_landing_is_one_message(landing, tmp_path, tmpfs):
+    """The warehouse folder is a 1 MB disk: the published file fits, the working database
+    the landing needs does not."""
+    disk = tmpfs("1m")
+    wh = _small_warehouse(disk, tmp_path)
+    before = digest(wh)
+    proc = ygt("run", "--landing", str(landing), "--warehouse", str(wh))
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    message = [line for line in proc.stderr.splitlines() if line.startswith("ygt run:")]
+    assert len(message) == 1, proc.stderr
+    assert f"the disk holding {disk}" in message[0] and "is full (while: land)" in message[0]
+    assert "free space there" in message[0] and f"{wh} is untouched" in message[0]
+    assert digest(wh) == before
+    assert leftovers(disk) == []
