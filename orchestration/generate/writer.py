@@ -214,6 +214,10 @@ def _norm_zip(path: Path) -> None:
     path.write_bytes(buf.getvalue())
 
 
+MONEY_COLUMNS = {c.name for s in contract.SOURCES for c in s.columns if c.kind == "money"}
+MONEY_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
 def _write_one(path: Path, df: pd.DataFrame, spec: FileSpec) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if spec.fmt == "csv":
@@ -238,8 +242,17 @@ def _write_one(path: Path, df: pd.DataFrame, spec: FileSpec) -> None:
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("人员信息")
         ws.append(list(df.columns))
+        # Money as Excel keeps it: a number cell holding the nearest double, written with 16
+        # significant digits (91582.65 is stored as 91582.64999999999); the loader reads number
+        # cells at Excel's 15. A planted malformed amount stays a text cell.
+        money = [c in MONEY_COLUMNS for c in df.columns]
         for row in df.itertuples(index=False):
-            ws.append([v if v != "" else None for v in row])
+            ws.append(
+                [
+                    None if v == "" else float(v) if m and MONEY_TEXT.fullmatch(v) else v
+                    for v, m in zip(row, money, strict=True)
+                ]
+            )
         wb.save(path)
         _norm_zip(path)
     else:

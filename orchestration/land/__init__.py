@@ -1,4 +1,4 @@
-"""Landing: `<landing>/<source>/<period>/<any name>.<csv|xlsx|parquet>` -> schema `raw`.
+"""Landing: `<landing>/<source>/<period>/<any name>.<csv|xlsx|xls|dbf|parquet>` -> schema `raw`.
 
 The package by responsibility: `discovery` (find deliveries, tell changed ones), `read` (one
 file as text), `stage` (a delivery's files into one staging table), `parse` (SQL that types,

@@ -16,7 +16,13 @@ from orchestration.periods import FREQUENCY_HELP, period_frequency
 
 # Bump when the loader's output for the same files changes: every delivery is then re-landed.
 LOADER_VERSION = "land-2"
-FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
+FORMATS = {
+    ".csv": "csv",
+    ".xlsx": "xlsx",
+    ".xls": "xls",
+    ".dbf": "dbf",
+    ".parquet": "parquet",
+}
 
 
 @dataclass
@@ -109,13 +115,15 @@ def discover(
                         f"{rel}/{f.name}/: sub-folder ignored; put files directly in {rel}/"
                     )
                 elif f.suffix.lower() not in FORMATS:
-                    problems.append(f"{rel}/{f.name}: not .csv, .xlsx or .parquet, ignored")
+                    problems.append(
+                        f"{rel}/{f.name}: not .csv, .xlsx, .xls, .dbf or .parquet, ignored"
+                    )
                 else:
                     files.append(f)
             if not files:
                 problems += [f"{name}: skipped ({why})" for name, why in skipped]
                 problems.append(
-                    f"{rel}/: no .csv/.xlsx/.parquet files, nothing landed for this period"
+                    f"{rel}/: no .csv/.xlsx/.xls/.dbf/.parquet files, nothing landed for this period"
                 )
                 continue
             deliveries.append(Delivery(src, pdir.name, pdir, files, skipped))

@@ -120,6 +120,10 @@ def clean_duckdb_error(exc: BaseException) -> str:
     return f"line {m.group(1)}: {what}" if m else what
 
 
+MAX_COLUMNS = 4096  # a header wider than this rejects the file (Excel allows 16,384 columns)
+UNNAMED = "_ygt_unnamed_"  # + 1-based position: a header cell left empty
+
+
 def header_names(line: bytes, delim: str) -> list[str]:
     """The column names of a CSV header line (UTF-8, BOM and line end removed), made unique the
     way DuckDB does (a repeated name gets `_1`, `_2`, ...)."""
@@ -243,31 +247,70 @@ def _read_csv(con, path: Path, tmp: Path) -> tuple[str, list[int], set[int], lis
     raise AssertionError("unreachable")
 
 
+SHEET_FORMATS = ("xlsx", "xls", "dbf")  # read in Python into text columns (excel.py, dbf.py)
+
+
 def read_file(
     con, path: Path, fmt: str, tmp: Path
 ) -> tuple[str | None, list[int], set[int], list[int]]:
     """Read any supported file into temp table file_rows (VARCHAR columns; rowid = row order) and
     temp table file_rejects (line, error_type, error_message) of malformed rows. Returns (encoding,
-    skipped blank lines, malformed lines, unbalanced-quote lines); the last three are CSV only."""
+    skipped blank lines, malformed lines, unbalanced-quote lines); the last two are CSV only.
+    xlsx / xls / dbf: the skipped lines are the empty sheet rows above the header (a row's line
+    is rowid + 2 + their number), and temp table file_number_cells (column_name, first_line)
+    lists the columns holding number cells (see numeric_codes)."""
     if fmt == "csv":
         return _read_csv(con, path, tmp)
-    con.execute("DROP TABLE IF EXISTS file_rows; DROP TABLE IF EXISTS file_rejects")
+    con.execute(
+        "DROP TABLE IF EXISTS file_rows; DROP TABLE IF EXISTS file_rejects; DROP TABLE IF EXISTS file_number_cells"
+    )
     con.execute(
         "CREATE TEMP TABLE file_rejects (line BIGINT, error_type VARCHAR, error_message VARCHAR)"
     )
+    if fmt in SHEET_FORMATS:
+        return _read_text_table(con, path, fmt)
     try:
-        if fmt == "xlsx":
-            con.execute(
-                f"CREATE TEMP TABLE file_rows AS SELECT * FROM read_xlsx({lit(str(path))}, header = true, "
-                f"all_varchar = true, stop_at_empty = false)"
-            )
-        else:
-            con.execute(
-                f"CREATE TEMP TABLE file_rows AS SELECT * FROM read_parquet({lit(str(path))})"
-            )
+        con.execute(f"CREATE TEMP TABLE file_rows AS SELECT * FROM read_parquet({lit(str(path))})")
     except duckdb.Error as exc:
         raise FileRejected(f"not a readable {fmt} table: {clean_duckdb_error(exc)}") from None
     return None, [], set(), []
+
+
+def _read_text_table(
+    con, path: Path, fmt: str
+) -> tuple[str | None, list[int], set[int], list[int]]:
+    """An .xlsx / .xls (excel.read_workbook) or .dbf (dbf.read_dbf) into file_rows through Arrow:
+    every column VARCHAR, rows in file order. An empty header cell names its column
+    UNNAMED + the column's 1-based position."""
+    import pyarrow as pa
+
+    from orchestration.land.dbf import read_dbf
+    from orchestration.land.excel import read_workbook, unique_names
+
+    t = read_dbf(path) if fmt == "dbf" else read_workbook(path, fmt)
+    if len(t.names) > MAX_COLUMNS:
+        raise FileRejected(
+            f"{len(t.names):,} columns in the header, more than the {MAX_COLUMNS:,} the loader "
+            f"reads; export only the columns the contract needs (`ygt contract`) and land again"
+        )
+    names = unique_names(
+        [n if n is not None else f"{UNNAMED}{p}" for n, p in zip(t.names, t.positions)]
+    )
+    if not names:
+        raise FileRejected("no columns found (empty file?)")
+    arrow = pa.table([pa.array(c, type=pa.string()) for c in t.columns], names=names)
+    con.register("file_rows_arrow", arrow)
+    try:
+        con.execute("CREATE TEMP TABLE file_rows AS SELECT * FROM file_rows_arrow")
+    finally:
+        con.unregister("file_rows_arrow")
+    con.execute("CREATE TEMP TABLE file_number_cells (column_name VARCHAR, first_line BIGINT)")
+    if t.number_cells:
+        con.executemany(
+            "INSERT INTO file_number_cells VALUES (?, ?)",
+            [[names[j], line] for j, line in t.number_cells.items()],
+        )
+    return t.encoding, t.skipped, set(), []
 
 
 NUMERIC_TYPES = (
@@ -287,54 +330,36 @@ NUMERIC_TYPES = (
 
 
 def numeric_codes(
-    src: contract.Source, by_norm: dict[str, str], types: dict[str, str], path: Path, fmt: str
+    src: contract.Source,
+    by_norm: dict[str, str],
+    types: dict[str, str],
+    path: Path,
+    fmt: str,
+    con=None,
 ) -> list[str]:
     """Code and identifier columns (free codes, not enums) that a Parquet file types as numbers,
-    or whose xlsx cells are all numbers (DuckDB's own type guess): as text they may have lost
-    leading zeros, which nothing in the file can restore. "name (TYPE)" for each."""
+    or that hold a number cell in an .xlsx / .xls (a column mixing text and number cells too) or
+    are numeric fields of a .dbf (file_number_cells, written by read_file): as text they may have
+    lost leading zeros, which nothing in the file can restore. "name (TYPE)" or "name (number
+    cells from line N)" for each. An identifier stored as a number (a 身份证号 in a number cell)
+    is caught here too, so it never becomes a person key."""
     if fmt == "csv":
         return []
-    if fmt == "xlsx":
-        return _xlsx_number_cells(src, path)
+    watched = [c for c in src.columns if c.kind == "pii_hash" or (c.kind == "code" and not c.enum)]
+    if fmt in SHEET_FORMATS:
+        first = dict(
+            con.execute("SELECT column_name, first_line FROM file_number_cells").fetchall()
+        )
+        out = []
+        for c in watched:
+            h = by_norm.get(c.name.lower())
+            if h is not None and h in first:
+                out.append(f"{c.name} (number cells from line {first[h]})")
+        return out
     out = []
-    for c in src.columns:
+    for c in watched:
         h = by_norm.get(c.name.lower())
         t = (types.get(h) or "").upper().split("(")[0] if h else ""
-        if (c.kind == "pii_hash" or (c.kind == "code" and not c.enum)) and t in NUMERIC_TYPES:
+        if t in NUMERIC_TYPES:
             out.append(f"{c.name} ({t})")
     return out
-
-
-def _xlsx_number_cells(src: contract.Source, path: Path) -> list[str]:
-    """Code and identifier columns of an .xlsx with any cell stored as a number (a column mixing
-    text and number cells too: DuckDB reads both as text, and a number cell has lost its
-    leading zeros). "name (number cells from line N)" for each; the first sheet, as read_xlsx."""
-    from openpyxl import load_workbook
-
-    codes = {
-        c.name.lower()
-        for c in src.columns
-        if c.kind == "pii_hash" or (c.kind == "code" and not c.enum)
-    }
-    wb = load_workbook(path, read_only=True, data_only=True)
-    try:
-        rows = wb.worksheets[0].iter_rows()
-        header = [
-            str(c.value).strip().lower() if c.value is not None else "" for c in next(rows, [])
-        ]
-        watched = {i: h for i, h in enumerate(header) if h in codes}
-        first: dict[str, int] = {}
-        for line, row in enumerate(rows, start=2):
-            for i, name in watched.items():
-                if (
-                    i < len(row)
-                    and name not in first
-                    and row[i].data_type == "n"
-                    and row[i].value is not None
-                ):
-                    first[name] = line
-            if len(first) == len(watched):
-                break
-    finally:
-        wb.close()
-    return [f"{name} (number cells from line {line})" for name, line in first.items()]

@@ -30,11 +30,12 @@ def _line_expr(
     """SQL for the 1-based physical line of each row of file_rows (header = line 1): (expression, JOIN
     clause for it, expression for the line of a malformed row in file_rejects).
 
-    xlsx / parquet: row index + 1 (header row = 1), i.e. rowid + 2. CSV: rowid + 2, plus the
+    xlsx / xls / dbf / parquet: rowid + 2 (header = line 1), plus the empty sheet rows above the
+    header (`skipped`, see read.read_file). CSV: rowid + 2, plus the
     blank and malformed lines DuckDB skipped before the row, plus the newlines embedded in quoted
     values of earlier rows (a running sum, computed only when the file has any)."""
     if fmt != "csv":
-        return "file_rows.rowid + 2", "", "line"
+        return f"file_rows.rowid + {2 + len(skipped)}", "", "line"
     nl = embedded_newlines_sql(all_cols)
     gaps = sorted(set(skipped) | malformed)
     if not gaps and not has_nl:
@@ -99,7 +100,7 @@ def stage_file(con, src: contract.Source, path: Path, fidx: int, tmp: Path, fr: 
             f"case-insensitively) and land again",
             rows_read=n_rows + n_rej,
         )
-    numeric = numeric_codes(src, by_norm, types, path, fr.format)
+    numeric = numeric_codes(src, by_norm, types, path, fr.format, con)
     if numeric:
         raise FileRejected(
             f"code column(s) stored as numbers: {', '.join(numeric)}; leading zeros may be lost (dept "
@@ -160,16 +161,6 @@ def _column_exprs(
         t = (types.get(h) or "").upper()
         if fmt == "parquet" and t.startswith("TIMESTAMP") and c.kind == "date":
             e = f"CAST(CAST(file_rows.{q(h)} AS DATE) AS VARCHAR)"
-        if fmt == "xlsx" and c.kind in ("date", "timestamp"):
-            # Excel date cells arrive as serial day numbers (1900 system) under all_varchar
-            serial = f"regexp_full_match(trim({e}), '[0-9]{{1,5}}(\\.[0-9]+)?')"
-            conv = (
-                f"strftime(DATE '1899-12-30' + floor(TRY_CAST(trim({e}) AS DOUBLE))::INTEGER, '%Y-%m-%d')"
-                if c.kind == "date"
-                else f"strftime(TIMESTAMP '1899-12-30' + to_seconds(round(TRY_CAST(trim({e}) AS DOUBLE) * 86400)), "
-                f"'%Y-%m-%d %H:%M:%S')"
-            )
-            e = f"CASE WHEN {serial} THEN {conv} ELSE {e} END"
         cols.append(e)
     return cols
 
