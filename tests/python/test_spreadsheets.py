@@ -382,3 +382,28 @@ def test_dbf_lands_and_an_unmappable_one_is_rejected_without_content(tmp_path):
     r = conserved(db, "notes.dbf")
     assert r[4] == "rejected" and "not a readable DBF table" in r[5]
     assert clear_text(db, [*NAMES, ID_A, ID_B]) == []
+
+
+def test_generated_roster_stores_money_as_excel_does_and_lands_exact(tmp_path):
+    import zipfile
+
+    import pandas as pd
+
+    from orchestration.generate.writer import FileSpec, _write_one
+
+    texts = [
+        ["01001", "S1", NAMES[0], ID_A, "1", "1980-02-29", "11", "3", "1", "91582.65"],
+        ["01001", "S2", NAMES[1], ID_B, "2", "1975-06-01", "21", "4", "0", ""],
+    ]
+    path = tmp_path / "landing" / P24 / "gen.xlsx"
+    _write_one(path, pd.DataFrame(texts, columns=PCOLS), FileSpec("gen.xlsx", None, fmt="xlsx"))
+    ws = openpyxl.load_workbook(path).active
+    assert ws["J2"].data_type == "n" and ws["J2"].value == 91582.65 and ws["J3"].value is None
+    assert ws["A2"].data_type == "s"  # codes stay text
+    with zipfile.ZipFile(path) as z:  # the double as Excel writes it, not the decimal text
+        assert b"<v>91582.64999999999</v>" in z.read("xl/worksheets/sheet1.xml")
+    db = tmp_path / "w.duckdb"
+    land(db, tmp_path / "landing", progress=quiet)
+    assert conserved(db, "gen.xlsx")[:5] == (2, 2, 0, 0, "loaded")
+    got = personnel(db)
+    assert got["S1"][5] == Decimal("91582.65") and got["S2"][5] is None
