@@ -18,21 +18,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
-from dagster_dbt import (
-    DagsterDbtTranslator,
-    DagsterDbtTranslatorSettings,
-    DbtCliResource,
-    dbt_assets,
-)
+from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration import contract, pipeline
 from orchestration.periods import period_of_partition_key
 
 from .partitions import partitions_for
 from .resources import DUCKDB_POOL, YgtPaths, dbt_project, ensure_manifest
+from .translator import translator
 
 # ── landing ────────────────────────────────────────────────────────────────────────────────
 
@@ -100,6 +95,14 @@ def _define_landing_asset(source: contract.Source) -> dg.AssetsDefinition:
                 force=config.force,
                 sources={source.name},
             )
+        files = [f for d in report.deliveries if d.status == "landed" for f in d.files]
+        if files:
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=LOAD_AUDIT_KEY,
+                    metadata={"source": source.name, "files": len(files)},
+                )
+            )
         return dg.MaterializeResult(
             metadata={
                 "periods": ", ".join(sorted(periods)),
@@ -114,6 +117,28 @@ def _define_landing_asset(source: contract.Source) -> dg.AssetsDefinition:
 
 
 landing_assets = [_landing_asset(s) for s in contract.SOURCES]
+
+# Raw tables the loader and the gates write beside the landed sources; dbt reads them as the
+# sources raw.load_audit (marts.load_audit) and raw.dq_results (marts.data_quality).
+LOAD_AUDIT_KEY = dg.AssetKey(["raw", "load_audit"])
+DQ_RESULTS_KEY = dg.AssetKey(["raw", "dq_results"])
+RAW_TABLE_SPECS = [
+    dg.AssetSpec(
+        LOAD_AUDIT_KEY,
+        group_name="landing",
+        kinds={"duckdb"},
+        description="One row per landed file: rows read, loaded, quarantined, duplicate, "
+        "status and message. Written by every landing asset (and `ygt run`).",
+    ),
+    dg.AssetSpec(
+        DQ_RESULTS_KEY,
+        group_name="quality",
+        kinds={"duckdb"},
+        description="One row per quality check x source x period, raw and mart stage. "
+        "Written by the raw and mart quality gates (and `ygt run`); marts.data_quality is a "
+        "view over it.",
+    ),
+]
 LANDING_KEYS = [landing_key(s.name) for s in contract.SOURCES]
 
 
@@ -162,6 +187,7 @@ def raw_quality_gates(
     with _run_lock(context, ygt):
         gates = pipeline.raw_gate_step(ygt.work_db(), periods)
     context.log.info(gates.summary())
+    _log_dq_results(context, gates)
     for check_key in sorted(
         context.selected_asset_check_keys, key=lambda k: k.asset_key.to_user_string()
     ):
@@ -183,25 +209,23 @@ def raw_quality_gates(
         )
 
 
+def _log_dq_results(context: dg.AssetCheckExecutionContext, gates) -> None:
+    context.op_execution_context.log_event(
+        dg.AssetMaterialization(
+            asset_key=DQ_RESULTS_KEY,
+            metadata={
+                "stage": gates.stage,
+                "results": len(gates.rows),
+                "blocking_failures": len(gates.blocking_failures),
+                "warnings": len(gates.warnings),
+            },
+        )
+    )
+
+
 # ── dbt ────────────────────────────────────────────────────────────────────────────────────
 
 
-class YgtDbtTranslator(DagsterDbtTranslator):
-    """Asset keys follow the DuckDB schemas: `raw/<source>` (= the landing assets),
-    `reference/<seed>`, `staging/<model>`, `intermediate/<model>`, `marts/<model>`."""
-
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey(["raw", dbt_resource_props["name"]])
-        return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] == "source":
-            return "landing"
-        return dbt_resource_props["schema"]
-
-
-translator = YgtDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 MANIFEST = ensure_manifest()
 
 
@@ -261,6 +285,7 @@ def ygt_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ygt: 
                     asset_key=key,
                     metadata={"dbt": "skipped: nothing landed since the last successful build"},
                 )
+            yield from _skipped_checks(context)
             return
         context.log.info(pipeline.describe_plan(periods))
         args, env = dbt_invocation(work_db, periods)
@@ -270,6 +295,25 @@ def ygt_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ygt: 
             yield from invocation.stream()
         if invocation.is_successful():
             pipeline.dbt_record(work_db, started, periods)
+
+
+def _skipped_checks(context: dg.AssetExecutionContext) -> Iterator[dg.AssetCheckResult]:
+    """The dbt tests of a skipped build, reported as not run: each check repeats its latest
+    evaluation (the models it tests are unchanged since), marked skipped. Without a result
+    Dagster logs a warning per blocking check for every step downstream."""
+    for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
+        failed = _latest_gate_failed(context.instance, key)
+        yield dg.AssetCheckResult(
+            asset_key=key.asset_key,
+            check_name=key.name,
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.WARN if failed else dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "dbt": "skipped: nothing landed since the last successful build; the latest "
+                "result stands",
+                "latest": "never run" if failed is None else ("failed" if failed else "passed"),
+            },
+        )
 
 
 def _topological(assets_def: dg.AssetsDefinition, keys: list[dg.AssetKey]) -> list[dg.AssetKey]:
@@ -326,6 +370,7 @@ def mart_quality_gates(
     with _run_lock(context, ygt):
         gates = pipeline.mart_gate_step(ygt.work_db())
     context.log.info(gates.summary())
+    _log_dq_results(context, gates)
     return dg.AssetCheckResult(
         passed=not gates.blocking_failures,
         severity=dg.AssetCheckSeverity.ERROR,

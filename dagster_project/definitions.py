@@ -11,6 +11,7 @@ import dagster as dg
 
 from . import cli_errors
 from .assets import (
+    RAW_TABLE_SPECS,
     landing_assets,
     mart_quality_gates,
     published_warehouse,
@@ -33,7 +34,7 @@ cli_errors.install()  # `dg launch --partition <unknown key>`: one message, not 
 def build_defs(paths: YgtPaths | None = None) -> dg.Definitions:
     """The code location; tests pass their own landing folder and warehouse."""
     return dg.Definitions(
-        assets=[*landing_assets, ygt_dbt_models, published_warehouse],
+        assets=[*landing_assets, *RAW_TABLE_SPECS, ygt_dbt_models, published_warehouse],
         asset_checks=[raw_quality_gates, mart_quality_gates],
         jobs=[annual_refresh, quarterly_refresh, rebuild_warehouse],
         schedules=[quarterly_refresh_schedule, annual_refresh_schedule],

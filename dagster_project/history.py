@@ -2,10 +2,11 @@
 
 `ygt run` does not go through Dagster (it needs no daemon and no webserver); after a
 successful publish it reports, as run-less asset events (`report_runless_asset_event`), the
-landing partitions it landed, every dbt model and seed its build materialised, the raw and mart
-gate evaluations and the published warehouse — under the same asset keys and check names as
-the Dagster assets (dagster_project/assets.py), which this module does not import (that would
-parse the dbt project).
+landing partitions it landed (and raw/load_audit), every dbt model and seed its build
+materialised with the result of every dbt test as its asset check, the raw and mart gate
+evaluations (and raw/dq_results) and the published warehouse — under the same asset keys and
+check names as the Dagster assets (dagster_project/assets.py, through translator.py), which
+this module does not import (that would parse the dbt project).
 """
 
 from __future__ import annotations
@@ -23,16 +24,20 @@ RAW_GATE = "raw_quality_gates"
 MART_GATE = "mart_quality_gates"
 GATED_MART = dg.AssetKey(["marts", "indicator_values"])
 PUBLISHED_KEY = dg.AssetKey(["published_warehouse"])
+LOAD_AUDIT_KEY = dg.AssetKey(["raw", "load_audit"])  # assets.RAW_TABLE_SPECS
+DQ_RESULTS_KEY = dg.AssetKey(["raw", "dq_results"])
 BUILT = {"success", "pass"}
 
 
-def _dbt_keys(dbt_result, work_db: Path) -> list[dg.AssetKey]:
-    """Asset keys (schema/name, as YgtDbtTranslator makes them) of the models and seeds built,
-    read from the manifest of that build (dbt's target folder beside the working database)."""
+def _manifest(work_db: Path) -> dict:
+    """The manifest of the last build (dbt's target folder beside the working database)."""
+    return json.loads((settings.dbt_target_for(work_db) / "manifest.json").read_text())
+
+
+def _dbt_keys(dbt_result, manifest: dict) -> list[dg.AssetKey]:
+    """Asset keys (schema/name, as YgtDbtTranslator makes them) of the models and seeds built."""
     if dbt_result is None:
         return []
-    target = settings.dbt_target_for(work_db)
-    manifest = json.loads((target / "manifest.json").read_text())
     keys = []
     for r in dbt_result.results:
         node = manifest["nodes"].get(r.get("unique_id", ""))
@@ -40,6 +45,41 @@ def _dbt_keys(dbt_result, work_db: Path) -> list[dg.AssetKey]:
         if built and r.get("status") in BUILT:
             keys.append(dg.AssetKey([node["schema"], node["name"]]))
     return keys
+
+
+def _dbt_checks(dbt_result, manifest: dict, tag: dict) -> list[dg.AssetCheckEvaluation]:
+    """Every dbt test the build ran, as the evaluation of its asset check (the check names and
+    assets of dagster-dbt, through the code location's translator): passed for `pass` and
+    `warn`, failed otherwise; a `warn`-severity test is a warning check."""
+    from .translator import TEST_PASSED, test_check_key
+
+    if dbt_result is None:
+        return []
+    out = []
+    for r in dbt_result.results:
+        uid = r.get("unique_id", "")
+        if not uid.startswith("test.") or r.get("status") == "skipped":
+            continue
+        key = test_check_key(manifest, uid)
+        if key is None:
+            continue
+        node = manifest["nodes"][uid]
+        warn = str(node.get("config", {}).get("severity", "error")).lower() == "warn"
+        out.append(
+            dg.AssetCheckEvaluation(
+                asset_key=key.asset_key,
+                check_name=key.name,
+                passed=r.get("status") in TEST_PASSED,
+                severity=dg.AssetCheckSeverity.WARN if warn else dg.AssetCheckSeverity.ERROR,
+                metadata={
+                    **tag,
+                    "status": r.get("status"),
+                    "failures": r.get("failures") or 0,
+                    "dbt_test": uid,
+                },
+            )
+        )
+    return out
 
 
 def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
@@ -73,8 +113,24 @@ def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
                 metadata={**tag, "blocking_failures": len(failed), "warnings": len(warned)},
             )
         )
-    for key in _dbt_keys(result.dbt, result.work_db):
+    if landed:  # the loader's per-file audit, written with every delivery landed
+        files = [f for d in landed for f in d.files]
+        report(
+            dg.AssetMaterialization(
+                asset_key=LOAD_AUDIT_KEY,
+                metadata={
+                    **tag,
+                    "files": len(files),
+                    "rows_read": sum(f.rows_read for f in files),
+                    "rows_quarantined": sum(f.rows_quarantined for f in files),
+                },
+            )
+        )
+    manifest = _manifest(result.work_db) if result.dbt is not None else {}
+    for key in _dbt_keys(result.dbt, manifest):
         report(dg.AssetMaterialization(asset_key=key, metadata=tag))
+    for evaluation in _dbt_checks(result.dbt, manifest, tag):
+        report(evaluation)
     gates = result.mart_gates
     report(
         dg.AssetCheckEvaluation(
@@ -85,6 +141,19 @@ def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
                 **tag,
                 "blocking_failures": len(gates.blocking_failures),
                 "warnings": len(gates.warnings),
+            },
+        )
+    )
+    gate_rows = [*result.raw_gates.rows, *gates.rows]
+    report(  # the gates' results, raw and mart stage
+        dg.AssetMaterialization(
+            asset_key=DQ_RESULTS_KEY,
+            metadata={
+                **tag,
+                "results": len(gate_rows),
+                "blocking_failures": len(result.raw_gates.blocking_failures)
+                + len(gates.blocking_failures),
+                "warnings": len(result.raw_gates.warnings) + len(gates.warnings),
             },
         )
     )

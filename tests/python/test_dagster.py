@@ -30,6 +30,7 @@ from dagster_project.definitions import build_defs
 from dagster_project.resources import YgtPaths
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+RAW_TABLES = {dg.AssetKey(["raw", "load_audit"]), dg.AssetKey(["raw", "dq_results"])}
 YEAR = 2024
 
 
@@ -119,6 +120,16 @@ def built(world):
     return {"annual": annual, "quarterly": quarterly}
 
 
+def test_load_audit_and_dq_results_have_a_group_and_events(built, world):
+    graph = world["defs"].resolve_asset_graph()
+    groups = {
+        key.to_user_string(): graph.get(key).group_name
+        for key in (dg.AssetKey(["raw", "load_audit"]), dg.AssetKey(["raw", "dq_results"]))
+    }
+    assert groups == {"raw/load_audit": "landing", "raw/dq_results": "quality"}
+    assert {"raw/load_audit", "raw/dq_results"} <= _materialised(built["annual"])
+
+
 def test_annual_run_lands_gates_builds_and_publishes(built, world):
     result = built["annual"]
     assert result.success, _failure_messages(result)
@@ -147,6 +158,7 @@ def test_quarterly_backfill_lands_every_quarter_in_one_run_and_publishes(built, 
         for e in result.all_events
         if e.event_type_value == "ASSET_MATERIALIZATION"
         and e.event_specific_data.materialization.asset_key.path[0] == "raw"
+        and e.event_specific_data.materialization.asset_key not in RAW_TABLES
     }
     assert keys == {(s, f"{YEAR}-{m:02d}") for s in quarterly for m in (1, 4, 7, 10)}
 
@@ -165,14 +177,29 @@ def test_quarterly_backfill_lands_every_quarter_in_one_run_and_publishes(built, 
     assert {f"{YEAR}Q{q}" for q in range(1, 5)} | {str(YEAR)} <= landed
 
 
-def test_quarterly_run_with_nothing_new_skips_dbt_and_publishes(built, world):
+def test_quarterly_run_with_nothing_new_skips_dbt_and_publishes(built, world, caplog):
     """Q4 again after the backfill: nothing landed since the last build, so no dbt node runs;
-    the marts are reported unchanged and the warehouse is published."""
+    the marts are reported unchanged, every dbt test's check is reported skipped (its latest
+    result standing) without a warning per check, and the warehouse is published."""
     con = duck.connect(world["paths"].work_db(), read_only=True)
     builds = con.execute("select count(*) from raw.dbt_builds").fetchone()[0]
     con.close()
-    result = _run(world, "quarterly_refresh", partition_key=f"{YEAR}-10")
+    with caplog.at_level("WARNING"):
+        result = _run(world, "quarterly_refresh", partition_key=f"{YEAR}-10")
     assert result.success, _failure_messages(result)
+    assert "emitted no result" not in caplog.text
+    dbt_checks = world["defs"].resolve_assets_def(dg.AssetKey(["marts", "indicator_values"]))
+    evaluations = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    skipped = {
+        dg.AssetCheckKey(ev.asset_key, ev.check_name)
+        for ev in evaluations
+        if "skipped" in str(ev.metadata.get("dbt", dg.MetadataValue.text("")).value)
+    }
+    assert skipped == set(dbt_checks.check_keys)
     mats = [
         e.event_specific_data.materialization
         for e in result.all_events
@@ -209,6 +236,18 @@ def test_quarterly_schedule_targets_the_quarter_just_ended(when, key):
     )
     with dg.partition_loading_context(effective_dt=when):  # the quarter just ended = last partition
         assert partitions.quarterly_partitions.get_last_partition_key() == key
+
+
+def test_schedules_and_sensor_start_stopped_and_the_readme_says_how_to_start_them():
+    readme = (settings.PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    assert "The schedules and the sensor start STOPPED" in readme
+    for schedule in (automation.quarterly_refresh_schedule, automation.annual_refresh_schedule):
+        assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+        assert f"dagster schedule start\n{schedule.name}" in readme or (
+            f"dagster schedule start {schedule.name}" in readme
+        )
+    assert automation.landing_sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert "sensor start landing_sensor" in readme
 
 
 def test_annual_schedule_targets_the_previous_year():

@@ -358,6 +358,18 @@ def test_runs_are_recorded_in_dagster_and_a_noop_refresh_skips_dbt(landing, tmp_
         dg.AssetCheckKey(dg.AssetKey(["marts", "indicator_values"]), "mart_quality_gates"), limit=5
     )
     assert len(check) == 2 and all(c.status.value == "SUCCEEDED" for c in check)
+    # every check of the code location has a result: the dbt tests' checks as dagster-dbt
+    # defines them, recorded from the first run's build (the second built nothing)
+    from dagster_project.assets import ygt_dbt_models
+
+    never_run = [
+        key
+        for key in ygt_dbt_models.check_keys
+        if not instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+    ]
+    assert never_run == []
+    for table in ("load_audit", "dq_results"):
+        assert instance.get_latest_materialization_event(dg.AssetKey(["raw", table]))
 
 
 # ── the working database's disk: read-only, full while landing (issue 32) ──────────────────
