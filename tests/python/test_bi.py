@@ -293,3 +293,41 @@ def test_overlapping_readers_see_each_refresh(tmp_path, kind):
     for handle in (again, stable_session):
         stable.close(handle)
     assert read_fresh(wh) == complete(3)
+
+
+# --- the Superset export in docs/superset --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "model, yml",
+    [("indicator_values", "_marts.yml"), ("county_scorecard", "_scorecard.yml")],
+)
+def test_superset_datasets_match_the_marts(model, yml):
+    """The dataset export has every column of the model (no more), its dates as time columns,
+    read-only access to schema warehouse.marts, and the ratio metric as docs/bi.md prints it."""
+    import yaml
+
+    export = ROOT / "docs" / "superset" / "ygt_datasets"
+    models = yaml.safe_load((ROOT / "models" / "marts" / yml).read_text(encoding="utf-8"))
+    columns = next(m for m in models["models"] if m["name"] == model)["columns"]
+    (path,) = export.glob(f"datasets/*/{model}_*.yaml")
+    dataset = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert sorted(c["column_name"] for c in dataset["columns"]) == sorted(
+        c["name"] for c in columns
+    )
+    assert {c["column_name"] for c in dataset["columns"] if c["is_dttm"]} == {
+        "period_start",
+        "period_end",
+    }
+    assert (dataset["schema"], dataset["main_dttm_col"]) == ("warehouse.marts", "period_end")
+    (db_file,) = export.glob("databases/*.yaml")
+    database = yaml.safe_load(db_file.read_text(encoding="utf-8"))
+    assert database["uuid"] == dataset["database_uuid"]
+    assert database["sqlalchemy_uri"].endswith("/warehouse.duckdb?access_mode=read_only")
+    assert not database["allow_dml"]
+    metrics = {m["metric_name"]: m["expression"] for m in dataset["metrics"]}
+    assert "avg(value)" not in {e.lower() for e in metrics.values()}
+    if model == "indicator_values":
+        ratio = "sum(numerator) / nullif(sum(denominator), 0)"
+        assert metrics["ratio_of_sums"] == ratio
+        assert ratio in (ROOT / "docs" / "bi.md").read_text(encoding="utf-8")
