@@ -25,6 +25,7 @@ from orchestration.periods import PeriodError, parse_period, period_selection, q
 from orchestration.progress import STEP_DONE, STEP_START
 from orchestration.publish import PublishResult, publish
 from orchestration.report import write_quality_page, write_report
+from orchestration.report.pages import link_dbt_docs
 
 Progress = Callable[[str], None]
 
@@ -382,6 +383,7 @@ def outputs_step(warehouse: Path, work_db: Path) -> dict[str, Path]:
     export_parquet(warehouse, parquet_dir)
     report = write_report(warehouse, warehouse.with_name(f"{warehouse.stem}_report.html"))
     docs = write_dbt_docs(work_db, warehouse.with_name(f"{warehouse.stem}_dbt_docs"))
+    link_dbt_docs(warehouse)  # the report and the quality page link to it and it back to them
     outputs = {"parquet": parquet_dir, "report": report, "dbt docs": docs}
     quality_page = warehouse.with_name(f"{warehouse.stem}_quality.html")
     outputs["quality page"] = write_quality_page(warehouse, quality_page)

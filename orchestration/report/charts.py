@@ -1,8 +1,11 @@
 """The report's charts: inline SVG drawn here, so pages need no script, font or network.
 
 The only module that escapes by hand: every function returns `Markup` that templates insert as
-is. Value axes start at zero for non-negative values, so a small gap is not drawn as a large
-one; the axis range is labelled.
+is. Bars start at zero for non-negative values, so a small gap is not drawn as a large one.
+Where the differences are the point (scores of 73 to 75.5, year-to-date trends) the axis is
+focused on the data's range instead, drawn as dots and lines (no bar whose length would lie)
+and labelled so. The target is a purple dashed mark, a colour no series uses; value labels
+stand in a column of their own, where no line crosses them.
 """
 
 from __future__ import annotations
@@ -11,21 +14,11 @@ from html import escape
 
 from markupsafe import Markup
 
-PALETTE = (
-    "#4e79a7",
-    "#f28e2b",
-    "#e15759",
-    "#76b7b2",
-    "#59a14f",
-    "#edc948",
-    "#b07aa1",
-    "#ff9da7",
-    "#9c755f",
-    "#bab0ac",
-)
-HIGHER_LEVEL_COLOUR = "#333333"
-TARGET_COLOUR = "#c62828"
-YEAR_DASHES = ("", "7,4", "2,3", "10,3,2,3")  # latest year solid, then dashed, dotted, …
+TARGET_COLOUR = "#7b1fa2"  # purple: no series, grade or status colour is purple
+TARGET_DASH = "6,3"
+LATEST_COLOUR = "#1f5fa8"  # small multiples: the area's latest year
+EARLIER_COLOUR = "#8fb3da"  # … and its earlier years (dashed)
+REFERENCE_COLOUR = "#9e9e9e"  # … and the province's latest year, behind it
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
 
 
@@ -47,6 +40,17 @@ def value_range(values: list[float]) -> tuple[float, float]:
     return (lo if lo == 0 else lo - pad), hi + pad
 
 
+def focused_range(values: list[float]) -> tuple[float, float]:
+    """Axis range around the data (not from zero), padded by a tenth of the span on each side,
+    so differences of a few points are visible; never below zero for values that are not."""
+    lo, hi = min(values), max(values)
+    span = hi - lo
+    if span <= abs(hi) * 1e-9:
+        span = abs(hi) * 0.02 or 1.0
+    low = lo - span * 0.1
+    return (max(low, 0.0) if lo >= 0 else low), hi + span * 0.1
+
+
 def bar_chart(
     items: list[tuple[str, float | None, str]],
     fmt,
@@ -54,16 +58,23 @@ def bar_chart(
     target: float | None = None,
     target_label: str = "",
     bands: tuple[float, ...] = (),
+    focus: bool = False,
 ) -> Markup:
-    """Horizontal bars: items = (label, value, colour); `fmt` formats a value; a dashed red
-    line marks the target, grey dotted lines the `bands`."""
+    """Horizontal bars: items = (label, value, colour); `fmt` formats a value; a purple dashed
+    line marks the target, grey dotted lines the `bands`. With `focus` the axis spans the
+    values only (bands outside it are left out) and each value is a dot, not a bar: a bar
+    from an axis that does not start at zero would exaggerate the differences."""
     shown = [float(v) for _, v, _ in items if v is not None]
     if not shown:
         return no_data()
-    lo, hi = value_range(shown + ([target] if target is not None else []) + list(bands))
+    if focus:
+        lo, hi = focused_range(shown + ([target] if target is not None else []))
+        bands = tuple(b for b in bands if lo <= b <= hi)
+    else:
+        lo, hi = value_range(shown + ([target] if target is not None else []) + list(bands))
     left, right, row, top, width = 170, 110, 24, 26, 820
     plot = width - left - right
-    height = top + row * len(items) + 26
+    height = top + row * len(items) + 26 + (14 if focus else 0)
 
     def x(v: float) -> float:
         return left + (float(v) - lo) / (hi - lo) * plot
@@ -79,7 +90,17 @@ def bar_chart(
             f'<text x="{x(b):.1f}" y="{top - 10}" font-size="11" text-anchor="middle" '
             f'fill="#888">{e(fmt(b))}</text>'
         )
-    zero = x(0.0)
+    zero = x(0.0) if not focus else left
+    labels = left + plot + 10  # the value labels' column, right of every line and bar
+    bottom = top + row * len(items) + 2
+    if target is not None:  # drawn first: dots and bars lie on it, nothing is written on it
+        tx = x(target)
+        parts.append(
+            f'<line x1="{tx:.1f}" y1="{top - 6}" x2="{tx:.1f}" y2="{bottom}" '
+            f'stroke="{TARGET_COLOUR}" stroke-width="2" stroke-dasharray="{TARGET_DASH}"/>'
+            f'<text x="{tx:.1f}" y="{top - 10}" font-size="12" text-anchor="middle" '
+            f'fill="{TARGET_COLOUR}">{e(target_label)}</text>'
+        )
     for i, (label, value, colour) in enumerate(items):
         y = top + i * row
         parts.append(
@@ -87,121 +108,159 @@ def bar_chart(
         )
         if value is None:
             parts.append(
-                f'<text x="{zero + 4:.1f}" y="{y + 16}" font-size="12" fill="#888">'
-                "— 无值 no value</text>"
+                f'<text x="{labels}" y="{y + 16}" font-size="12" fill="#888">— 无值 no value</text>'
             )
             continue
-        x0, x1 = sorted((zero, x(value)))
-        parts.append(
-            f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 1):.1f}" height="{row - 6}" '
-            f'fill="{e(colour)}"><title>{e(label)}: {e(fmt(value))}</title></rect>'
-        )
-        parts.append(f'<text x="{x1 + 4:.1f}" y="{y + 16}" font-size="12">{e(fmt(value))}</text>')
-    bottom = height - 24
+        tip = f"<title>{e(label)}: {e(fmt(value))}</title>"
+        if focus:
+            parts.append(
+                f'<line x1="{left}" y1="{y + 12}" x2="{left + plot}" y2="{y + 12}" '
+                'stroke="#eeeeee"/>'
+                f'<circle cx="{x(value):.1f}" cy="{y + 12}" r="6" fill="{e(colour)}">{tip}</circle>'
+            )
+        else:
+            x0, x1 = sorted((zero, x(value)))
+            parts.append(
+                f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 1):.1f}" '
+                f'height="{row - 6}" fill="{e(colour)}">{tip}</rect>'
+            )
+        parts.append(f'<text x="{labels}" y="{y + 16}" font-size="12">{e(fmt(value))}</text>')
     parts.append(
         f'<line x1="{zero:.1f}" y1="{top - 2}" x2="{zero:.1f}" y2="{bottom}" stroke="#444"/>'
         f'<line x1="{left}" y1="{bottom}" x2="{left + plot}" y2="{bottom}" stroke="#999"/>'
     )
-    for v in (lo, hi):
+    ticks = [lo + (hi - lo) * k / 4 for k in range(5)] if focus else [lo, hi]
+    for v in ticks:
         parts.append(
             f'<text x="{x(v):.1f}" y="{bottom + 14}" font-size="11" text-anchor="middle" '
             f'fill="#555">{e(fmt(v))}</text>'
         )
-    if target is not None:
-        tx = x(target)
+    if focus:
         parts.append(
-            f'<line x1="{tx:.1f}" y1="{top - 6}" x2="{tx:.1f}" y2="{bottom}" '
-            f'stroke="{TARGET_COLOUR}" stroke-width="2" stroke-dasharray="6,4"/>'
-            f'<text x="{tx:.1f}" y="{top - 10}" font-size="12" text-anchor="middle" '
-            f'fill="{TARGET_COLOUR}">{e(target_label)}</text>'
+            f'<text x="{left}" y="{bottom + 30}" font-size="11" fill="#555">'
+            "轴不从 0 开始 the axis does not start at 0</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def quarter_lines(
-    series: list[tuple[str, int, list[float | None], str]],
+def quarter_panels(
+    panels: list[tuple[str, list[tuple[int, list[float | None]]]]],
     fmt,
     title: str,
+    reference: tuple[str, list[tuple[int, list[float | None]]]] | None = None,
     target: float | None = None,
 ) -> Markup:
-    """Year-to-date values by quarter, one line per area and year: series = (area name, year,
-    values for Q1..Q4, colour). Years never join into one line (Q4 to the next Q1 is a new
-    year-to-date, not a fall); the latest year is solid, earlier years dashed."""
-    values = [float(v) for _, _, vs, _ in series for v in vs if v is not None]
+    """Small multiples of year-to-date values by quarter: one panel per area, panels =
+    (area name, [(year, values for Q1..Q4)]). In each panel the latest year is a solid line, earlier
+    years dashed and lighter (Q4 never joins the next Q1: a new year-to-date is not a fall),
+    the `reference` area's latest year (the province) a grey line behind, the target a purple
+    dashed line. Every panel shares one axis focused on the values (not from zero), so panels
+    compare at a glance and differences of a point are visible."""
+    values = [float(v) for _, years in panels for _, vs in years for v in vs if v is not None]
     if not values:
         return no_data()
-    lo, hi = value_range(values + ([target] if target is not None else []))
-    width, height, left, right, top, bottom = 820, 280, 80, 20, 16, 34
-    pw, ph = width - left - right, height - top - bottom
-    step = pw / (len(QUARTERS) - 1)
-    years = sorted({y for _, y, _, _ in series}, reverse=True)
-    dash_of = {y: YEAR_DASHES[min(i, len(YEAR_DASHES) - 1)] for i, y in enumerate(years)}
-
-    def xy(i: int, v: float) -> tuple[float, float]:
-        return left + i * step, top + ph - (float(v) - lo) / (hi - lo) * ph
-
+    ref_years = sorted(reference[1], reverse=True)[:1] if reference else []
+    ref_values = [float(v) for _, vs in ref_years for v in vs if v is not None]
+    lo, hi = focused_range(values + ref_values + ([target] if target is not None else []))
+    cols = min(4, len(panels))
+    pw, ph = 205, 150
+    left, right, top, bottom = 48, 10, 22, 22
+    width, height = pw * cols, ph * ((len(panels) + cols - 1) // cols)
+    latest = max(y for _, years in panels for y, _ in years)
     parts = [
         f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{e(title)}"><title>{e(title)}</title>'
     ]
-    for k in range(5):
-        v = lo + (hi - lo) * k / 4
-        _, y = xy(0, v)
+    for n, (name, years) in enumerate(panels):
+        ox, oy = (n % cols) * pw, (n // cols) * ph
+        inner_w, inner_h = pw - left - right, ph - top - bottom
+        step = inner_w / (len(QUARTERS) - 1)
+
+        def xy(i: int, v: float, ox=ox, oy=oy, inner_h=inner_h, step=step):
+            return ox + left + i * step, oy + top + inner_h - (float(v) - lo) / (hi - lo) * inner_h
+
         parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e5e5e5"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" '
-            f'fill="#555">{e(fmt(v))}</text>'
+            f'<text x="{ox + left}" y="{oy + 14}" font-size="12" font-weight="bold">{e(name)}</text>'
+            f'<rect x="{ox + left}" y="{oy + top}" width="{inner_w}" height="{inner_h}" '
+            'fill="none" stroke="#dddddd"/>'
         )
-    for i, label in enumerate(QUARTERS):
-        x, _ = xy(i, lo)
-        parts.append(
-            f'<text x="{x:.1f}" y="{height - 12}" font-size="11" text-anchor="middle" '
-            f'fill="#555">{e(label)}</text>'
-        )
-    if target is not None:
-        _, ty = xy(0, target)
-        parts.append(
-            f'<line x1="{left}" y1="{ty:.1f}" x2="{width - right}" y2="{ty:.1f}" '
-            f'stroke="{TARGET_COLOUR}" stroke-width="1.5" stroke-dasharray="6,4"/>'
-        )
-    for name, year, vals, colour in series:
-        dash = f' stroke-dasharray="{dash_of[year]}"' if dash_of[year] else ""
-        segment: list[str] = []
-        for i, v in enumerate(list(vals) + [None]):
-            if v is None:
-                if len(segment) > 1:
-                    parts.append(
-                        f'<polyline points="{" ".join(segment)}" fill="none" '
-                        f'stroke="{e(colour)}" stroke-width="2"{dash}/>'
-                    )
-                segment = []
-                continue
-            x, y = xy(i, v)
-            segment.append(f"{x:.1f},{y:.1f}")
+        for v in (lo, (lo + hi) / 2, hi):
+            _, y = xy(0, v)
             parts.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{e(colour)}">'
-                f"<title>{e(name)} {e(year)}{QUARTERS[i]}: {e(fmt(v))}</title></circle>"
+                f'<text x="{ox + left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end" '
+                f'fill="#555">{e(fmt(v))}</text>'
             )
+        for i, label in enumerate(QUARTERS):
+            x, _ = xy(i, lo)
+            parts.append(
+                f'<text x="{x:.1f}" y="{oy + ph - 6}" font-size="10" text-anchor="middle" '
+                f'fill="#555">{e(label)}</text>'
+            )
+        if target is not None:
+            _, ty = xy(0, target)
+            parts.append(
+                f'<line x1="{ox + left}" y1="{ty:.1f}" x2="{ox + left + inner_w}" y2="{ty:.1f}" '
+                f'stroke="{TARGET_COLOUR}" stroke-width="1.5" stroke-dasharray="{TARGET_DASH}"/>'
+            )
+        lines = [(f"{reference[0]} {y}", vs, REFERENCE_COLOUR, "", 1.2) for y, vs in ref_years]
+        for year, vs in sorted(years):
+            is_latest = year == latest
+            lines.append(
+                (
+                    f"{name} {year}",
+                    vs,
+                    LATEST_COLOUR if is_latest else EARLIER_COLOUR,
+                    "" if is_latest else "5,3",
+                    2.0,
+                )
+            )
+        for label, vs, colour, dash, stroke in lines:
+            dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+            segment: list[str] = []
+            for i, v in enumerate(list(vs) + [None]):
+                if v is None:
+                    if len(segment) > 1:
+                        parts.append(
+                            f'<polyline points="{" ".join(segment)}" fill="none" '
+                            f'stroke="{colour}" stroke-width="{stroke}"{dash_attr}/>'
+                        )
+                    segment = []
+                    continue
+                x, y = xy(i, v)
+                segment.append(f"{x:.1f},{y:.1f}")
+                parts.append(
+                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}">'
+                    f"<title>{e(label)}{QUARTERS[i]}: {e(fmt(v))}</title></circle>"
+                )
     parts.append("</svg>")
-    areas = {name: colour for name, _, _, colour in series}
-    legend = "".join(
-        f'<span><i style="background:{e(c)}"></i>{e(n)}</span>' for n, c in areas.items()
+    earlier = sorted({y for _, years in panels for y, _ in years if y != latest})
+    legend = (
+        f'<span><i style="background:{LATEST_COLOUR}"></i>{e(latest)} 年 year</span>'
+        + "".join(
+            f'<span><i style="background:{EARLIER_COLOUR}"></i>{e(y)} 年 (虚线 dashed)</span>'
+            for y in earlier
+        )
+        + (
+            f'<span><i style="background:{REFERENCE_COLOUR}"></i>{e(reference[0])} '
+            f"{e(ref_years[0][0])}</span>"
+            if ref_years
+            else ""
+        )
+        + (
+            f'<span><svg width="26" height="6" style="display:inline;margin:0 4px 0 0">'
+            f'<line x1="0" y1="3" x2="26" y2="3" stroke="{TARGET_COLOUR}" stroke-width="2" '
+            f'stroke-dasharray="{TARGET_DASH}"/></svg>目标 target {e(fmt(target))}</span>'
+            if target is not None
+            else ""
+        )
     )
-    legend += "".join(
-        '<span><svg width="26" height="6" style="display:inline;margin:0 4px 0 0">'
-        '<line x1="0" y1="3" x2="26" y2="3" stroke="#333" stroke-width="2"'
-        + (f' stroke-dasharray="{dash_of[y]}"' if dash_of[y] else "")
-        + f"/></svg>{e(y)}</span>"
-        for y in years
-    )
-    if target is not None:
-        legend += f'<span><i style="background:{TARGET_COLOUR}"></i>目标 target</span>'
     return Markup("".join(parts) + f'<div class="legend">{legend}</div>')
 
 
 def sparkline(values: list[float | None], title: str, width: int = 90, height: int = 22) -> Markup:
-    """A small line of Q1..Q4 for a table cell, on an axis from zero like the larger charts."""
+    """A small line of Q1..Q4 for a table cell, on an axis from zero (its size, not its
+    differences, is what a cell shows; the trend panels focus on the differences)."""
     shown = [float(v) for v in values if v is not None]
     if not shown:
         return Markup("")

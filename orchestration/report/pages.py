@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
 from orchestration import duck
 from orchestration.report import charts
@@ -17,7 +18,7 @@ GRADE_EN = {"优秀": "excellent", "良好": "good", "合格": "pass", "不合�
 LEVEL_ZH = {"county": "县", "city": "市", "province": "省", "national": "全国"}
 UNIT_ZH = {"ratio": "比例", "yuan": "元", "per_10k": "每万人"}
 TARGET_TABLES = ("marts.scoring_rules", "reference.scoring_rules")
-MAX_TREND_LINES = 10  # more counties than this: trend lines per city instead
+MAX_TREND_LINES = 20  # more counties than this: trend panels per city instead
 # Why an indicator can have no value although data were delivered (indicators.md).
 NO_VALUE_REASONS = {
     "I10b": "增长率需要上一年同期的 I10a needs I10a of the same period a year earlier",
@@ -76,13 +77,56 @@ def _write(warehouse: Path, out_html: Path, template: str, context) -> Path:
         con.close()
     values["generated"] = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     values["warehouse"] = warehouse.name
-    page = ENV.get_template(template).render(**values)
     out_html = Path(out_html).resolve()
+    values["links"] = sibling_links(warehouse, out_html.parent)
+    page = ENV.get_template(template).render(**values)
     out_html.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_html.with_name(f".{out_html.name}.tmp-{os.getpid()}")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out_html)
     return out_html
+
+
+def sibling_pages(warehouse: Path) -> dict[str, Path]:
+    """The pages `ygt run` writes beside a warehouse (pipeline.outputs_step)."""
+    warehouse = Path(warehouse)
+    return {
+        "report": warehouse.with_name(f"{warehouse.stem}_report.html"),
+        "quality": warehouse.with_name(f"{warehouse.stem}_quality.html"),
+        "dbt_docs": warehouse.with_name(f"{warehouse.stem}_dbt_docs") / "index.html",
+    }
+
+
+def sibling_links(warehouse: Path, folder: Path) -> dict[str, str]:
+    """Relative links from a page in `folder` to the pages beside the warehouse."""
+    return {
+        name: Path(os.path.relpath(path, folder)).as_posix()
+        for name, path in sibling_pages(warehouse).items()
+    }
+
+
+DOCS_LINKS = (
+    '<div id="ygt-links" style="position:fixed;right:14px;bottom:12px;z-index:10000;'
+    "background:#fff;border:1px solid #bbb;border-radius:4px;padding:6px 10px;"
+    'font:13px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.2)">'
+    '<a href="{report}">监测报告 Monitoring report</a> · '
+    '<a href="{quality}">数据质量检查 Quality checks</a></div>'
+)
+
+
+def link_dbt_docs(warehouse: Path) -> Path:
+    """Put links to the report and the quality page on the dbt docs page beside `warehouse`
+    (a small fixed box; dbt's page itself is left as dbt wrote it). Idempotent."""
+    index = sibling_pages(warehouse)["dbt_docs"]
+    links = sibling_links(warehouse, index.parent)
+    page = index.read_text(encoding="utf-8")
+    if 'id="ygt-links"' not in page:
+        box = Markup(DOCS_LINKS).format(**links)  # the links escaped by markupsafe
+        page = page.replace("<body>", "<body>" + box, 1)
+        tmp = index.with_name(f".{index.name}.tmp-{os.getpid()}")
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, index)
+    return index
 
 
 # ---------------------------------------------------------------- reading the warehouse
@@ -275,8 +319,12 @@ def league(con, tables) -> dict | None:
         (r["county_name"] or r["county_code"], r["score"], GRADE_COLOURS.get(r["grade"], "#4e79a7"))
         for r in rows
     ]
-    chart = charts.bar_chart(
-        items, lambda v: fmt(v, "score"), f"{year} 县域得分 county scores", bands=(60.0, 80.0, 90.0)
+    chart = charts.bar_chart(  # scores differ by a few points: a focused axis shows it
+        items,
+        lambda v: fmt(v, "score"),
+        f"{year} 县域得分 county scores",
+        bands=(60.0, 80.0, 90.0),
+        focus=True,
     )
     return {"year": year, "rows": rows, "chart": chart}
 
@@ -348,6 +396,8 @@ def indicators(con, catalog, targets, latest) -> tuple[list[dict], list[dict]]:
 
 
 def trends(con, catalog, targets) -> dict:
+    """Year-to-date trends per quarterly indicator as small multiples: one panel per county
+    (per city above MAX_TREND_LINES counties), the province behind each as a reference."""
     counties = con.execute(
         "SELECT count(DISTINCT area_code) FROM marts.indicator_values WHERE area_level = 'county'"
     ).fetchone()[0]
@@ -364,41 +414,35 @@ def trends(con, catalog, targets) -> dict:
     quarterly = {c for c, r in catalog.items() if r.get("frequency") == "quarterly"}
     if quarterly:
         rows = [r for r in rows if r["indicator_code"] in quarterly]
-    by_code: dict[str, dict[tuple, list]] = {}
+    by_code: dict[str, dict[tuple, dict[int, list]]] = {}
     units: dict[str, str] = {}
     for r in rows:
         areas = by_code.setdefault(r["indicator_code"], {})
-        key = (
-            r["area_level"] == "province",
-            r["area_code"],
-            r["area_name"] or r["area_code"],
-            r["area_level"],
-            r["year"],
-        )
-        areas.setdefault(key, [None] * 4)[r["quarter"] - 1] = r["value"]
+        key = (r["area_level"] == "province", r["area_code"], r["area_name"] or r["area_code"])
+        years = areas.setdefault(key, {})
+        years.setdefault(r["year"], [None] * 4)[r["quarter"] - 1] = r["value"]
         units.setdefault(r["indicator_code"], r["unit"])
     items = []
     for code in sorted(by_code, key=indicator_sort_key):
-        colours: dict[str, str] = {}
-        series = []
-        for key, vals in sorted(by_code[code].items()):
-            is_higher, area_code, name, lvl, year = key
-            colour = colours.setdefault(
-                area_code,
-                charts.HIGHER_LEVEL_COLOUR
-                if is_higher
-                else charts.PALETTE[len(colours) % len(charts.PALETTE)],
-            )
-            series.append((f"{name} [{LEVEL_ZH.get(lvl, lvl)}]", year, vals, colour))
+        panels, reference = [], None
+        for (is_higher, _, name), years in sorted(by_code[code].items()):
+            entry = (name, sorted(years.items()))
+            if is_higher:
+                reference = reference or (f"{name} [{LEVEL_ZH['province']}]", entry[1])
+            else:
+                panels.append(entry)
+        if not panels and reference:  # a province without county rows: its own panel
+            panels, reference = [(reference[0], reference[1])], None
         unit = units.get(code) or catalog.get(code, {}).get("unit")
         target, _ = target_of(targets.get(code), unit)
         items.append(
             heading(code, catalog, unit)
             | {
-                "chart": charts.quarter_lines(
-                    series,
+                "chart": charts.quarter_panels(
+                    panels,
                     lambda v, u=unit: fmt(v, u),
                     f"{code} quarterly year-to-date",
+                    reference=reference,
                     target=target,
                 )
             }

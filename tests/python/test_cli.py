@@ -386,3 +386,13 @@ def test_show_names_the_headline_indicators_from_the_catalogue(published):
 
     for code in HEADLINE:
         assert re.search(rf"^  {code}\s+{re.escape(names[code])}", proc.stdout, re.M), code
+
+
+def test_a_run_links_its_pages_to_each_other(published):
+    wh = published["warehouse"]
+    docs = wh.with_name(f"{wh.stem}_dbt_docs") / "index.html"
+    pages = [wh.with_name(f"{wh.stem}_report.html"), wh.with_name(f"{wh.stem}_quality.html")]
+    for page in [*pages, docs]:
+        hrefs = re.findall(r"<a href=\"([^\"#][^\"]*)\"", page.read_text(encoding="utf-8"))
+        linked = {(page.parent / h).resolve() for h in hrefs}
+        assert {p.resolve() for p in [*pages, docs] if p != page} <= linked, page

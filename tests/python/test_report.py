@@ -699,17 +699,81 @@ def svg_of(page: str, label: str) -> str:
     return m.group(0)
 
 
-def test_trends_draw_each_year_as_its_own_line_from_zero(warehouse, tmp_path):
+def test_trends_are_small_multiples_on_a_focused_axis_with_a_distinct_target(warehouse, tmp_path):
     page = write_report(warehouse, tmp_path / "r.html").read_text(encoding="utf-8")
     svg = svg_of(page, "I07 quarterly year-to-date")
-    lines = re.findall(r"<polyline points=\"([^\"]+)\"", svg)
-    # 3 counties and the province, 2 years each: 8 lines of Q1..Q4, none joining Q4 to the next Q1
-    assert len(lines) == 8 and all(len(pts.split()) == 4 for pts in lines)
-    xs = {pts.split()[0].split(",")[0] for pts in lines}
-    assert len(xs) == 1  # every line starts at the same x: Q1
-    axis = re.findall(r"<text[^>]*text-anchor=\"end\"[^>]*>([^<]+)</text>", svg)
-    assert axis[0] == "0.0%"  # the value axis starts at zero (I07 values are 55-70%)
-    assert "2023" in svg and "2024" in svg  # the years are in the legend
+    # one panel per county, titled with its name
+    titles = re.findall(r"<text[^>]*font-weight=\"bold\"[^>]*>([^<]+)</text>", svg)
+    assert titles == [name for _, name in COUNTIES]
+    lines = re.findall(r"<polyline points=\"([^\"]+)\"[^>]*stroke=\"([^\"]+)\"", svg)
+    # per panel: the county's 2023 and 2024 and the province's 2024 behind them, Q1..Q4 each;
+    # no line joins Q4 to the next year's Q1
+    assert len(lines) == 3 * 3 and all(len(pts.split()) == 4 for pts, _ in lines)
+    # the axis is focused: I07 values run from 55.5% (甲县 2023 Q1) to 68% (丙县 2024 Q4),
+    # the target is 65%; an axis from zero would label 0.0%
+    axis = [
+        float(t.rstrip("%"))
+        for t in re.findall(r"<text[^>]*text-anchor=\"end\"[^>]*>([^<]+)</text>", svg)
+    ]
+    assert 50 < min(axis) <= 55.5 and 68 <= max(axis) < 72
+    # the target: a dashed line in each panel, in a colour no series line uses
+    targets = re.findall(r"<line [^>]*stroke=\"([^\"]+)\"[^>]*stroke-dasharray", svg)
+    assert len(targets) == 3 and len(set(targets)) == 1
+    assert targets[0] not in {colour for _, colour in lines}
+    assert "2023" in page and "目标 target 65.0%" in page  # the legend
+
+
+def test_league_chart_focuses_on_the_scores_with_dots(warehouse, tmp_path):
+    page = write_report(warehouse, tmp_path / "r.html").read_text(encoding="utf-8")
+    svg = svg_of(page, "2024 县域得分 county scores")
+    assert "<rect" not in svg  # dots, not bars from an axis that does not start at 0
+    assert len(re.findall(r"<circle ", svg)) == 3
+    # 2024 scores 91.2, 84.0 and 62.5: the axis spans about 59.6 to 94.1, not 0 to 100
+    ticks = [
+        float(t)
+        for t in re.findall(r"<text[^>]*text-anchor=\"middle\" fill=\"#555\">([\d.]+)</text>", svg)
+    ]
+    assert 55 < min(ticks) < 62.5 and 91.2 < max(ticks) < 100
+    assert "轴不从 0 开始" in svg
+
+
+def test_value_labels_stand_clear_of_bars_and_the_target_line(warehouse, tmp_path):
+    page = write_report(warehouse, tmp_path / "r.html").read_text(encoding="utf-8")
+    svg = svg_of(page, "I07 2024")
+    target_x = float(re.search(r"<line x1=\"([\d.]+)\"[^>]*stroke-dasharray", svg).group(1))
+    bar_ends = [
+        float(x) + float(w)
+        for x, w in re.findall(r"<rect x=\"([\d.]+)\" y=\"[\d.]+\" width=\"([\d.]+)\"", svg)
+    ]
+    labels = [
+        float(x) for x in re.findall(r"<text x=\"([\d.]+)\" y=\"[\d.]+\" font-size=\"12\">", svg)
+    ]
+    assert len(bar_ends) == 3 and len(labels) == 3
+    assert min(labels) > max(bar_ends) and min(labels) > target_x + 5
+
+
+def test_report_quality_page_and_dbt_docs_link_to_each_other(warehouse, tmp_path):
+    from orchestration.report import write_quality_page
+    from orchestration.report.pages import link_dbt_docs
+
+    wh = tmp_path / "w.duckdb"
+    shutil.copy(warehouse, wh)
+    docs = tmp_path / "w_dbt_docs" / "index.html"
+    docs.parent.mkdir()
+    docs.write_text("<html><body><div>dbt</div></body></html>", encoding="utf-8")
+    report = write_report(wh, tmp_path / "w_report.html")
+    quality = write_quality_page(wh, tmp_path / "w_quality.html")
+    link_dbt_docs(wh)
+    link_dbt_docs(wh)  # twice: still one box
+
+    def targets(page: Path) -> set[Path]:
+        hrefs = re.findall(r"<a href=\"([^\"#][^\"]*)\"", page.read_text(encoding="utf-8"))
+        return {(page.parent / h).resolve() for h in hrefs}
+
+    assert {quality, docs.resolve()} <= targets(report)
+    assert {report, docs.resolve()} <= targets(quality)
+    assert targets(docs) == {report, quality}
+    assert docs.read_text(encoding="utf-8").count('id="ygt-links"') == 1
 
 
 def test_missing_values_say_why_and_counties_missing_targets_are_listed(tmp_path):
