@@ -147,7 +147,8 @@ class Reporter:
             self._print(line)
         elif self.tty and self.step:
             self.done += self.step == "generate"
-            self.last = text.split(":")[0]
+            where = text.split(":")[0]
+            self.last = where if "/" in where else self.last  # a delivery or a file
             self._status()
 
     # ── the terminal ───────────────────────────────────────────────────────────────────────
