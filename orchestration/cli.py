@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -606,8 +607,6 @@ def _version() -> str:
 
 def _interrupted(args, exc: KeyboardInterrupt) -> int:
     """Ctrl-C: one line — what was interrupted, the published warehouse's state, what next."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
     _done_progress()
     message = getattr(exc, "message", None)
@@ -631,7 +630,15 @@ def main(argv: list[str] | None = None) -> int:
     from orchestration.progress import Reporter
 
     REPORTER = Reporter(verbose=VERBOSE)
-    REPORTER.install_interrupt()
+    previous = REPORTER.install_interrupt()
+    try:
+        return _main(args)
+    finally:
+        if previous is not None:  # main() called in-process (tests): leave SIGINT as it was
+            signal.signal(signal.SIGINT, previous)
+
+
+def _main(args) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt as exc:
@@ -650,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
         if REPORTER.interrupted and caused_by_interrupt(exc):
             return _interrupted(args, KeyboardInterrupt())
         raise
+
 
 if __name__ == "__main__":
     sys.exit(main())

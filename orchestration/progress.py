@@ -90,12 +90,17 @@ class Reporter:
 
     # ── Ctrl-C ──────────────────────────────────────────────────────────────────────────────
 
-    def install_interrupt(self) -> None:
+    def install_interrupt(self):
+        """Take over SIGINT (main thread only); returns the previous handler, for restoring."""
+
         def on_sigint(signum, frame):
             self.interrupted = True
             raise KeyboardInterrupt
 
-        signal.signal(signal.SIGINT, on_sigint)
+        try:
+            return signal.signal(signal.SIGINT, on_sigint)
+        except ValueError:  # not the main thread: Ctrl-C keeps Python's default behaviour
+            return None
 
     # ── lines ───────────────────────────────────────────────────────────────────────────────
 
