@@ -203,7 +203,7 @@ def cmd_show(args) -> int:
     from orchestration.show import ShowError, league_table, show
 
     try:
-        print(show(Path(args.warehouse), period=args.period))
+        print(show(Path(args.warehouse), period=_period(args.period)))
         print()
         print(league_table(Path(args.warehouse)))
     except ShowError as exc:

@@ -137,9 +137,27 @@ def meanings(column: contract.Column, seeded: dict[str, dict[str, str]]) -> dict
     return {code: table.get(code, "") for code in column.enum or ()}
 
 
+PATTERN_WORDS = {
+    "%Y": "YYYY",
+    "%m": "MM",
+    "%d": "DD",
+    "%H": "hh",
+    "%M": "mm",
+    "%S": "ss",
+    "%f": "ffffff",
+}
+
+
 def _formats(fmts) -> str:
+    """`YYYY-MM-DD (2024-03-05)`, … for the loader's strptime formats."""
     example = datetime(2024, 3, 5, 14, 30, 0)
-    return ", ".join(f"{f} ({example.strftime(f)})" for f in fmts)
+    out = []
+    for f in fmts:
+        words = f
+        for code, word in PATTERN_WORDS.items():
+            words = words.replace(code, word)
+        out.append(f"{words} ({example.strftime(f)})")
+    return ", ".join(out)
 
 
 def render() -> str:
