@@ -8,17 +8,27 @@ Rendered from them (`python -m orchestration.catalogue`; tests fail when a commi
 differs from its rendering):
 - `docs/indicators.md`, the rules in words;
 - `macros/indicator_registry.sql`, the lists the roll-up models iterate over (which county
-  models each roll-up reads), so adding an indicator is a folder and a seed row.
+  models each roll-up reads), so adding an indicator is a folder and a seed row;
+- the parameters of mart check M01 in `seeds/dq_check_catalog.csv`: the seed's bounds
+  (value_min / value_max) per indicator, so the quality gate and the dbt bounds tests use one
+  set of bounds.
+`indicators()` gives the seed's rows to the code that explains values (`ygt explain`, the
+workbook): their raw sources, the years of deliveries a value reads, the facility breakdown
+shown for it and the units of numerator and denominator.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import json
 from pathlib import Path
 
 from orchestration.settings import PROJECT_DIR
 
 DOC_PATH = PROJECT_DIR / "docs" / "indicators.md"
+CHECKS_PATH = PROJECT_DIR / "seeds" / "dq_check_catalog.csv"
+RANGE_CHECK = "M01"  # the mart check whose params are the seed's bounds
 REGISTRY_PATH = PROJECT_DIR / "macros" / "indicator_registry.sql"
 # roll-up method (seed column rollup_method) -> the model that rolls county values up that way
 ROLLUP_MODELS = {
@@ -80,6 +90,50 @@ override with `YGT_DBT_VARS`) or seeds (`seeds/`), never literals in SQL.
 def _read(name: str) -> list[dict]:
     with open(SEEDS / name, encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def indicators() -> dict[str, dict]:
+    """The rows of seeds/indicator_definitions.csv by indicator code."""
+    return {row["indicator_code"]: row for row in _read("indicator_definitions.csv")}
+
+
+def names(text: str) -> tuple[str, ...]:
+    """A seed cell of `|`-separated names as a tuple (empty cell: empty tuple)."""
+    return tuple(n for n in (text or "").split("|") if n)
+
+
+def _number(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def range_check_params() -> dict:
+    """Check M01's params: every indicator with bounds in the seed, [value_min, value_max]
+    (the quality rule takes an indicator's own range before its unit's); nothing excluded, so
+    an indicator without bounds (a growth rate) is not range-checked."""
+    bounds = {
+        code: [_number(row["value_min"]), _number(row["value_max"])]
+        for code, row in indicators().items()
+        if row["value_min"] and row["value_max"]
+    }
+    return {**bounds, "exclude": []}
+
+
+def render_check_catalog() -> str:
+    """seeds/dq_check_catalog.csv with M01's params rendered from the indicator seed; every
+    other line as it is."""
+    text = CHECKS_PATH.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    header = next(csv.reader([lines[0]]))
+    for i, line in enumerate(lines):
+        if line.startswith(RANGE_CHECK + ","):
+            row = dict(zip(header, next(csv.reader([line]))))
+            row["params"] = json.dumps(range_check_params(), ensure_ascii=False)
+            out = io.StringIO()
+            csv.DictWriter(out, fieldnames=header, lineterminator="\n").writerow(row)
+            lines[i] = out.getvalue()
+            return "".join(lines)
+    raise ValueError(f"{CHECKS_PATH.name} has no check {RANGE_CHECK}")
 
 
 def render_indicators_md() -> str:
@@ -191,7 +245,8 @@ def render_registry_sql() -> str:
 def write_all() -> list[Path]:
     DOC_PATH.write_text(render_indicators_md(), encoding="utf-8")
     REGISTRY_PATH.write_text(render_registry_sql(), encoding="utf-8")
-    return [DOC_PATH, REGISTRY_PATH]
+    CHECKS_PATH.write_text(render_check_catalog(), encoding="utf-8")
+    return [DOC_PATH, REGISTRY_PATH, CHECKS_PATH]
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ import json
 from pathlib import Path
 
 import duckdb
+import yaml
 
-from orchestration import contract, duck, settings
+from orchestration import catalogue, contract, duck, settings
 from orchestration.periods import PeriodError, parse_period, quarters_of, shift_years
 from orchestration.show import pad
 
@@ -24,53 +25,25 @@ class ExplainError(RuntimeError):
     """Bad input or a missing file; the message says what exists or what to do."""
 
 
-# The raw sources each indicator is computed from (the facility register resolves codes for
-# most). Shared with the provincial workbook's 数据来源 column.
+# What explains each indicator comes from its row in seeds/indicator_definitions.csv
+# (orchestration.catalogue): the raw sources it is computed from (the facility register resolves
+# codes for most; shared with the provincial workbook's 数据来源 column), the years of deliveries
+# one value reads (years_read: a number, or the dbt var that sets it), the facility breakdown
+# shown for it (breakdown_indicator: a growth rate shows the level it grows from) and the units
+# of numerator and denominator in Chinese.
+_CATALOGUE = catalogue.indicators()
 INDICATOR_SOURCES: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys(("I01", "I02", "I03"), ("qualitative_assessments",)),
-    "I04": ("dispatches", "facilities", "population"),
-    **dict.fromkeys(("I05a", "I05b"), ("remote_diagnoses", "facilities", "population")),
-    "I05c": ("facilities",),
-    "I06": ("personnel", "facilities"),
-    **dict.fromkeys(("I07", "I12"), ("outpatient_visits", "facilities")),
-    **dict.fromkeys(
-        ("I08", "I09", "I10a", "I10b", "I11", "S01", "S02", "S04"),
-        ("insurance_settlements", "facilities"),
-    ),
-    **dict.fromkeys(
-        ("I13", "I13x"),
-        ("chronic_disease_roster", "inpatient_discharges", "insurance_settlements", "facilities"),
-    ),
-    **dict.fromkeys(("I14", "I14p"), ("deaths", "population")),
-    "S03": ("dispatches", "facilities"),
-    "S05": ("inpatient_discharges", "facilities"),
+    code: catalogue.names(row["sources"]) for code, row in _CATALOGUE.items()
 }
-# Growth and pooled indicators also read earlier years' deliveries.
-YEARS_BACK = {"I10b": 1, "S04": 1, "I14p": 2}
-# Growth rates: their facilities are those of the level they grow from.
-LEVEL_OF = {"I10b": "I10a", "S04": "I10a"}
-
-# (numerator unit, denominator unit) in Chinese.
+LEVEL_OF = {
+    code: row["breakdown_indicator"]
+    for code, row in _CATALOGUE.items()
+    if row["breakdown_indicator"] and row["breakdown_indicator"] != code
+}
 _N_UNITS = {
-    "I04": ("人", "万人"),
-    "I05a": ("例", "万人"),
-    "I05b": ("例", "万人"),
-    "I05c": ("个", "个"),
-    "I06": ("元/人", "元/人"),
-    "I07": ("人次", "人次"),
-    "I08": ("元", "元"),
-    "I09": ("元", "元"),
-    "I10a": ("元", "人次"),
-    "I10b": ("元", "元"),
-    "I11": ("人次", "人次"),
-    "I12": ("人次", "人次"),
-    "I13": ("人", "人"),
-    "I13x": ("人", "人"),
-    "S01": ("人次", "人次"),
-    "S02": ("元", "元"),
-    "S03": ("个", "个"),
-    "S04": ("元", "元"),
-    "S05": ("人次", "人次"),
+    code: (row["numerator_unit_zh"], row["denominator_unit_zh"])
+    for code, row in _CATALOGUE.items()
+    if row["numerator_unit_zh"] or row["denominator_unit_zh"]
 }
 UNIT_LABELS = {
     "ratio": "比例 ratio",
@@ -100,7 +73,8 @@ def source_label(name: str) -> str:
 
 def numerator_units(code: str, area_level: str) -> tuple[str, str]:
     """Units of numerator and denominator (roll-ups of county flags and statuses count counties)."""
-    if code in ("I01", "I02", "I03") and area_level != "county":
+    row = _CATALOGUE.get(code)
+    if row and row["rollup_method"] == "share_of_counties_met" and area_level != "county":
         return "县", "县"
     return _N_UNITS.get(code, ("", ""))
 
@@ -136,11 +110,35 @@ def _period_parts(period: str) -> tuple[int, int | None]:
         raise ExplainError(f"--period {exc}") from None
 
 
-def delivery_periods(code: str, period: str) -> list[str]:
-    """The delivery periods (annual YYYY and quarterly YYYYQn) a value of `period` reads."""
+def var_in_force(name: str, con=None) -> str:
+    """A dbt var's value: as the warehouse was built (marts.indicator_parameters) when `con` is
+    given and holds it, else dbt_project.yml's default replaced by YGT_DBT_VARS."""
+    if con is not None:
+        row = con.execute(
+            "select value from marts.indicator_parameters where parameter = ? and kind = 'var'",
+            [name],
+        ).fetchone()
+        if row is not None:
+            return row[0]
+    project = yaml.safe_load((settings.PROJECT_DIR / "dbt_project.yml").read_text("utf-8"))
+    value = settings.dbt_var_overrides().get(name, project["vars"][name])
+    return str(value)
+
+
+def years_read(code: str, con=None) -> int:
+    """How many years of deliveries one value of `code` reads (its year and those before it):
+    the seed's years_read, a number or the name of the dbt var that sets it."""
+    text = _CATALOGUE[code]["years_read"] if code in _CATALOGUE else "1"
+    return int(text) if text.isdigit() else int(var_in_force(text, con))
+
+
+def delivery_periods(code: str, period: str, years: int | None = None) -> list[str]:
+    """The delivery periods (annual YYYY and quarterly YYYYQn) a value of `period` reads, over
+    `years` years (default: `years_read(code)` with the vars in force here)."""
     year, quarter = _period_parts(period)
+    years = years_read(code) if years is None else years
     out = []
-    for y in range(year - YEARS_BACK.get(code, 0), year + 1):
+    for y in range(year - years + 1, year + 1):
         out.append(str(y))
         out += quarters_of(y, quarter or 4)
     return out
@@ -325,7 +323,7 @@ def _deliveries(con, indicator: str, period: str) -> list[dict]:
     sources = INDICATOR_SOURCES.get(indicator, ())
     if not sources:
         return []
-    periods = delivery_periods(indicator, period)
+    periods = delivery_periods(indicator, period, years_read(indicator, con))
     return _rows(
         con,
         f"""
@@ -341,7 +339,7 @@ def _deliveries(con, indicator: str, period: str) -> list[dict]:
 
 def _quality(con, indicator: str, period: str) -> dict:
     sources = list(INDICATOR_SOURCES.get(indicator, ())) + ["indicator_values"]
-    periods = delivery_periods(indicator, period)
+    periods = delivery_periods(indicator, period, years_read(indicator, con))
     rows = _rows(
         con,
         f"""

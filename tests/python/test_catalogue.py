@@ -7,10 +7,13 @@ model, its tests and its roll-up, and what is rendered from the seeds is current
 from __future__ import annotations
 
 import csv
+import json
+import re
 
+import duckdb
 import yaml
 
-from orchestration import catalogue
+from orchestration import catalogue, contract, explain
 from orchestration.settings import PROJECT_DIR
 
 INDICATORS = PROJECT_DIR / "models" / "intermediate" / "indicators"
@@ -31,6 +34,9 @@ def test_committed_catalogue_renderings_are_current():
     how = "render them with `python -m orchestration.catalogue`"
     assert catalogue.DOC_PATH.read_text(encoding="utf-8") == catalogue.render_indicators_md(), how
     assert catalogue.REGISTRY_PATH.read_text(encoding="utf-8") == catalogue.render_registry_sql(), (
+        how
+    )
+    assert catalogue.CHECKS_PATH.read_text(encoding="utf-8") == catalogue.render_check_catalog(), (
         how
     )
 
@@ -92,3 +98,88 @@ def test_unit_tests_pin_the_vars_their_model_reads():
             read = set(re.findall(r"var\(\s*['\"](\w+)['\"]", sql)) & set(defaults)
             pinned = set((test.get("overrides") or {}).get("vars", {}))
             assert read <= pinned, (path.name, test["name"], read - pinned)
+
+
+# ----------------------------------------------------------------------------- one definition
+# What `ygt explain`, the workbook and the quality gate know of an indicator is read from its
+# seed row; these tests fail when a seed cell contradicts the rest of the project.
+
+
+def _check_params(check_id: str) -> dict:
+    with open(PROJECT_DIR / "seeds" / "dq_check_catalog.csv", encoding="utf-8") as f:
+        row = next(r for r in csv.DictReader(f) if r["check_id"] == check_id)
+    return json.loads(row["params"])
+
+
+def test_one_set_of_bounds_seed_and_range_check():
+    """M01's ranges are the seed's bounds, indicator by indicator (hand-picked: a share is
+    0-1, I10a 500-60,000 yuan, I05a per 10,000 residents 0-5,000, I06 a ratio 0-1), and a
+    growth rate, which may be negative, has none."""
+    params = _check_params("M01")
+    assert params["exclude"] == []
+    assert params["I07"] == [0, 1] and params["I06"] == [0, 1] and params["I14p"] == [0, 1]
+    assert params["I10a"] == [500, 60000] and params["I05a"] == [0, 5000]
+    assert params["I04"] == [0, 50]
+    assert "I10b" not in params and "S04" not in params
+    for row in _catalogue():
+        code = row["indicator_code"]
+        if row["value_min"]:
+            assert row["bounds_severity"] in ("error", "warn"), code
+            assert params[code] == [float(row["value_min"]), float(row["value_max"])], code
+        else:
+            assert not row["value_max"] and code not in params, code
+
+
+def test_explain_facts_in_the_seed_agree_with_the_project():
+    rows = {r["indicator_code"]: r for r in _catalogue()}
+    defaults = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+    for code, row in rows.items():
+        sources = catalogue.names(row["sources"])
+        assert sources and set(sources) <= set(contract.SOURCE_BY_NAME), (code, sources)
+        years = row["years_read"]
+        if not years.isdigit():  # a var: one the indicator lists among its parameters
+            assert years in defaults and years in catalogue.names(row["parameters"]), code
+        if row["rollup_method"] == "growth_of_rolled_up":  # this year and the year before
+            assert years == "2", code
+        assert bool(row["numerator_unit_zh"]) == bool(row["denominator_unit_zh"]), code
+    assert rows["I14p"]["years_read"] == "i14_pooled_years"
+    assert rows["I07"]["years_read"] == "1"
+    # the facility breakdown: the codes marts.indicator_breakdown holds, and a growth rate
+    # shows the breakdown of the level it grows from (S04's level S04_cost is not published:
+    # its facilities are I10a's, restricted to primary care)
+    sql = (PROJECT_DIR / "models" / "marts" / "indicator_breakdown.sql").read_text()
+    in_mart = set(re.findall(r"'(\w+)'", re.search(r"set breakdown_codes = \[(.*?)\]", sql)[1]))
+    own = {c for c, r in rows.items() if r["breakdown_indicator"] == c}
+    assert own == in_mart
+    for code, row in rows.items():
+        if row["breakdown_indicator"]:
+            assert row["breakdown_indicator"] in own, code
+        if row["rollup_method"] == "growth_of_rolled_up":
+            base = row["base_indicator"]
+            assert row["breakdown_indicator"] == (base if base in rows else "I10a"), code
+    assert explain.LEVEL_OF == {"I10b": "I10a", "S04": "I10a"}
+
+
+def test_explain_reads_the_years_a_pooled_value_reads_from_the_var_in_force(monkeypatch):
+    monkeypatch.delenv("YGT_DBT_VARS", raising=False)
+    # dbt_project.yml pools three years: 2022-2024, every quarter of each
+    assert sorted(explain.delivery_periods("I14p", "2024")) == sorted(
+        ["2022", "2023", "2024"] + [f"{y}Q{q}" for y in (2022, 2023, 2024) for q in (1, 2, 3, 4)]
+    )
+    monkeypatch.setenv("YGT_DBT_VARS", '{"i14_pooled_years": 5}')
+    assert sorted(explain.delivery_periods("I14p", "2024Q1")) == [
+        "2020", "2020Q1", "2021", "2021Q1", "2022", "2022Q1", "2023", "2023Q1", "2024", "2024Q1"
+    ]  # fmt: skip
+    assert sorted(explain.delivery_periods("S04", "2024Q2")) == [
+        "2023", "2023Q1", "2023Q2", "2024", "2024Q1", "2024Q2"
+    ]  # fmt: skip
+    assert explain.delivery_periods("I07", "2024Q1") == ["2024", "2024Q1"]
+    # a published warehouse says which value it was built with, and that wins
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.indicator_parameters as select 'i14_pooled_years' as parameter, "
+        "'var' as kind, '2' as value"
+    )
+    assert explain.years_read("I14p", con) == 2
+    assert explain.years_read("I14p") == 5
