@@ -1,19 +1,98 @@
 {{ config(meta={"dagster": {"ref": {"name": "indicator_values"}}}) }}
 -- meta.dagster.ref: dagster-dbt attaches this singular test (several refs) to
 -- marts.indicator_values as an asset check instead of logging it as an observation.
--- Every area (each county and its city, province, nation) x period x implemented indicator of
--- the right frequency has exactly one row in marts.indicator_values.
+-- Every area x period x implemented indicator of the right frequency has exactly one row in
+-- marts.indicator_values (no row missing, none unexpected, none twice). The expected set is
+-- worked out here from the landed deliveries themselves (the raw sources, not the staging or
+-- spine models the marts are built on), so a fault in the spine (int_counties, int_periods,
+-- int_areas) or in a roll-up shows:
+-- - counties: every county with a resident population, a chronic-disease roster or a
+--   qualitative assessment delivered; each in its city (first 4 digits + '00'), its province
+--   (first 2 + '0000') and the nation (var national_area_code);
+-- - periods: the year of every delivery (`_period`, the delivery period) of any source, and
+--   the year-to-date period of every quarter delivered by a quarterly source (2024Q2 is
+--   January-June: its own delivery makes the reporting period);
+-- - an annual indicator has the annual periods only, a quarterly one every period.
 with
 
+counties as (
+    select county_code from {{ source('raw', 'population') }}
+    union
+    select county_code from {{ source('raw', 'chronic_disease_roster') }}
+    union
+    select county_code from {{ source('raw', 'qualitative_assessments') }}
+),
+
 areas as (
-    select distinct
-        area_level,
-        area_code
-    from {{ ref('int_areas') }}
+    select
+        'county' as area_level,
+        county_code as area_code
+    from counties
+    where county_code is not null
+    union
+    select
+        'city' as area_level,
+        {{ dbt.concat(["substring(county_code, 1, 4)", "'00'"]) }} as area_code
+    from counties
+    where county_code is not null
+    union
+    select
+        'province' as area_level,
+        {{ dbt.concat(["substring(county_code, 1, 2)", "'0000'"]) }} as area_code
+    from counties
+    where county_code is not null
+    union
+    select
+        'national' as area_level,
+        '{{ var("national_area_code") }}' as area_code
+    from counties
+    where county_code is not null
+),
+
+annual_sources as (
+    select _period from {{ source('raw', 'facilities') }}
+    union
+    select _period from {{ source('raw', 'population') }}
+    union
+    select _period from {{ source('raw', 'personnel') }}
+    union
+    select _period from {{ source('raw', 'dispatches') }}
+    union
+    select _period from {{ source('raw', 'chronic_disease_roster') }}
+    union
+    select _period from {{ source('raw', 'deaths') }}
+    union
+    select _period from {{ source('raw', 'qualitative_assessments') }}
+),
+
+quarterly_sources as (
+    select _period from {{ source('raw', 'outpatient_visits') }}
+    union
+    select _period from {{ source('raw', 'inpatient_discharges') }}
+    union
+    select _period from {{ source('raw', 'insurance_settlements') }}
+    union
+    select _period from {{ source('raw', 'remote_diagnoses') }}
 ),
 
 periods as (
-    select * from {{ ref('int_periods') }}
+    select
+        substring(_period, 1, 4) as period,
+        true as is_annual
+    from annual_sources
+    where _period is not null
+    union
+    select
+        substring(_period, 1, 4) as period,
+        true as is_annual
+    from quarterly_sources
+    where _period is not null
+    union
+    select
+        _period as period,
+        false as is_annual
+    from quarterly_sources
+    where _period like '____Q_'
 ),
 
 catalog as (
@@ -38,13 +117,18 @@ actual as (
         area_level,
         area_code,
         period,
-        indicator_code
+        indicator_code,
+        count(*) as row_count
     from {{ ref('indicator_values') }}
+    group by area_level, area_code, period, indicator_code
 )
 
 select
     'missing' as problem,
-    expected.*
+    expected.area_level,
+    expected.area_code,
+    expected.period,
+    expected.indicator_code
 from expected
 left join actual
     on expected.area_level = actual.area_level
@@ -54,12 +138,15 @@ left join actual
 where actual.indicator_code is null
 union all
 select
-    'unexpected' as problem,
-    actual.*
+    case when expected.indicator_code is null then 'unexpected' else 'duplicated' end as problem,
+    actual.area_level,
+    actual.area_code,
+    actual.period,
+    actual.indicator_code
 from actual
 left join expected
     on actual.area_level = expected.area_level
         and actual.area_code = expected.area_code
         and actual.period = expected.period
         and actual.indicator_code = expected.indicator_code
-where expected.indicator_code is null
+where expected.indicator_code is null or actual.row_count > 1
