@@ -7,8 +7,8 @@
     replace the old rows (refresh_by_period_config below: a delete pre-hook on DuckDB, a
     partition overwrite on Spark). Unset or `null`, or on a first /
     --full-refresh build, every period is recomputed.
-    An environment variable, not a dbt var: a changed var makes dbt re-parse the whole project
-    (~3 s per build); a changed env var only the few files that read it. -#}
+    An environment variable, not a dbt var: a changed var makes dbt re-parse the whole project,
+    a changed env var only the few files that read it (the cost: bench/README.md). -#}
 
 {% macro refresh_periods() -%}
     {{ return(fromjson(env_var('YGT_REFRESH_PERIODS', 'null'))) }}

@@ -1,4 +1,4 @@
--- marts.indicator_values — one row per area x period x indicator (output-contract.md).
+-- marts.indicator_values — one row per area x period x indicator: the public interface (README.md, "For analysts and BI tools"; its columns in models/marts/_marts.yml).
 -- The row set is the spine: every area (county, city, province, national) x every period x
 -- every implemented indicator of the catalogue whose frequency fits the period (quarterly
 -- indicators also get the year-to-date quarter rows). period_start / period_end are the

@@ -33,7 +33,7 @@ kept for the ground truth.
 
 Outputs
 -------
-    <out>/<source>/<period>/<file>.csv|xlsx|parquet     landing files (see raw-contract.md)
+    <out>/<source>/<period>/<file>.csv|xlsx|parquet     landing files (the raw contract: `ygt contract`, orchestration/contract.py)
     <out>/../ground_truth/indicators.csv                county × period × indicator truth
     <out>/../ground_truth/defects.json                  planted defects per source
     <out>/../ground_truth/files.csv                     expected per-file audit figures

@@ -5,7 +5,7 @@
 -- settlement year's register, in the insured's county (insu_admdvs).
 -- A view: its two readers filter it (int_settlements__by_facility by refreshed period, int_admissions
 -- to inpatient rows), and persisting every settlement with its 64-character person key cost
--- more than both reads (26 s of a 50M-visit build).
+-- more than both reads (measured: bench/README.md).
 -- Params: pooled_fund_column, total_cost_column, pharmacy_fixmedins_types,
 -- inpatient_med_type_prefixes, inpatient_med_types.
 {%- set money_columns = ['medfee_sumamt', 'hifp_pay', 'fund_pay_sumamt', 'acct_pay', 'psn_cash_pay'] %}
