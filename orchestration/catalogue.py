@@ -74,7 +74,9 @@ override with `YGT_DBT_VARS`) or seeds (`seeds/`), never literals in SQL.
 ## Shared rules
 
 - **Period**: `YYYY` is the calendar year; `YYYYQn` is year-to-date through quarter n (`2024Q2` =
-  1 January – 30 June 2024). Quarterly indicators have both; annual ones only `YYYY`.
+  1 January – 30 June 2024). Quarterly indicators have both; annual ones only `YYYY`. This is the
+  reporting period (`period` of the marts); a delivery's `_period` in the raw tables is the
+  delivery period, where `2024Q2` is the one quarter April – June.
 - **Time attribution**: a visit by `visit_time`, a HIS admission by `discharge_time`, a settlement
   row by `setl_time`, a remote report by `reported_at`, a death by `death_date`.
 - **Roll-ups** to city (first 4 digits + `00`), province (first 2 + `0000`) and nation (`000000`)
