@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from orchestration import contract, settings
 from orchestration.land import AUDIT_COLUMNS, create_raw_schema
 from orchestration.quality.gates import RESULT_COLUMNS as DQ_RESULT_COLUMNS
@@ -190,48 +192,68 @@ def build(
 # --------------------------------------------------------------------------- sources
 
 
+class _SourcesDumper(yaml.SafeDumper):
+    """Block style with list items indented under their key, as dbt's own YAML files are."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False):
+        return super().increase_indent(flow, False)
+
+
+def _columns(columns) -> list[dict]:
+    return [{"name": name, "data_type": dtype} for name, dtype in columns]
+
+
+SOURCES_YML_HEADER = """\
+# GENERATED from orchestration/contract.py by orchestration.dbt.render_sources_yml()
+# (`ygt contract --dbt-sources`). Do not edit by hand: tests/python/test_dbt_models.py
+# fails when this file differs from the rendered one.
+"""
+
+
 def render_sources_yml() -> str:
-    """`models/staging/_sources.yml`, rendered from the raw contract (one definition)."""
-    out = [
-        "# GENERATED from orchestration/contract.py by orchestration.dbt.render_sources_yml()",
-        "# (`ygt contract --dbt-sources`). Do not edit by hand: tests/python/test_dbt_models.py",
-        "# fails when this file differs from the rendered one.",
-        "version: 2",
-        "",
-        "sources:",
-        "  - name: raw",
-        "    schema: raw",
-        "    description: Landed deliveries, typed and pseudonymised by the loader (docs/architecture.md).",
-        "    tables:",
+    """`models/staging/_sources.yml`, rendered from the raw contract (one definition) and
+    written with PyYAML."""
+    tables = [
+        {
+            "name": source.name,
+            "description": source.doc,
+            "config": {
+                "meta": {
+                    "frequency": source.frequency,
+                    "staging_model": source.staging_model,
+                    "natural_key": list(source.natural_key),
+                }
+            },
+            "columns": _columns(contract.raw_columns(source)),
+        }
+        for source in contract.SOURCES
     ]
-    for source in contract.SOURCES:
-        out += [
-            f"      - name: {source.name}",
-            f"        description: {json.dumps(source.doc, ensure_ascii=False)}",
-            "        config:",
-            "          meta:",
-            f"            frequency: {source.frequency}",
-            f"            staging_model: {source.staging_model}",
-            f"            natural_key: [{', '.join(source.natural_key)}]",
-            "        columns:",
-        ]
-        for name, dtype in contract.raw_columns(source):
-            out += [f"          - name: {name}", f"            data_type: {json.dumps(dtype)}"]
-    out += [
-        "      - name: load_audit",
-        "        description: one row per landed file, written by the loader (row conservation)",
-        "        columns:",
+    tables += [
+        {
+            "name": "load_audit",
+            "description": "one row per landed file, written by the loader (row conservation)",
+            "columns": _columns(AUDIT_COLUMNS),  # raw.load_audit is written by the loader
+        },
+        {
+            "name": "dq_results",
+            "description": "one row per quality check x source x period, written by the quality gates",
+            "columns": _columns(DQ_RESULT_COLUMNS),
+        },
     ]
-    for name, dtype in AUDIT_COLUMNS:  # raw.load_audit is written by the loader
-        out += [f"          - name: {name}", f"            data_type: {json.dumps(dtype)}"]
-    out += [
-        "      - name: dq_results",
-        "        description: one row per quality check x source x period, written by the quality gates",
-        "        columns:",
-    ]
-    for name, dtype in DQ_RESULT_COLUMNS:
-        out += [f"          - name: {name}", f"            data_type: {json.dumps(dtype)}"]
-    return "\n".join(out) + "\n"
+    doc = {
+        "version": 2,
+        "sources": [
+            {
+                "name": "raw",
+                "schema": "raw",
+                "description": "Landed deliveries, typed and pseudonymised by the loader "
+                "(docs/architecture.md).",
+                "tables": tables,
+            }
+        ],
+    }
+    body = yaml.dump(doc, Dumper=_SourcesDumper, sort_keys=False, allow_unicode=True, width=100)
+    return SOURCES_YML_HEADER + body
 
 
 def sources_yml_path() -> Path:
