@@ -456,7 +456,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.set_defaults(func=cmd_generate)
 
+    def add_verbose(sp):  # `ygt run --verbose` as well as `ygt --verbose run`
+        sp.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="print every detail as the steps report it (see ygt --help)",
+        )
+
     def add_run_args(sp):
+        add_verbose(sp)
         sp.add_argument(
             "--landing", required=True, help="landing folder: <landing>/<source>/<period>/<files>"
         )
@@ -581,6 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check, build and publish it as <dir>/warehouse.duckdb with its report, quality page, "
         "Parquet and dbt docs, and print the headline indicators and the league table.",
     )
+    add_verbose(d)
     d.add_argument(
         "--dir",
         default="demo",

@@ -396,3 +396,14 @@ def test_a_run_links_its_pages_to_each_other(published):
         hrefs = re.findall(r"<a href=\"([^\"#][^\"]*)\"", page.read_text(encoding="utf-8"))
         linked = {(page.parent / h).resolve() for h in hrefs}
         assert {p.resolve() for p in [*pages, docs] if p != page} <= linked, page
+
+
+def test_verbose_is_taken_before_or_after_the_command():
+    from orchestration.cli import build_parser
+
+    parser = build_parser()
+    run = ["run", "--landing", "l", "--warehouse", "w.duckdb"]
+    assert parser.parse_args(run).verbose is False
+    assert parser.parse_args([*run, "--verbose"]).verbose is True
+    assert parser.parse_args(["--verbose", *run]).verbose is True
+    assert parser.parse_args(["demo", "-v"]).verbose is True
