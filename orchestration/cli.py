@@ -258,14 +258,20 @@ def cmd_demo(args) -> int:
     warehouse = demo / "warehouse.duckdb"
     t0 = time.perf_counter()
     if args.regenerate or not landing.exists():
-        generate(
-            landing,
-            counties=args.counties,
-            years=(2023, 2024),
-            scale=args.scale,
-            seed=7,
-            progress=_progress,
-        )
+        try:
+            generate(
+                landing,
+                counties=args.counties,
+                years=(2023, 2024),
+                scale=args.scale,
+                seed=7,
+                progress=_progress,
+            )
+        except KeyboardInterrupt:  # a half-written landing folder must not pass for demo data
+            raise pipeline.RunInterrupted(
+                f"interrupted (Ctrl-C) while generating the demo data in {landing}: nothing was "
+                f"published. Run `ygt demo --dir {demo} --regenerate` to start again."
+            ) from None
     try:
         result = pipeline.run(
             landing, warehouse, progress=_progress, create_dir=True, command="ygt demo"
