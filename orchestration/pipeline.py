@@ -10,7 +10,8 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -275,22 +276,54 @@ NOTHING_NEW = (
 )
 
 
+@dataclass
+class DbtBuildPlan:
+    """One planned `dbt build` of the working database: the delivery periods it recomputes
+    (None: every period), the environment additions and extra arguments that say so. The
+    caller runs dbt with them; `succeeded = False` keeps a build from being recorded."""
+
+    periods: list[str] | None
+    env: dict[str, str]
+    extra_args: list[str]
+    succeeded: bool = True
+
+
+@contextmanager
+def planned_dbt_build(
+    work_db: Path, incremental: bool, log: Callable[[str], None]
+) -> Iterator[DbtBuildPlan | None]:
+    """The one path of a `dbt build`, for `ygt run` (dbt_step) and the Dagster asset
+    (dagster_project/assets.ygt_dbt_models): plan the periods, say what will be done (`log`),
+    give the caller the plan to run dbt with — or None when nothing landed since the last
+    successful build and the definitions are unchanged (skip it) — and record the build in
+    raw.dbt_builds when the caller's block ends without an error (refresh.record)."""
+    periods = dbt_plan(work_db, incremental)
+    if periods == []:
+        log(NOTHING_NEW)
+        yield None
+        return
+    log(describe_plan(periods))
+    env, extra_args = dbt_plan_args(periods)
+    plan = DbtBuildPlan(periods, env, extra_args)
+    started = datetime.now()
+    yield plan
+    if plan.succeeded:
+        dbt_record(work_db, started, periods)
+
+
 def dbt_step(work_db: Path, progress: Progress, incremental: bool = False):
     """`dbt build`. Incremental: the heavy models recompute only the delivery periods landed
     since the last successful build, and nothing at all (None returned) when there are none;
     otherwise everything."""
-    periods = dbt_plan(work_db, incremental)
-    if periods == []:
-        progress(f"   {NOTHING_NEW}")
-        return None
-    progress(f"   {describe_plan(periods)}")
-    env, extra_args = dbt_plan_args(periods)
-    started = datetime.now()
-    result = dbt.build(
-        work_db, env=env, extra_args=extra_args, progress=condensed_dbt_progress(progress)
-    )
-    dbt_record(work_db, started, periods)
-    return result
+    with planned_dbt_build(work_db, incremental, lambda m: progress(f"   {m}")) as plan:
+        if plan is None:
+            return None
+        return dbt.build(
+            work_db,
+            env=plan.env,
+            extra_args=plan.extra_args,
+            progress=condensed_dbt_progress(progress),
+        )
 
 
 def mart_gate_step(work_db: Path):
@@ -546,12 +579,17 @@ def _run_locked(
     except Exception as exc:
         if caused_by_interrupt(exc):  # DuckDB: RuntimeError("Query interrupted") from Ctrl-C
             raise RunInterrupted(_interrupted(state["step"], result, command)) from None
-        if isinstance(exc, (OSError, duckdb.Error, shutil.Error)) and not isinstance(
+        if isinstance(exc, (OSError, duckdb.Error, shutil.Error, dbt.DbtError)) and not isinstance(
             exc, PipelineError
         ):
             message = storage_failure(exc, warehouse, work_db, state["step"])
             if message is not None:
                 raise PipelineError(message) from None
+        if isinstance(exc, dbt.DbtError):  # dbt's own report, without a Python traceback
+            raise PipelineError(
+                f"not published: {exc}\n{previous_warehouse_note(warehouse)} Fix what dbt "
+                "names (or free space if it ran out) and run again."
+            ) from None
         raise
     return result
 
@@ -592,7 +630,7 @@ def storage_failure(exc: BaseException, warehouse: Path, work_db: Path, step: st
     """One message for a working database or warehouse folder that cannot be written (disk
     full, read-only file system, no permission), naming the folder and what to do; None when
     `exc` is not such an error."""
-    text = str(exc)
+    text = str(exc) + ("\n" + exc.output if isinstance(exc, dbt.DbtError) else "")
     low = text.lower()
     errno_ = getattr(exc, "errno", None)
     filename = getattr(exc, "filename", None)

@@ -443,3 +443,24 @@ def test_disk_filling_while_landing_is_one_message(landing, tmp_path, tmpfs):
     assert "free space there" in message[0] and f"{wh} is untouched" in message[0]
     assert digest(wh) == before
     assert leftovers(disk) == []
+
+
+@pytest.mark.slow
+def test_a_failing_dbt_build_is_one_message_not_a_traceback(landing, tmp_path):
+    """A parameter dbt cannot use (a text where SQL needs a number) fails two models."""
+    wh = _small_warehouse(tmp_path, tmp_path)
+    before = digest(wh)
+    proc = ygt(
+        "run",
+        "--landing",
+        str(landing),
+        "--warehouse",
+        str(wh),
+        env={"YGT_DBT_VARS": '{"min_dispatch_days": "abc"}'},
+    )
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert "ygt run: not published: dbt build failed" in proc.stderr
+    assert "int_i04__physician_days" in proc.stderr  # the model that reads the parameter
+    assert f"{wh} is untouched" in proc.stderr
+    assert digest(wh) == before
