@@ -39,6 +39,9 @@ def test_check_key(manifest: Mapping[str, Any], unique_id: str) -> dg.AssetCheck
     if key is None:
         return None
     node = manifest["nodes"][unique_id]
+    meta = node.get("config", {}).get("meta") or node.get("meta") or {}
+    if meta.get("dagster", {}).get("ref"):  # a singular test attached to the model it names
+        return key
     attached = node.get("attached_node") or next(iter(node["depends_on"]["nodes"]), "")
     if not attached.startswith(("model.", "seed.", "snapshot.")):
         return None
