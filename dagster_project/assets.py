@@ -16,7 +16,6 @@ import os
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -25,16 +24,20 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration import contract, pipeline
 from orchestration.periods import period_of_partition_key
 
+from .keys import (
+    DQ_RESULTS_KEY,
+    HEADLINE_MART,
+    LOAD_AUDIT_KEY,
+    MART_GATE,
+    PUBLISHED_KEY,
+    RAW_GATE,
+    landing_key,
+)
 from .partitions import partitions_for
 from .resources import DUCKDB_POOL, YgtPaths, dbt_project, ensure_manifest
 from .translator import translator
 
 # ── landing ────────────────────────────────────────────────────────────────────────────────
-
-
-def landing_key(source: str) -> dg.AssetKey:
-    """`raw/<source>`: the landing asset, also the key dbt's `source('raw', <source>)` maps to."""
-    return dg.AssetKey(["raw", source])
 
 
 class LandingConfig(dg.Config):
@@ -120,8 +123,6 @@ landing_assets = [_landing_asset(s) for s in contract.SOURCES]
 
 # Raw tables the loader and the gates write beside the landed sources; dbt reads them as the
 # sources raw.load_audit (marts.load_audit) and raw.dq_results (marts.data_quality).
-LOAD_AUDIT_KEY = dg.AssetKey(["raw", "load_audit"])
-DQ_RESULTS_KEY = dg.AssetKey(["raw", "dq_results"])
 RAW_TABLE_SPECS = [
     dg.AssetSpec(
         LOAD_AUDIT_KEY,
@@ -143,8 +144,6 @@ LANDING_KEYS = [landing_key(s.name) for s in contract.SOURCES]
 
 
 # ── raw quality gates ──────────────────────────────────────────────────────────────────────
-
-RAW_GATE = "raw_quality_gates"
 
 
 def _rows_for(rows, source: str) -> list[dict]:
@@ -177,7 +176,7 @@ def _table(rows: list[dict], limit: int = 20) -> str:
     ],
     can_subset=True,
     pool=DUCKDB_POOL,  # writes raw.dq_results
-    name="raw_quality_gates",
+    name=RAW_GATE,
 )
 def raw_quality_gates(
     context: dg.AssetCheckExecutionContext, ygt: YgtPaths
@@ -244,16 +243,15 @@ def _environ(extra: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def dbt_invocation(work_db: Path, periods: list[str] | None) -> tuple[list[str], dict[str, str]]:
-    """The `dbt build` arguments and environment, taken from orchestration (ygt run's way):
-    recompute `periods` (pipeline.dbt_plan), or everything when None."""
+def dbt_invocation(work_db: Path, plan: pipeline.DbtBuildPlan) -> tuple[list[str], dict[str, str]]:
+    """The `dbt build` arguments and environment of `plan` (pipeline.planned_dbt_build, ygt
+    run's way), with ygt's dbt environment and vars."""
     from orchestration import dbt as ygt_dbt
 
     # dbt_env returns the full environment for a subprocess; keep only what it adds or changes
     env = {k: v for k, v in ygt_dbt.dbt_env(work_db).items() if os.environ.get(k) != v}
-    refresh_env, extra_args = pipeline.dbt_plan_args(periods)
-    env.update(refresh_env)
-    args = ["build", *extra_args]
+    env.update(plan.env)
+    args = ["build", *plan.extra_args]
     vars_ = ygt_dbt.dbt_vars()
     if vars_:
         args += ["--vars", json.dumps(vars_)]
@@ -273,12 +271,14 @@ def ygt_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ygt: 
     build (incremental refresh), everything else from raw. dbt tests become asset checks;
     error-severity tests block."""
     work_db = ygt.work_db()
-    with _run_lock(context, ygt):
-        periods = pipeline.dbt_plan(work_db, incremental=True)
-        if periods == []:
+    # the plan, skip, description and record of `ygt run`'s dbt step (pipeline.planned_dbt_build)
+    with (
+        _run_lock(context, ygt),
+        pipeline.planned_dbt_build(work_db, True, context.log.info) as plan,
+    ):
+        if plan is None:
             # No-op refresh: every model is current. Report the marts (what the gates and the
             # publish step wait for) as unchanged instead of rebuilding ~300 dbt nodes.
-            context.log.info(pipeline.NOTHING_NEW)
             marts = [k for k in context.selected_asset_keys if k.path[0] == "marts"]
             for key in _topological(context.assets_def, marts):  # Dagster requires this order
                 yield dg.MaterializeResult(
@@ -287,14 +287,11 @@ def ygt_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ygt: 
                 )
             yield from _skipped_checks(context)
             return
-        context.log.info(pipeline.describe_plan(periods))
-        args, env = dbt_invocation(work_db, periods)
-        started = datetime.now()
+        args, env = dbt_invocation(work_db, plan)
         with _environ(env):
             invocation = dbt.cli(args, context=context)
             yield from invocation.stream()
-        if invocation.is_successful():
-            pipeline.dbt_record(work_db, started, periods)
+        plan.succeeded = invocation.is_successful()
 
 
 def _skipped_checks(context: dg.AssetExecutionContext) -> Iterator[dg.AssetCheckResult]:
@@ -344,15 +341,9 @@ def _dbt_keys(schema: str | None = None) -> list[dg.AssetKey]:
 DBT_KEYS = _dbt_keys()
 MART_KEYS = _dbt_keys("marts")
 # The mart gate is attached to the headline mart (indicator_values) and waits for every mart.
-GATED_MART = (
-    dg.AssetKey(["marts", "indicator_values"])
-    if dg.AssetKey(["marts", "indicator_values"]) in MART_KEYS
-    else (MART_KEYS or DBT_KEYS)[0]
-)
+GATED_MART = HEADLINE_MART if HEADLINE_MART in MART_KEYS else (MART_KEYS or DBT_KEYS)[0]
 
 # ── mart quality gates ─────────────────────────────────────────────────────────────────────
-
-MART_GATE = "mart_quality_gates"
 
 
 @dg.asset_check(
@@ -384,8 +375,6 @@ def mart_quality_gates(
 
 
 # ── publish ────────────────────────────────────────────────────────────────────────────────
-
-PUBLISHED_KEY = dg.AssetKey(["published_warehouse"])
 
 
 def _latest_gate_failed(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> bool | None:

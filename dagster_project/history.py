@@ -5,8 +5,8 @@ successful publish it reports, as run-less asset events (`report_runless_asset_e
 landing partitions it landed (and raw/load_audit), every dbt model and seed its build
 materialised with the result of every dbt test as its asset check, the raw and mart gate
 evaluations (and raw/dq_results) and the published warehouse — under the same asset keys and
-check names as the Dagster assets (dagster_project/assets.py, through translator.py), which
-this module does not import (that would parse the dbt project).
+check names as the Dagster assets (keys.py, and translator.py for dbt's nodes), without
+importing assets.py (that would parse the dbt project).
 """
 
 from __future__ import annotations
@@ -20,12 +20,17 @@ import dagster as dg
 from orchestration import settings
 from orchestration.periods import partition_key_of
 
-RAW_GATE = "raw_quality_gates"
-MART_GATE = "mart_quality_gates"
-GATED_MART = dg.AssetKey(["marts", "indicator_values"])
-PUBLISHED_KEY = dg.AssetKey(["published_warehouse"])
-LOAD_AUDIT_KEY = dg.AssetKey(["raw", "load_audit"])  # assets.RAW_TABLE_SPECS
-DQ_RESULTS_KEY = dg.AssetKey(["raw", "dq_results"])
+from .keys import (
+    DQ_RESULTS_KEY,
+    HEADLINE_MART,
+    LOAD_AUDIT_KEY,
+    MART_GATE,
+    PUBLISHED_KEY,
+    RAW_GATE,
+    landing_key,
+)
+from .translator import translator
+
 BUILT = {"success", "pass"}
 
 
@@ -35,7 +40,7 @@ def _manifest(work_db: Path) -> dict:
 
 
 def _dbt_keys(dbt_result, manifest: dict) -> list[dg.AssetKey]:
-    """Asset keys (schema/name, as YgtDbtTranslator makes them) of the models and seeds built."""
+    """Asset keys (the code location's translator's) of the models and seeds built."""
     if dbt_result is None:
         return []
     keys = []
@@ -43,7 +48,7 @@ def _dbt_keys(dbt_result, manifest: dict) -> list[dg.AssetKey]:
         node = manifest["nodes"].get(r.get("unique_id", ""))
         built = node and node["resource_type"] in ("model", "seed", "snapshot")
         if built and r.get("status") in BUILT:
-            keys.append(dg.AssetKey([node["schema"], node["name"]]))
+            keys.append(translator.get_asset_key(node))
     return keys
 
 
@@ -97,7 +102,7 @@ def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
         rows = sum(f.rows_loaded for f in d.files)
         report(
             dg.AssetMaterialization(
-                asset_key=["raw", d.source],
+                asset_key=landing_key(d.source),
                 partition=partition_key_of(d.period),
                 metadata={**tag, "period": d.period, "files": len(d.files), "rows_loaded": rows},
             )
@@ -107,7 +112,7 @@ def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
         warned = [r for r in result.raw_gates.warnings if r.get("source") == source]
         report(
             dg.AssetCheckEvaluation(
-                asset_key=dg.AssetKey(["raw", source]),
+                asset_key=landing_key(source),
                 check_name=RAW_GATE,
                 passed=not failed,
                 metadata={**tag, "blocking_failures": len(failed), "warnings": len(warned)},
@@ -134,7 +139,7 @@ def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
     gates = result.mart_gates
     report(
         dg.AssetCheckEvaluation(
-            asset_key=GATED_MART,
+            asset_key=HEADLINE_MART,
             check_name=MART_GATE,
             passed=not gates.blocking_failures,
             metadata={
