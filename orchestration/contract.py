@@ -41,6 +41,8 @@ class Column:
     # other spellings of enum / flag values that mean a contract code (男 -> 1, 是 -> 1, 01 -> 1):
     # mapped before the value is checked, so they load as the code
     aliases: tuple[tuple[str, str], ...] = ()
+    # other spellings of the column's name in the contract layout's header (mdtrtarea_admvs)
+    also_named: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ SOURCES: tuple[Source, ...] = (
     Source("insurance_settlements", "quarterly", "insurance", "settlements", (
         C("setl_id"), C("mdtrt_id"), ID("psn_no", hash_as="psn_key"), ID("certno"),
         SEX_OF("gend"), C("brdy", "date"), C("insutype"), C("med_type"),
-        C("insu_admdvs"), C("mdtrtarea_admdvs"), C("fixmedins_code"),
+        C("insu_admdvs"), C("mdtrtarea_admdvs", also_named=("mdtrtarea_admvs",)), C("fixmedins_code"),
         C("fixmedins_name", "text", required=False), C("fixmedins_type", enum=("1", "2")),
         C("begndate", "date"), C("enddate", "date"), C("setl_time", "timestamp"),
         C("dise_codg"), C("medfee_sumamt", "money"), C("hifp_pay", "money"),

@@ -16,7 +16,8 @@ final as (
         rows_quarantined,
         rows_duplicate,
         loaded_at,
-        status
+        status,
+        profile
     from audit
 )
 

@@ -15,7 +15,8 @@ renamed as (
         rows_duplicate,
         loaded_at,
         status,
-        message
+        message,
+        profile
     from source
 )
 

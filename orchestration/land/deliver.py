@@ -16,7 +16,8 @@ import duckdb
 from orchestration import contract, duck, settings
 from orchestration.duck import insert_rows, q
 from orchestration.land.discovery import FORMATS, Delivery, DigestCache, discover
-from orchestration.land.parse import parse_sql, reason_sql, trimmed_sql
+from orchestration.land.parse import cell_sql, parse_sql, reason_sql
+from orchestration.land.profile import Profiles
 from orchestration.land.read import clean_duckdb_error
 from orchestration.land.report import (
     DeliveryResult,
@@ -88,8 +89,11 @@ def _distinct_rows(con, stacked: list[str], vcols: list[str], rows_read: int) ->
     instead (16 bytes a row), and only rows sharing a hash are compared column by column, so
     a hash collision never merges two different rows (measured at 14M and 25M rows: 9%
     faster; at 1M, 10% slower, hence the threshold)."""
+    # a row flagged at staging (totals, footer, ...) is quarantined on its own: never a duplicate
+    rid = f"_fidx::BIGINT * {RID_BASE} + _line"
+    vcols = [*vcols, "_own"]
     rows = (
-        f"(SELECT _fidx::BIGINT * {RID_BASE} + _line AS _rid, {', '.join(vcols)} "
+        f"(SELECT {rid} AS _rid, {', '.join(vcols[:-1])}, CASE WHEN _flag IS NOT NULL THEN {rid} END AS _own "
         f"FROM ({' UNION ALL '.join(stacked)}))"
     )
     if rows_read <= HASH_DEDUP_ROWS:
@@ -113,12 +117,14 @@ def land_delivery(
     tmp: Path,
     progress: Progress,
     loaded_at: datetime,
+    profiles: Profiles,
 ) -> DeliveryResult:
     src = d.source
     res = DeliveryResult(src.name, d.period, "landed", fp)
     t0 = time.perf_counter()
     ncol = len(src.columns)
-    vcols = [f"c_{i}" for i in range(ncol)]
+    # c_<i>: the text of contract column i; _flag: why the row is not a record (stage.row_flag_sql)
+    vcols = [f"c_{i}" for i in range(ncol)] + ["_flag"]
     # Staging runs in auto-commit mode: row ids of a table filled inside an open transaction are
     # transaction-local (huge), and the file order is read from committed row ids.
     batch_tables: list[str] = []
@@ -135,11 +141,12 @@ def land_delivery(
         )
         con.execute("CREATE TEMP TABLE delivery_files (_fidx INTEGER, file VARCHAR)")
         staged: list[tuple[int, str]] = []
-        batched: dict[int, tuple[int, str, str, float]] = {}  # rows, notes, encoding, seconds
+        # rows, notes, encoding, profile, seconds
+        batched: dict[int, tuple[int, str, str, str, float]] = {}
         for n, (delim, members) in enumerate(same_header_batches(list(enumerate(d.files)))):
             tb = time.perf_counter()
             batch_tables.append(f"batch_{n}")
-            done = stage_batch(con, src, delim, members, tmp, batch_tables[-1])
+            done = stage_batch(con, src, delim, members, tmp, batch_tables[-1], profiles, d.period)
             if done:
                 stacked.append(f"SELECT * FROM {batch_tables[-1]}_rows")
             else:
@@ -148,19 +155,19 @@ def land_delivery(
             batched |= {fidx: (*staged_file, per_file) for fidx, staged_file in done.items()}
             progress(
                 f"  {len(done)} of {len(members)} file(s) with the same header read together: "
-                f"{sum(r for r, _, _ in done.values()):,} rows in {time.perf_counter() - tb:.1f}s"
+                f"{sum(r[0] for r in done.values()):,} rows in {time.perf_counter() - tb:.1f}s"
             )
         for fidx, path in enumerate(d.files):
             rel = path.relative_to(landing).as_posix()
             fr = FileResult(src.name, d.period, rel, FORMATS[path.suffix.lower()])
             if fidx in batched:
-                fr.rows_read, fr.message, fr.encoding, fr.seconds = batched[fidx]
+                fr.rows_read, fr.message, fr.encoding, fr.profile, fr.seconds = batched[fidx]
                 staged.append((fidx, rel))
                 res.files.append(fr)
                 continue
             tf = time.perf_counter()
             try:
-                stage_file(con, src, path, fidx, tmp, fr)
+                stage_file(con, src, path, fidx, tmp, fr, profiles)
                 staged.append((fidx, rel))
             except FileRejected as exc:
                 fr.status, fr.rows_read, fr.message = "rejected", exc.rows_read, f"{rel}: {exc}"
@@ -180,11 +187,11 @@ def land_delivery(
         sql = parse_sql(src, key, loaded_at)
         keep = [f"v_{i}" for i, c in enumerate(src.columns) if c.kind != "pii_drop"]
         trimmed = ", ".join(
-            f"{trimmed_sql(f'c_{i}')} AS v_{i}"
+            f"{cell_sql(f'c_{i}')} AS v_{i}"
             for i, c in enumerate(src.columns)
             if c.kind != "pii_drop"
         )
-        reason = reason_sql(sql.reasons)
+        reason = reason_sql([("_flag IS NOT NULL", "_flag"), *sql.reasons])
         # From here on no result depends on the order rows are written in (lines travel as
         # columns; the quarantine is written ORDER BY), so DuckDB need not keep it: 5% faster
         # when a delivery outgrows the memory limit (7.8M rows under 400 MB), the same
@@ -196,7 +203,7 @@ def land_delivery(
         # record in raw.quarantine).
         con.execute(
             f"CREATE TEMP TABLE parsed_rows AS SELECT *, {reason} AS _reason FROM (SELECT _rid // {RID_BASE} AS _fidx, "
-            f"_rid % {RID_BASE} AS _line, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, {trimmed} FROM {distinct_rows}))"
+            f"_rid % {RID_BASE} AS _line, _flag, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, _flag, {trimmed} FROM {distinct_rows}))"
         )
         con.execute("DROP TABLE staged_rows")
         drop_batches(con, batch_tables)
@@ -265,8 +272,13 @@ def land_delivery(
                     loaded_at,
                     f.status,
                     f.message,
+                    f.profile,
                 ]
                 for f in res.files
+            ]
+            + [  # files of the folder not read (unknown extension, lock file, ...): listed too
+                [src.name, d.period, name, 0, 0, 0, 0, loaded_at, "skipped", why, ""]
+                for name, why in d.skipped
             ],
         )
         con.execute(
@@ -332,6 +344,12 @@ def land(
                 f"DuckDB excel extension not loadable ({exc}); .xlsx files cannot be read"
             )
         report.problems += create_raw_schema(con)
+        try:
+            profiles = Profiles.for_landing(landing)
+        except (ValueError, OSError) as exc:
+            raise LandingError(
+                f"layout profiles: {exc}. Correct the file (docs/landing-profiles.md) and land again"
+            ) from None
         deliveries, problems = discover(landing, periods, sources)
         report.problems += problems
         key_id = hashlib.sha256(b"ygt-key-id|" + hashlib.sha256(key).digest()).hexdigest()[:16]
@@ -347,7 +365,8 @@ def land(
                 "note: hashing identifiers with the labelled DEMO key (set YGT_HASH_KEY for real data)"
             )
         for d in deliveries:
-            fp = digests.fingerprint(d, key_id)
+            # a changed profile of the source (or pin) lands the delivery again
+            fp = digests.fingerprint(d, f"{key_id}|{profiles.fingerprint(d.source.name)}")
             skipped = [f"{name}: {why}" for name, why in d.skipped]
             for x in skipped:
                 progress(f"  skipped {x}")
@@ -366,7 +385,7 @@ def land(
                 continue
             progress(f"{d.source.name}/{d.period}: landing {len(d.files)} file(s)")
             try:
-                r = land_delivery(con, d, landing, key, fp, tmp, progress, datetime.now())
+                r = land_delivery(con, d, landing, key, fp, tmp, progress, datetime.now(), profiles)
             except (duckdb.Error, OSError, MemoryError) as exc:
                 r = DeliveryResult(
                     d.source.name,

@@ -10,12 +10,13 @@ from pathlib import Path
 
 from orchestration import contract
 from orchestration.duck import insert_rows
+from orchestration.land.profile import LOCAL as LOCAL_PROFILES
 from orchestration.land.read import CHUNK
 from orchestration.land.report import LandingError
 from orchestration.periods import FREQUENCY_HELP, period_frequency
 
 # Bump when the loader's output for the same files changes: every delivery is then re-landed.
-LOADER_VERSION = "land-2"
+LOADER_VERSION = "land-3"  # land-3: strict field counts, totals rows, profiles
 FORMATS = {
     ".csv": "csv",
     ".xlsx": "xlsx",
@@ -77,6 +78,8 @@ def discover(
                 f"in <landing>/<source>/<period>/"
             )
             continue
+        if sdir.name == LOCAL_PROFILES:
+            continue  # the landing's own layout profiles (profile.py)
         src = contract.SOURCE_BY_NAME.get(sdir.name)
         if src is None:
             problems.append(
@@ -115,9 +118,7 @@ def discover(
                         f"{rel}/{f.name}/: sub-folder ignored; put files directly in {rel}/"
                     )
                 elif f.suffix.lower() not in FORMATS:
-                    problems.append(
-                        f"{rel}/{f.name}: not .csv, .xlsx, .xls, .dbf or .parquet, ignored"
-                    )
+                    skipped.append((f"{rel}/{f.name}", f"not a {'/'.join(FORMATS)} file, not read"))
                 else:
                     files.append(f)
             if not files:

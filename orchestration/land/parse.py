@@ -35,17 +35,45 @@ def hmac_sql(expr: str, key: bytes) -> str:
 GB11643_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
-def gb11643_sql(expr: str) -> str:
-    """TRUE if `expr` (already trimmed, upper-cased) is an 18-character 身份证号 whose check
-    character is right (GB 11643-1999); FALSE otherwise (also when NULL)."""
+def _check_char_sql(expr: str) -> str:
+    """The GB 11643 check character of the 17 digits that `expr` starts with."""
     # one dot product of the 17 digits with the weights (17 substr() calls cost ~1.6x more)
     total = (
         f"list_dot_product(TRY_CAST(string_split(left({expr}, 17), '') AS DOUBLE[]), "
         f"{list(GB11643_WEIGHTS)}::DOUBLE[])::BIGINT"
     )
+    return f"'10X98765432'[({total} % 11)::INTEGER + 1]"
+
+
+def gb11643_sql(expr: str) -> str:
+    """TRUE if `expr` (already trimmed, upper-cased) is an 18-character 身份证号 whose check
+    character is right (GB 11643-1999); FALSE otherwise (also when NULL)."""
     return (
         f"coalesce(CASE WHEN regexp_full_match({expr}, '[0-9]{{17}}[0-9X]') "
-        f"THEN '10X98765432'[({total} % 11)::INTEGER + 1] = {expr}[18] END, false)"
+        f"THEN {_check_char_sql(expr)} = {expr}[18] END, false)"
+    )
+
+
+def id18_sql(expr: str) -> str:
+    """A 身份证号 in its 18-character form: an old 15-digit number (GB 11643-1989: no century, no
+    check character) gets `19` after its 6-digit area and its check character computed, so a
+    person keeps one key across systems that store either form. Other values as they are."""
+    body = f"left({expr}, 6) || '19' || right({expr}, 9)"
+    return (
+        f"CASE WHEN strlen({expr}) = 15 AND regexp_full_match({expr}, '[0-9]{{15}}') "
+        f"THEN {body} || {_check_char_sql(body)} ELSE {expr} END"
+    )
+
+
+def looks_like_id_sql(expr: str, now: datetime) -> str:
+    """TRUE if `expr` (normalised: digits and capitals) is a valid 18-character 身份证号 whose
+    birth date (characters 7-14) is a real date between 1800 and `now`: a code column holding
+    such values holds people's identifiers. The birth date keeps 18-digit serial numbers whose
+    last digit happens to fit from being taken for one."""
+    birth = f"try_strptime(substr({expr}, 7, 8), '%Y%m%d')"
+    return (
+        f"({gb11643_sql(expr)} AND {birth} BETWEEN TIMESTAMP '1800-01-01' "
+        f"AND TIMESTAMP '{now:%Y-%m-%d}')"
     )
 
 
@@ -95,15 +123,41 @@ def trimmed_sql(expr: str) -> str:
     )
 
 
-def _masked(v: str) -> str:
-    """`v` with every run of 15+ digits (a 身份证号 or insurance number that slipped into
-    another column) replaced: reasons and quarantine records never hold one in clear."""
-    return f"regexp_replace({v}, '[0-9０-９]{{15,}}[0-9０-９Xx]*', '<long number hidden>', 'g')"
+# A value that could be personal never reaches a reason or a quarantine record in clear: 15 or
+# more digits in any written form (an identifier with separators or spaces, full-width digits)
+# and, outside free-text columns, any Chinese text (a name in a code column, a signature row).
+_ID_LIKE = r"([0-9０-９][\s\x{3000}\-./_]*){14}[0-9０-９Xx]"
+_HAN = r"\p{Han}"
 
 
-def _show(v: str) -> str:
-    """A value quoted for a reason text, cut to 40 characters, long numbers masked."""
-    return f"'''' || {_masked(f'left({v}, 40)')} || ''''"
+def _masked(v: str, kind: str = "code") -> str:
+    """`v` as a reason text or a quarantine record may show it: identifier-like numbers hidden,
+    and in every column but free text (`text` kind) Chinese text hidden too."""
+    if kind == "text":
+        return f"regexp_replace({v}, {lit(_ID_LIKE)}, '<number hidden>', 'g')"
+    return (
+        f"CASE WHEN regexp_matches({v}, {lit(_ID_LIKE)}) THEN '<hidden: a number as long as an "
+        f"identifier>' WHEN regexp_matches({v}, {lit(_HAN)}) THEN '<hidden: Chinese text>' ELSE {v} END"
+    )
+
+
+def _show(v: str, kind: str = "code") -> str:
+    """A value quoted for a reason text, cut to 40 characters, masked as `_masked`."""
+    return f"'''' || left({_masked(v, kind)}, 40) || ''''"
+
+
+def excel_text_sql(expr: str) -> str:
+    """Excel's text protection `="04"` unwrapped to `04` (a CSV saved from a sheet that kept
+    leading zeros that way); other values as they are."""
+    return (
+        f"CASE WHEN prefix({expr}, '=\"') AND suffix({expr}, '\"') AND strlen({expr}) >= 3 "
+        f"THEN NULLIF({expr}[3:-2], '') ELSE {expr} END"
+    )
+
+
+def cell_sql(expr: str) -> str:
+    """The value of a staged cell: trimmed (NULL when empty), Excel's `="…"` unwrapped."""
+    return excel_text_sql(trimmed_sql(expr))
 
 
 FULL_WIDTH = "".join(chr(c) for c in range(0xFF10, 0xFF1A)) + "".join(
@@ -141,8 +195,10 @@ EVENT_COLUMNS = (
     "requested_at",
     "reported_at",
 )
-MIN_BIRTH = "1900-01-01"
+MIN_DATE = "1900-01-01"  # every date before it is implausible (a two-digit year lands as 0024)
 BIRTH_AFTER_EVENT = True  # a birth date after the row's own event is quarantined
+# dates that may lie in the future when delivered (a dispatch's planned end), up to this many years
+FUTURE_YEARS = {"end_date": 10}
 
 
 @dataclass
@@ -168,15 +224,19 @@ def parse_sql(src: contract.Source, key: bytes, now: datetime) -> ParseSql:
             continue
         if c.kind == "pii_hash":
             norm = p  # normalised once here, used by the hash and the check below
-            out.parsed.append(f"{identifier_sql(v)} AS {p}")
+            person = c.hash_as == "person_key"  # a 身份证号: old 15-digit form made 18
+            out.parsed.append(
+                f"{id18_sql(identifier_sql(v)) if person else identifier_sql(v)} AS {p}"
+            )
             out.typed.append(f"{hmac_sql(norm, key)} AS {q(c.hash_as)}")
             out.record.append(f"{lit(c.hash_as)}, {hmac_sql(norm, key)}")
-            if c.hash_as == "person_key":
+            if person:
                 out.typed.append(
                     f"{gb11643_sql(norm)} AS {q(c.hash_as + contract.ID_VALID_SUFFIX)}"
                 )
+            out.reasons.append(_scientific_sql(v, name))
             continue
-        out.record.append(f"{lit(name)}, {_masked(v)}")
+        out.record.append(f"{lit(name)}, {_masked(v, c.kind)}")
         if c.aliases:  # 男 -> 1, 是 -> 1, 01 -> 1: checked and loaded as the contract's code
             cases = " ".join(f"WHEN {lit(a)} THEN {lit(code)}" for a, code in c.aliases)
             v = f"(CASE {v} {cases} ELSE {v} END)"
@@ -201,15 +261,21 @@ def parse_sql(src: contract.Source, key: bytes, now: datetime) -> ParseSql:
         elif c.enum:
             parsed = f"CASE WHEN {v} IN ({', '.join(lit(e) for e in c.enum)}) THEN {v} END"
             what = "unknown code"
-        else:  # code / text: any text
+        elif c.kind == "code":  # a free code: any text, but never a person's identifier
+            out.parsed.append(f"{_code_sql(v, key, now)} AS {p}")
+            out.typed.append(f"{p} AS {q(name)}")
+            out.reasons.append(_scientific_sql(v, name))
+            continue
+        else:  # text: any text
             out.typed.append(f"{v} AS {q(name)}")
             continue
         out.parsed.append(f"{parsed} AS {p}")
         out.typed.append(f"{p} AS {q(name)}")
         out.reasons.append(
-            (f"{v} IS NOT NULL AND {p} IS NULL", f"'{what} in {name}: ' || {_show(v)}")
+            (f"{v} IS NOT NULL AND {p} IS NULL", f"'{what} in {name}: ' || {_show(v, c.kind)}")
         )
-        parsed_of[name] = p
+        if c.kind in ("date", "timestamp"):
+            parsed_of[name] = p
         if c.kind == "money":  # the DECIMAL(18,2) cast would round them silently
             out.reasons.append(
                 (
@@ -221,24 +287,65 @@ def parse_sql(src: contract.Source, key: bytes, now: datetime) -> ParseSql:
     return out
 
 
+def _code_sql(v: str, key: bytes, now: datetime) -> str:
+    """A free code as it loads: a value that is a valid 身份证号 in any written form (spaces,
+    hyphens, full-width digits) is replaced by its keyed hash, as the identifier columns are
+    (a roster whose staff_id is the 身份证号, two columns swapped): never stored in clear. The
+    cheap length test keeps the check off nearly every value."""
+    norm = f"regexp_replace({identifier_sql(v)}, '[-./_]', '', 'g')"
+    return (
+        f"CASE WHEN strlen({v}) BETWEEN 18 AND 40 AND {looks_like_id_sql(norm, now)} "
+        f"THEN {hmac_sql(norm, key)} ELSE {v} END"
+    )
+
+
+def _scientific_sql(v: str, name: str) -> tuple[str, str]:
+    """A code or an identifier in scientific notation (`9.90121E+17`: a spreadsheet took it for a
+    number and kept 6 digits): its digits are lost, so the row is quarantined, never loaded as
+    a code or a person key."""
+    return (
+        f"(contains({v}, 'E+') OR contains({v}, 'e+')) AND regexp_full_match({v}, "
+        f"'[0-9]+(\\.[0-9]+)?[Ee]\\+[0-9]+')",
+        f"'{name} in scientific notation (a spreadsheet stored it as a number and lost its "
+        f"digits): re-export the column as text'",
+    )
+
+
 def _plausibility_sql(parsed_of: dict[str, str], now: datetime) -> list[tuple[str, str]]:
-    """Reasons for dates a row's own columns show to be wrong: a birth date before 1900 or
-    after the row's event, an event after the load time."""
+    """Reasons for dates that cannot be right: any date before 1900 (a two-digit year read as
+    year 24), any date after the load time (but FUTURE_YEARS), a birth date after the row's
+    own event."""
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S")
     out = []
+    for d, pd in parsed_of.items():
+        out.append(
+            (
+                f"{pd} < DATE '{MIN_DATE}'",
+                f"'implausible {d}: before {MIN_DATE[:4]} (a two-digit year?)'",
+            )
+        )
+        if d in FUTURE_YEARS:
+            limit = now.replace(year=now.year + FUTURE_YEARS[d]).strftime("%Y-%m-%d")
+            out.append(
+                (
+                    f"{pd} > DATE '{limit}'",
+                    f"'implausible {d}: more than {FUTURE_YEARS[d]} years ahead'",
+                )
+            )
+        else:
+            out.append(
+                (
+                    f"{pd} > TIMESTAMP '{stamp}'",
+                    f"'implausible {d}: in the future (after the load time {stamp})'",
+                )
+            )
     events = [(n, parsed_of[n]) for n in EVENT_COLUMNS if n in parsed_of]
     for b in (n for n in BIRTH_COLUMNS if n in parsed_of):
-        pb = parsed_of[b]
-        out.append((f"{pb} < DATE '{MIN_BIRTH}'", f"'implausible {b}: before {MIN_BIRTH[:4]}'"))
         if BIRTH_AFTER_EVENT:
-            out += [(f"{pb} > {pe}::DATE", f"'implausible {b}: after {e}'") for e, pe in events]
-    stamp = now.strftime("%Y-%m-%d %H:%M:%S")
-    out += [
-        (
-            f"{pe} > TIMESTAMP '{stamp}'",
-            f"'implausible {e}: in the future (after the load time {stamp})'",
-        )
-        for e, pe in events
-    ]
+            out += [
+                (f"{parsed_of[b]} > {pe}::DATE", f"'implausible {b}: after {e}'")
+                for e, pe in events
+            ]
     return out
 
 

@@ -32,23 +32,65 @@ def sniff_encoding(path: Path) -> str:
         return "gb18030"
 
 
-def transcode_to_utf8(path: Path, out: Path, encoding: str = "gb18030") -> None:
-    """Stream `path` from `encoding` to UTF-8; FileRejected names the byte offset if it is not."""
+def transcode_to_utf8(
+    path: Path, out: Path, encoding: str = "gb18030", newlines: bool = False
+) -> None:
+    """Stream `path` from `encoding` to UTF-8; FileRejected names the byte offset if it is not.
+    `newlines`: also end every line with LF (as normalise_newlines)."""
     dec = codecs.getincrementaldecoder(encoding)("strict")
-    offset = 0
+    offset, held_cr = 0, False
     with open(path, "rb") as fi, open(out, "wb") as fo:
         while True:
             chunk = fi.read(CHUNK)
             try:
-                fo.write(dec.decode(chunk, final=not chunk).encode("utf-8"))
+                data = dec.decode(chunk, final=not chunk).encode("utf-8")
             except UnicodeDecodeError as exc:
                 raise FileRejected(
                     f"unreadable encoding: neither UTF-8 nor GB18030/GBK (invalid byte at offset "
                     f"{offset + max(exc.start, 0):,}); re-export the file as UTF-8 or GB18030"
                 ) from None
+            if newlines:
+                data, held_cr = _lf(data, held_cr, final=not chunk)
+            fo.write(data)
             if not chunk:
                 return
             offset += len(chunk)
+
+
+def _lf(data: bytes, held_cr: bool, final: bool) -> tuple[bytes, bool]:
+    """`data` with CRLF and lone CR line ends as LF. A CR at the end of `data` is held back (its
+    LF may start the next chunk): returns (bytes to write, whether a CR is held)."""
+    if held_cr:
+        data = b"\r" + data
+    held = data.endswith(b"\r") and not final
+    if held:
+        data = data[:-1]
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n"), held
+
+
+def has_cr(path: Path, limit: int | None = SNIFF_BYTES) -> bool:
+    """Whether the first `limit` bytes (the whole file if None) hold a CR."""
+    with open(path, "rb") as fh:
+        if limit is not None:
+            return b"\r" in fh.read(limit)
+        while chunk := fh.read(CHUNK):
+            if b"\r" in chunk:
+                return True
+    return False
+
+
+def normalise_newlines(path: Path, out: Path) -> None:
+    """Copy `path` to `out` with every line ended by LF: Windows (CRLF), old Mac and some Excel
+    exports (CR only) and files mixing them read the same. DuckDB's strict CSV mode, which
+    finds rows with too many fields, takes one line end per file."""
+    held = False
+    with open(path, "rb") as fi, open(out, "wb") as fo:
+        while True:
+            chunk = fi.read(CHUNK)
+            data, held = _lf(chunk, held, final=not chunk)
+            fo.write(data)
+            if not chunk:
+                return
 
 
 def scan_lines(path: Path) -> tuple[int, bool]:
@@ -126,14 +168,27 @@ UNNAMED = "_ygt_unnamed_"  # + 1-based position: a header cell left empty
 
 def header_names(line: bytes, delim: str) -> list[str]:
     """The column names of a CSV header line (UTF-8, BOM and line end removed), made unique the
-    way DuckDB does (a repeated name gets `_1`, `_2`, ...)."""
+    way DuckDB does (a repeated name gets `_1`, `_2`, ...); an empty cell is named UNNAMED + its
+    position. Linear in the number of columns; FileRejected above MAX_COLUMNS."""
     text = line.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+    cells = next(csv.reader([text], delimiter=delim), []) or [""]
+    if len(cells) > MAX_COLUMNS:
+        raise FileRejected(
+            f"{len(cells):,} columns in line 1, more than the {MAX_COLUMNS:,} the loader reads; "
+            f"export only the columns the contract needs (`ygt contract`) and land again"
+        )
     names: list[str] = []
-    for n in next(csv.reader([text], delimiter=delim), []) or [""]:
-        base, k = n, 0
-        while n in names:
+    seen: set[str] = set()
+    next_suffix: dict[str, int] = {}
+    for pos, n in enumerate(cells, start=1):
+        if not n.strip():
+            n = f"{UNNAMED}{pos}"
+        base, k = n, next_suffix.get(n, 0)
+        while n in seen:
             k += 1
             n = f"{base}_{k}"
+        next_suffix[base] = k
+        seen.add(n)
         names.append(n)
     return names
 
@@ -146,10 +201,12 @@ def embedded_newlines_sql(cols: list[str]) -> str:
 
 
 def _csv_scan(con, readable: Path, delim: str, cols: list[str]) -> None:
-    """Read `readable` into file_rows / file_rejects without DuckDB's dialect sniffer: it refuses whole files
-    with mixed line endings (LF with some CRLF rows) or one unbalanced quote. Columns come from
-    the header line; non-strict mode takes both LF and CRLF as the end of a row (the CR does not
-    reach the values) and puts a too-long or ill-quoted row in file_rejects with its line."""
+    """Read `readable` (UTF-8, LF line ends: see normalise_newlines) into file_rows / file_rejects
+    without DuckDB's dialect sniffer, which refuses whole files with one unbalanced quote.
+    Columns come from the header line. Strict mode: a row with more or fewer fields than the
+    header goes to file_rejects with its line (non-strict mode would drop the extra field: an
+    unquoted `1,234.50` in the last column would load as `1`), as does a too-long or ill-quoted
+    row."""
     con.execute(
         "DROP TABLE IF EXISTS file_rows; DROP TABLE IF EXISTS file_rejects; DROP TABLE IF EXISTS file_reject_scans"
     )
@@ -157,7 +214,7 @@ def _csv_scan(con, readable: Path, delim: str, cols: list[str]) -> None:
     con.execute(
         f"CREATE TEMP TABLE file_rows AS SELECT * FROM read_csv({lit(str(readable))}, header = true, auto_detect = false, "
         f"columns = {columns}, delim = {lit(delim)}, quote = '\"', escape = '\"', new_line = '\\n', "
-        f"strict_mode = false, store_rejects = true, rejects_table = 'file_rejects', rejects_scan = 'file_reject_scans', "
+        f"strict_mode = true, store_rejects = true, rejects_table = 'file_rejects', rejects_scan = 'file_reject_scans', "
         f"rejects_limit = 0)"
     )
 
@@ -200,12 +257,16 @@ def _read_csv(con, path: Path, tmp: Path) -> tuple[str, list[int], set[int], lis
     rows). Returns (encoding, lines DuckDB skipped as blank, malformed lines, lines with an
     unbalanced quote -- blanked before the read, so among the skipped ones)."""
     encoding = sniff_encoding(path)
-    for attempt in range(2):
+    crlf = has_cr(path)  # a CR in the first MB: CRLF or CR-only line ends, rewritten as LF
+    for attempt in range(3):
         readable = path
         unbalanced: list[int] = []
         if encoding == "gb18030":
             readable = tmp / "transcoded.csv"
-            transcode_to_utf8(path, readable)
+            transcode_to_utf8(path, readable, newlines=crlf)
+        elif crlf:
+            readable = tmp / "newlines.csv"
+            normalise_newlines(path, readable)
         try:
             header = header_line(readable)
             delim = csv_delimiter(header)
@@ -213,10 +274,13 @@ def _read_csv(con, path: Path, tmp: Path) -> tuple[str, list[int], set[int], lis
             try:
                 _csv_scan(con, readable, delim, cols)
             except duckdb.Error as exc:
+                if not crlf and attempt < 2 and has_cr(path, limit=None):
+                    crlf = True  # CR line ends after the first MB: read again with LF ones
+                    continue
                 raise FileRejected(f"not a readable CSV table: {clean_duckdb_error(exc)}") from None
             rejected = con.execute("SELECT line, error_type FROM file_rejects").fetchall()
             bad_enc = any(e == "INVALID ENCODING" for _, e in rejected)
-            if bad_enc and encoding == "utf-8" and attempt == 0:
+            if bad_enc and encoding == "utf-8" and attempt < 2:
                 encoding = "gb18030"  # valid UTF-8 in the first MB only; read again as GB18030
                 continue
             if bad_enc:

@@ -30,6 +30,7 @@ class FileResult:
     format: str
     encoding: str | None = None
     status: str = "loaded"  # loaded | rejected
+    profile: str = ""  # the layout profile its header matched (profile.py)
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0

@@ -13,6 +13,7 @@ AUDIT_COLUMNS = [
     ("source", "VARCHAR"), ("period", "VARCHAR"), ("file", "VARCHAR"), ("rows_read", "BIGINT"),
     ("rows_loaded", "BIGINT"), ("rows_quarantined", "BIGINT"), ("rows_duplicate", "BIGINT"),
     ("loaded_at", "TIMESTAMP"), ("status", "VARCHAR"), ("message", "VARCHAR"),
+    ("profile", "VARCHAR"),
 ]  # fmt: skip
 QUARANTINE_COLUMNS = [
     ("source", "VARCHAR"), ("period", "VARCHAR"), ("file", "VARCHAR"), ("line", "BIGINT"),
@@ -61,6 +62,10 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     for name, cols in BOOKKEEPING.items():
         have = _table_columns(con, "raw", name)
+        if have is not None and _same_layout(have, cols[: len(have)]) and len(have) < len(cols):
+            for n, t in cols[len(have) :]:  # columns added since (load_audit.profile): append
+                con.execute(f"ALTER TABLE raw.{name} ADD COLUMN {q(n)} {t}")
+            have = _table_columns(con, "raw", name)
         if have is not None and not _same_layout(have, cols):
             raise LandingError(
                 f"raw.{name} has columns {have}, expected {cols}: this working database "

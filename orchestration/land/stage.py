@@ -11,6 +11,15 @@ import duckdb
 
 from orchestration import contract
 from orchestration.duck import insert_rows, lit, lit_list, q
+from orchestration.land import read
+from orchestration.land.profile import (
+    CONTRACT,
+    Mapping,
+    Profiles,
+    lookup_rules,
+    mapping,
+    resolve_lookups,
+)
 from orchestration.land.read import (
     csv_delimiter,
     embedded_newlines_sql,
@@ -72,8 +81,17 @@ def _line_expr(
     )
 
 
-def stage_file(con, src: contract.Source, path: Path, fidx: int, tmp: Path, fr: FileResult) -> None:
-    """Read one file and append its rows to temp table staged_rows (contract columns as text)."""
+def stage_file(
+    con,
+    src: contract.Source,
+    path: Path,
+    fidx: int,
+    tmp: Path,
+    fr: FileResult,
+    profiles: Profiles,
+) -> None:
+    """Read one file and append its rows to temp table staged_rows (contract columns as text,
+    through the layout profile its header matches)."""
     encoding, skipped, malformed, unbalanced = read_file(con, path, fr.format, tmp)
     fr.encoding = encoding
     types = dict(
@@ -82,7 +100,6 @@ def stage_file(con, src: contract.Source, path: Path, fidx: int, tmp: Path, fr: 
     header = list(types)
     if not header:
         raise FileRejected("no columns found (empty file?)")
-    by_norm = _by_norm(header)
     all_nulls, any_nl = _blank_and_newline_sql(header)
     any_nl = any_nl if fr.format == "csv" else "false"
     # one pass for the counts (a file's small queries add up over thousands of files)
@@ -91,16 +108,14 @@ def stage_file(con, src: contract.Source, path: Path, fidx: int, tmp: Path, fr: 
         f"coalesce(bool_or({any_nl}), false) FROM file_rows"
     ).fetchone()
     n_rej = len(malformed) + len(unbalanced)
-    missing = _missing_required(src, by_norm)
-    if missing:
-        raise FileRejected(
-            f"missing required column(s) {', '.join(missing)} ({len(header)} column(s) in line 1, "
-            f"{len(header) - len(_extra(src, header))} of them contract columns; is line 1 a header "
-            f"row?). Re-export the file with a header row holding these columns (names are matched "
-            f"case-insensitively) and land again",
-            rows_read=n_rows + n_rej,
-        )
-    numeric = numeric_codes(src, by_norm, types, path, fr.format, con)
+    try:
+        chosen, why = profiles.choose(src.name, fr.period, header)
+        lookups = resolve_lookups(con, chosen, header, fr.period) if lookup_rules(chosen) else None
+    except FileRejected as exc:
+        raise FileRejected(str(exc), rows_read=n_rows + n_rej) from None
+    m = mapping(chosen, why, header, types, fr.format, lookups)
+    fr.profile = chosen.name
+    numeric = numeric_codes(src, m.direct, types, path, fr.format, con)
     if numeric:
         raise FileRejected(
             f"code column(s) stored as numbers: {', '.join(numeric)}; leading zeros may be lost (dept "
@@ -109,12 +124,12 @@ def stage_file(con, src: contract.Source, path: Path, fidx: int, tmp: Path, fr: 
         )
     line_sql, join, rej_line = _line_expr(con, fr.format, header, skipped, malformed, has_nl)
     con.execute(
-        f"INSERT INTO staged_rows SELECT {fidx}, {line_sql}, {', '.join(_column_exprs(src, by_norm, types, fr.format))} "
-        f"FROM file_rows {join} WHERE NOT ({all_nulls})"
+        f"INSERT INTO staged_rows SELECT {fidx}, {line_sql}, {', '.join(m.exprs)}, "
+        f"{row_flag_sql(src, header, m)} FROM file_rows {join} WHERE NOT ({all_nulls})"
     )
     if n_rej:
         con.execute(
-            f"INSERT INTO malformed_rows SELECT {fidx}, {rej_line}, 'malformed CSV row: ' || lower(error_type) "
+            f"INSERT INTO malformed_rows SELECT {fidx}, {rej_line}, 'malformed CSV row: ' || {MALFORMED_SQL} "
             f"FROM (SELECT line, min(error_type) AS error_type FROM file_rejects GROUP BY line) AS file_rejects"
         )
     if unbalanced:
@@ -124,7 +139,57 @@ def stage_file(con, src: contract.Source, path: Path, fidx: int, tmp: Path, fr: 
             [(fidx, n, "malformed CSV row: unbalanced quote") for n in unbalanced],
         )
     fr.rows_read = n_rows + n_rej
-    fr.message = _file_notes(src, header, by_norm, n_rej, n_blank + len(skipped) - len(unbalanced))
+    fr.message = _file_notes(src, header, m, n_rej, n_blank + len(skipped) - len(unbalanced))
+
+
+# DuckDB's CSV error types -> the quarantine reason (never DuckDB's text: it quotes the line)
+MALFORMED_SQL = (
+    "CASE error_type WHEN 'TOO MANY COLUMNS' THEN 'more fields than the header has columns "
+    "(an unquoted delimiter inside a value?)' WHEN 'MISSING COLUMNS' THEN 'fewer fields than the "
+    "header has columns' WHEN 'UNQUOTED VALUE' THEN 'ill-quoted value' WHEN 'LINE SIZE OVER MAXIMUM' "
+    "THEN 'line longer than the reader''s limit' ELSE lower(error_type) END"
+)
+
+# Rows that are not records: a totals row (合计 ...), a signature or footer row (制表人 ...). Their
+# label is the first text of a cell; checked in every cell but those of free-text columns.
+TOTALS = r"(合|小|总|累)[\s\x{3000}]*计|(?i:sub\s*total|total)\b"
+FOOTER = r"制表|填表|填报|审核|复核|制单|报出日期|报送日期|单位负责人|统计负责人|负责人"
+
+
+def row_flag_sql(src: contract.Source, header: list[str], m: Mapping) -> str:
+    """SQL over file_rows: why a row of the file is not a record, or NULL. A totals row, a
+    signature or footer row, a value in a column without a header name, or no value in any
+    column the profile reads (a note under the table?). Labels are found at the start of any
+    cell but those of free-text columns."""
+    text_cols = {m.direct.get(c.name.lower()) for c in src.columns if c.kind == "text"}
+    watched = [h for h in header if h not in text_cols and not h.startswith(read.UNNAMED)]
+    # the watched cells of a row joined by a unit separator: one pattern test a row, however
+    # wide the file (a test per cell made DuckDB's optimiser run out of memory at 200 columns)
+    row = (
+        f"concat_ws(chr(31), {', '.join(f'file_rows.{q(h)}' for h in watched)})" if watched else ""
+    )
+    cell = r"(^|\x{1f})[\s\x{3000}]*"
+    unnamed = [h for h in header if h.startswith(read.UNNAMED)]
+    mapped = [h for h in header if h in m.used]
+    cases = []
+    if watched:
+        label = f"regexp_matches({row}, {lit(cell + '(' + TOTALS + '|' + FOOTER + ')')})"
+        totals = f"regexp_matches({row}, {lit(cell + '(' + TOTALS + ')')})"
+        cases.append(
+            f"WHEN {label} THEN CASE WHEN {totals} THEN 'totals row (合计/小计/总计), not a record' "
+            f"ELSE 'signature or footer row (制表人/审核人/填报日期), not a record' END"
+        )
+    if unnamed:
+        cases += [
+            f"WHEN file_rows.{q(h)} IS NOT NULL THEN 'value in column {h.removeprefix(read.UNNAMED)}, which has no header name'"
+            for h in unnamed
+        ]
+    if mapped:
+        none = " AND ".join(f"file_rows.{q(h)} IS NULL" for h in mapped)
+        cases.append(
+            f"WHEN {none} THEN 'no value in any contract column (a note below the table?)'"
+        )
+    return f"CASE {' '.join(cases)} END" if cases else "NULL::VARCHAR"
 
 
 def _blank_and_newline_sql(header: list[str]) -> tuple[str, str]:
@@ -135,55 +200,28 @@ def _blank_and_newline_sql(header: list[str]) -> tuple[str, str]:
     )
 
 
-def _by_norm(header: list[str]) -> dict[str, str]:
-    """Header names by their trimmed lower-case form (how contract columns are matched)."""
-    out: dict[str, str] = {}
-    for h in header:
-        out.setdefault(h.strip().lower(), h)
-    return out
+def _extra(header: list[str], m: Mapping) -> list[str]:
+    return [h for h in m.unmapped(header) if not h.startswith(read.UNNAMED)]
 
 
-def _missing_required(src: contract.Source, by_norm: dict[str, str]) -> list[str]:
-    return [c.name for c in src.columns if c.required and c.name.lower() not in by_norm]
-
-
-def _column_exprs(
-    src: contract.Source, by_norm: dict[str, str], types: dict[str, str], fmt: str
-) -> list[str]:
-    """Per contract column, the text of the file's matching column of file_rows (NULL when absent)."""
-    cols = []
-    for c in src.columns:
-        h = by_norm.get(c.name.lower())
-        if h is None:
-            cols.append("NULL")
-            continue
-        e = f"CAST(file_rows.{q(h)} AS VARCHAR)"
-        t = (types.get(h) or "").upper()
-        if fmt == "parquet" and t.startswith("TIMESTAMP") and c.kind == "date":
-            e = f"CAST(CAST(file_rows.{q(h)} AS DATE) AS VARCHAR)"
-        cols.append(e)
-    return cols
-
-
-def _extra(src: contract.Source, header: list[str]) -> list[str]:
-    return [h for h in header if h.strip().lower() not in {c.name.lower() for c in src.columns}]
-
-
-def _file_notes(
-    src: contract.Source, header: list[str], by_norm: dict[str, str], n_rej: int, blank: int
-) -> str:
+def _file_notes(src: contract.Source, header: list[str], m: Mapping, n_rej: int, blank: int) -> str:
     notes = []
     if n_rej:
         notes.append(f"{n_rej} malformed row(s) quarantined")
     if blank:
         notes.append(f"{blank} blank line(s) skipped")
-    extra = _extra(src, header)
+    unnamed = sum(h.startswith(read.UNNAMED) for h in header)
+    if unnamed:
+        notes.append(f"{unnamed} column(s) without a header name ignored")
+    if m.profile.name != CONTRACT:
+        notes.append(f"layout {m.profile.name}")
+    extra = _extra(header, m)
     if extra:  # named only when they look like column names: a header cell may be data
         named = [h for h in extra[:10] if re.fullmatch(r"[A-Za-z_][A-Za-z_ ]{0,39}", h)]
         notes.append(
             f"{len(extra)} extra column(s) ignored" + (f": {', '.join(named)}" if named else "")
         )
-    absent = [c.name for c in src.columns if not c.required and c.name.lower() not in by_norm]
+    absent = [c.name for c, e in zip(src.columns, m.exprs) if not c.required and e == "NULL"]
     if absent:
         notes.append(f"optional column(s) absent, loaded as NULL: {', '.join(absent)}")
     return "; ".join(notes)
@@ -209,6 +247,8 @@ def same_header_batches(paths: list[tuple[int, Path]]) -> list[tuple[str, list[M
                 header = header.decode("gb18030").encode("utf-8")
             except UnicodeDecodeError:
                 continue  # the per-file path rejects it and says why
+        if b"\r" in header.rstrip(b"\r\n") or not _plain_header(header):
+            continue  # CR-only line ends, empty or too many header cells: the per-file path
         groups.setdefault(header, []).append((fidx, path, encoding))
     out: list[tuple[str, list[Member]]] = []
     for header, members in groups.items():
@@ -225,9 +265,26 @@ def same_header_batches(paths: list[tuple[int, Path]]) -> list[tuple[str, list[M
     return out
 
 
+def _plain_header(header: bytes) -> bool:
+    """A header line the multi-file read names as the per-file path does: no empty cell (DuckDB
+    would name it `column<n>`), not wider than read.MAX_COLUMNS."""
+    try:
+        names = read.header_names(header, csv_delimiter(header))
+    except FileRejected:
+        return False
+    return not any(n.startswith(read.UNNAMED) for n in names)
+
+
 def stage_batch(
-    con, src: contract.Source, delim: str, members: list[Member], tmp: Path, name: str
-) -> dict[int, tuple[int, str, str]]:
+    con,
+    src: contract.Source,
+    delim: str,
+    members: list[Member],
+    tmp: Path,
+    name: str,
+    profiles: Profiles,
+    period: str,
+) -> dict[int, tuple[int, str, str, str]]:
     """Stage CSV files that share a header with one multi-file read into temp table `name`, seen
     through temp view `name`_rows in the layout of staged_rows (the GROUP BY reads it beside staged_rows, so the
     rows are not copied): DuckDB's start-up cost per read is most of the time of a small file.
@@ -235,7 +292,7 @@ def stage_batch(
     nothing unusual -- no malformed row, no empty line, no newline inside a value -- are staged
     here, their line number being row order + 2; the rest is left to the per-file path, which
     numbers lines around such things.
-    Returns {file index: (rows read, notes, encoding label)} of the files staged."""
+    Returns {file index: (rows read, notes, encoding label, profile)} of the files staged."""
     readable: dict[str, tuple[int, str]] = {}  # path read -> (file index, encoding label)
     try:
         for fidx, path, encoding in members:
@@ -248,7 +305,7 @@ def stage_batch(
             except FileRejected:
                 continue  # the per-file path rejects it and says why
             readable[str(out)] = (fidx, "GB18030")
-        return _stage_readable(con, src, delim, readable, name)
+        return _stage_readable(con, src, delim, readable, name, profiles, period)
     finally:
         for f in readable:
             if Path(f).parent == tmp:
@@ -256,8 +313,14 @@ def stage_batch(
 
 
 def _stage_readable(
-    con, src: contract.Source, delim: str, readable: dict[str, tuple[int, str]], name: str
-) -> dict[int, tuple[int, str, str]]:
+    con,
+    src: contract.Source,
+    delim: str,
+    readable: dict[str, tuple[int, str]],
+    name: str,
+    profiles: Profiles,
+    period: str,
+) -> dict[int, tuple[int, str, str, str]]:
     """stage_batch on UTF-8 files: {path to read: (file index, encoding label)}."""
     if len(readable) < 2:
         return {}
@@ -265,7 +328,7 @@ def _stage_readable(
     try:
         con.execute(
             f"CREATE TEMP TABLE {name} AS SELECT * FROM read_csv({lit_list(readable)}, header = true, all_varchar = true, "
-            f"delim = {lit(delim)}, quote = '\"', escape = '\"', filename = {lit(FILE_COL)}, store_rejects = true, "
+            f"delim = {lit(delim)}, quote = '\"', escape = '\"', strict_mode = true, filename = {lit(FILE_COL)}, store_rejects = true, "
             f"rejects_table = 'file_rejects', rejects_scan = 'file_reject_scans', rejects_limit = 0)"
         )
     except duckdb.Error:
@@ -278,9 +341,15 @@ def _stage_readable(
         if n != FILE_COL
     }
     header = list(types)
-    by_norm = _by_norm(header)
-    if not header or _missing_required(src, by_norm):
+    if not header:
         return {}
+    try:
+        chosen, why = profiles.choose(src.name, period, header)
+    except FileRejected:
+        return {}  # the per-file path reads them one by one and says why
+    if lookup_rules(chosen):
+        return {}  # resolved per file
+    m = mapping(chosen, why, header, types, "csv")
     all_nulls, _ = _blank_and_newline_sql(header)
     stats = {
         r[0]: r[1:]
@@ -310,14 +379,16 @@ def _stage_readable(
     insert_rows(con, f"{name}_files", clean)
     con.execute(
         f"CREATE TEMP VIEW {name}_rows AS SELECT member.fidx AS _fidx, file_rows.rowid - member.first_rowid + 2 AS _line, "
-        f"{', '.join(_column_exprs(src, by_norm, types, 'csv'))} FROM {name} AS file_rows JOIN {name}_files AS member "
+        f"{', '.join(m.exprs)}, {row_flag_sql(src, header, m)} AS _flag "
+        f"FROM {name} AS file_rows JOIN {name}_files AS member "
         f"ON member.file = file_rows.{FILE_COL} WHERE NOT ({all_nulls})"
     )
     return {
         fidx: (
             stats[file][1],
-            _file_notes(src, header, by_norm, 0, stats[file][0]),
+            _file_notes(src, header, m, 0, stats[file][0]),
             readable[file][1],
+            chosen.name,
         )
         for file, fidx, _ in clean
     }

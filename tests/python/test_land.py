@@ -633,7 +633,11 @@ def test_folder_names_validated_with_clear_messages(tmp_path):
     text = "\n".join(rep.problems)
     assert "outpatient_visits/2024/" in text and "YYYYQn" in text
     assert "outpatient_visit/" in text and "unknown source folder" in text
-    assert "readme.txt" in text
+    # a file of an unknown type is not read: listed as skipped, in the summary and the audit
+    assert "readme.txt" in rep.summary()
+    assert rows(db, "SELECT status FROM raw.load_audit WHERE file LIKE '%readme.txt'") == [
+        ("skipped",)
+    ]
     assert rows(db, "SELECT visit_id FROM raw.outpatient_visits") == [("2",)]
 
 

@@ -101,7 +101,7 @@ def test_one_unbalanced_quote_and_one_too_long_row_are_quarantined_by_line(tmp_p
     ]
     got = rows(db, "SELECT line, reason FROM raw.quarantine ORDER BY line")
     assert [g[0] for g in got] == [3, 6]
-    assert "unbalanced quote" in got[0][1] and "line size" in got[1][1]
+    assert "unbalanced quote" in got[0][1] and "line longer" in got[1][1]
     assert audit(db, "v.csv")[:5] == (6, 4, 2, 0, "loaded")
     for _, reason in got:
         assert ID_A not in reason and NAMES[0] not in reason
