@@ -146,6 +146,16 @@ def _show(v: str, kind: str = "code") -> str:
     return f"'''' || left({_masked(v, kind)}, 40) || ''''"
 
 
+def china_time_sql(expr: str) -> str:
+    """A date-time without its `+08:00` (or `+0800`) suffix: the insurance platform writes China
+    time with its offset. Any other offset is left, so the value does not parse and is
+    quarantined rather than taken for China time."""
+    return (
+        f"CASE WHEN contains({expr}, '+') THEN regexp_replace({expr}, '\\+08:?00$', '') "
+        f"ELSE {expr} END"
+    )
+
+
 def excel_text_sql(expr: str) -> str:
     """Excel's text protection `="04"` unwrapped to `04` (a CSV saved from a sheet that kept
     leading zeros that way); other values as they are."""
@@ -241,10 +251,10 @@ def parse_sql(src: contract.Source, key: bytes, now: datetime) -> ParseSql:
             cases = " ".join(f"WHEN {lit(a)} THEN {lit(code)}" for a, code in c.aliases)
             v = f"(CASE {v} {cases} ELSE {v} END)"
         if c.kind == "date":
-            parsed = f"{strptime_sql(v, DATE_FORMATS)}::DATE"
+            parsed = f"{strptime_sql(china_time_sql(v), DATE_FORMATS)}::DATE"
             what = "bad date"
         elif c.kind == "timestamp":
-            parsed = strptime_sql(f"replace({v}, 'T', ' ')", TIMESTAMP_FORMATS)
+            parsed = strptime_sql(f"replace({china_time_sql(v)}, 'T', ' ')", TIMESTAMP_FORMATS)
             what = "bad date-time"
         elif c.kind == "money":
             parsed = f"TRY_CAST({v} AS DECIMAL(18,2))"

@@ -110,11 +110,11 @@ def stage_file(
     n_rej = len(malformed) + len(unbalanced)
     try:
         chosen, why = profiles.choose(src.name, fr.period, header)
+        fr.profile = chosen.name
         lookups = resolve_lookups(con, chosen, header, fr.period) if lookup_rules(chosen) else None
     except FileRejected as exc:
         raise FileRejected(str(exc), rows_read=n_rows + n_rej) from None
     m = mapping(chosen, why, header, types, fr.format, lookups)
-    fr.profile = chosen.name
     numeric = numeric_codes(src, m.direct, types, path, fr.format, con)
     if numeric:
         raise FileRejected(
