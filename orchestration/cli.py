@@ -248,6 +248,17 @@ def cmd_contract(args) -> int:
     return 0
 
 
+def cmd_inspect(args) -> int:
+    from orchestration.inspect import InspectError, inspect
+
+    try:
+        sys.stdout.write(inspect(Path(args.path), args.source, args.period))
+    except (InspectError, ValueError) as exc:
+        print(f"ygt inspect: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_demo(args) -> int:
     from orchestration import pipeline
     from orchestration.generate import generate
@@ -589,6 +600,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="regenerate models/staging/_sources.yml from the contract instead",
     )
     c.set_defaults(func=cmd_contract)
+
+    ins = sub.add_parser(
+        "inspect",
+        help="show what landing would make of a file or a delivery folder (nothing written)",
+        description="The first thing to run on a new county's export. For each file: the "
+        "layout profile its header matched and why, each contract column's source field, the "
+        "fields nothing reads; then the delivery landed into memory: rows read = loaded + "
+        "quarantined + duplicate, five parsed rows (identifiers as the start of their keyed "
+        "hash, names dropped) and the quarantine reasons with counts. Source and period come "
+        "from the path (<landing>/<source>/<period>/...) unless given; the landing folder's "
+        "_profiles/ and, for name look-ups, its facilities/ register of the year are used. "
+        "Profiles: docs/landing-profiles.md.",
+    )
+    ins.add_argument("path", help="a landing file or a <source>/<period>/ folder")
+    ins.add_argument("--source", help="the source, when the path does not say it")
+    ins.add_argument(
+        "--period", help="the delivery period (YYYY or YYYYQn), when the path does not say it"
+    )
+    ins.set_defaults(func=cmd_inspect)
 
     d = sub.add_parser(
         "demo",

@@ -5,6 +5,7 @@ by name. Files are built here; the expected values are the ones the fixture was 
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import openpyxl
@@ -251,3 +252,28 @@ def test_a_broken_profile_stops_landing_naming_its_file(tmp_path):
     )
     with pytest.raises(LandingError, match=r"bad\.yml.*required column"):
         land(tmp_path / "w.duckdb", landing, progress=lambda _m: None)
+
+
+def test_inspect_explains_a_national_layout_and_writes_nothing(tmp_path):
+    from orchestration.inspect import inspect
+
+    landing = tmp_path / "landing"
+    register(landing)
+    base = landing / "inpatient_discharges" / "2024Q2"
+    base.mkdir(parents=True)
+    write_dbf(
+        base / "n041.dbf",
+        N041,
+        [(False, n041_row("县人民医院", "B1", "1")),
+         (False, n041_row("县人民医院", "B2", "1", cysjs="25", id_no=ID_B, name=NAMES[1]))],
+    )  # fmt: skip
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    text = inspect(base / "n041.dbf")
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert "layout: inpatient_discharges_n041" in text
+    assert re.search(r"org_code +<- USERNAME looked up as the register's org_name -> org_code", text)
+    assert re.search(r"admit_time +<- RYSJ \(date\) \+ RYSJS \(hour\)", text)
+    assert "read 2 = loaded 1 + quarantined 1 + duplicate 0" in text
+    assert "admission_id=B1-1, org_code=01001" in text
+    assert "1 x bad date-time in discharge_time" in text
+    assert_nothing_personal(text, [ID_A, ID_B], NAMES[:2])
