@@ -406,3 +406,32 @@ def resolve_lookups(con, p: Profile, header: list[str], period: str) -> dict[str
             )
         out[column] = table
     return out
+
+
+DOC_BEGIN = "<!-- profiles: rendered by orchestration.land.profile.render_docs() -->"
+DOC_END = "<!-- end of profiles -->"
+
+
+def render_docs() -> str:
+    """The shipped profiles as Markdown (docs/landing-profiles.md holds this between DOC_BEGIN
+    and DOC_END; a test keeps the two equal)."""
+    out = [DOC_BEGIN, ""]
+    for p in shipped():
+        out += [
+            f"### `{p.name}` ({p.source})",
+            "",
+            p.description,
+            "",
+            "| column | from |",
+            "|---|---|",
+        ]
+        for c in contract.SOURCE_BY_NAME[p.source].columns:
+            rule = p.columns[c.name]
+            if rule.kind == "constant" and rule.value is None:
+                continue
+            text = rule.describe()
+            if c.name in p.values:
+                text += "; values " + ", ".join(f"{a} → {b}" for a, b in p.values[c.name].items())
+            out.append(f"| `{c.name}` | {text} |")
+        out.append("")
+    return "\n".join(out + [DOC_END])

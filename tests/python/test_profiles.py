@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -16,7 +17,7 @@ from test_spreadsheets import write_dbf
 
 from orchestration import contract
 from orchestration.land import LandingError, land
-from orchestration.land.profile import Profiles, norm
+from orchestration.land.profile import Profiles, norm, render_docs, shipped
 
 
 @pytest.fixture(autouse=True)
@@ -271,9 +272,44 @@ def test_inspect_explains_a_national_layout_and_writes_nothing(tmp_path):
     text = inspect(base / "n041.dbf")
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
     assert "layout: inpatient_discharges_n041" in text
-    assert re.search(r"org_code +<- USERNAME looked up as the register's org_name -> org_code", text)
+    assert re.search(
+        r"org_code +<- USERNAME looked up as the register's org_name -> org_code", text
+    )
     assert re.search(r"admit_time +<- RYSJ \(date\) \+ RYSJS \(hour\)", text)
     assert "read 2 = loaded 1 + quarantined 1 + duplicate 0" in text
     assert "admission_id=B1-1, org_code=01001" in text
     assert "1 x bad date-time in discharge_time" in text
     assert_nothing_personal(text, [ID_A, ID_B], NAMES[:2])
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "landing-profiles.md"
+
+
+def test_the_docs_list_every_shipped_profile_with_its_fields():
+    text = DOC.read_text(encoding="utf-8")
+    assert render_docs() in text
+    for p in shipped():
+        assert f"### `{p.name}` ({p.source})" in text
+
+
+def test_the_worked_example_of_the_docs_lands_its_file(tmp_path):
+    text = DOC.read_text(encoding="utf-8")
+    example = text.split("`<landing>/_profiles/vendor_his_outpatient.yml`, lands it:")[1]
+    yml = example.split("```yaml\n")[1].split("```")[0]
+    header = text.split("with the header\n`")[1].split("`")[0].replace("\n", "")
+    landing = tmp_path / "landing"
+    (landing / "_profiles").mkdir(parents=True)
+    (landing / "_profiles" / "vendor_his_outpatient.yml").write_text(yml, encoding="utf-8")
+    row = ["MZ001", "01001", "03", "2024-04-02", "9", "急诊", "否", ID_A, NAMES[0], "女",
+           "1949-12-31", "J06.9", "12.50", "390"]  # fmt: skip
+    csv_file(landing / "outpatient_visits" / "2024Q2" / "门诊流水.csv", header.split(","), [row])
+    db, rep, said = land_quietly(tmp_path)
+    assert audit_of(db, "门诊流水.csv")[:5] == (1, 1, 0, 0, "loaded")
+    assert rows(
+        db,
+        "SELECT visit_id, visit_time::VARCHAR, visit_type, cancel_flag, sex, person_key, "
+        "total_fee FROM raw.outpatient_visits",
+    ) == [
+        ("MZ001", "2024-04-02 09:00:00", "emergency", 0, "2", expected_hmac(ID_A), Decimal("12.50"))
+    ]
+    assert rows(db, "SELECT profile FROM raw.load_audit") == [("vendor_his_outpatient",)]
