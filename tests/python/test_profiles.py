@@ -313,3 +313,23 @@ def test_the_worked_example_of_the_docs_lands_its_file(tmp_path):
         ("MZ001", "2024-04-02 09:00:00", "emergency", 0, "2", expected_hmac(ID_A), Decimal("12.50"))
     ]
     assert rows(db, "SELECT profile FROM raw.load_audit") == [("vendor_his_outpatient",)]
+
+
+@pytest.mark.parametrize("p", shipped(), ids=lambda p: p.name)
+def test_inspect_explains_every_shipped_layout(tmp_path, p):
+    from orchestration.inspect import inspect
+
+    src = contract.SOURCE_BY_NAME[p.source]
+    fields = []
+    for c in src.columns:
+        rule = p.columns[c.name]
+        fields += rule.fields[:1] if rule.kind in ("field", "lookup") else list(rule.fields)
+    period = "2024" if src.frequency == "annual" else "2024Q2"
+    path = tmp_path / "landing" / p.source / period / "export.csv"
+    csv_file(path, fields, [["1"] * len(fields)])
+    text = inspect(path)
+    assert f"layout: {p.name} -- {p.description}" in text
+    for c in src.columns:
+        rule = p.columns[c.name]
+        if rule.kind != "constant":
+            assert re.search(rf"\n    {c.name} +<- {re.escape(rule.describe())}", text), c.name
