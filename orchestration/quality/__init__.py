@@ -1,4 +1,4 @@
-"""Data-quality gates: a check catalogue, DuckDB measurements, Great Expectations judgement.
+"""Data-quality gates: a check catalogue, validated by Great Expectations inside DuckDB.
 
 `run_raw_gates` after landing, `run_mart_gates` after dbt; results in `raw.dq_results`
 (published as `marts.data_quality`, with what was found). A blocking failure stops

@@ -3,8 +3,9 @@
 dbt loads the same file as the seed `reference.dq_check_catalog`; this module reads it for the
 gates. Columns: check_id, stage (raw | mart), source, field (columns, `|`-separated),
 category (conformance | completeness | plausibility), severity (blocking | warning),
-threshold (tolerated share of failing rows), rule (a name in rules.RULES), params (JSON),
-description.
+threshold (tolerated share of failing rows; GE's `mostly` = 1 - threshold), rule (mapped to
+Great Expectations expectations in expectations.plan, or SQL in rules.RULES where none fits),
+params (JSON), description, expectation (the GE expectation type the rule maps to, or `sql`).
 """
 
 from __future__ import annotations

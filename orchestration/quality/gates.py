@@ -1,12 +1,13 @@
-"""Run the catalogue's checks: DuckDB computes per-period counts, Great Expectations judges them.
+"""Run the catalogue's checks: Great Expectations validates the DuckDB tables itself.
 
-For each stage one DataFrame holds a row per (check, source, period) with rows_checked,
-rows_failed and failed_share. One GE suite per stage has one expectation per catalogue check
-(`failed_share` ≤ threshold, restricted to that check's rows), so GE's results name every check by
-id and description. The GE project template lives in gx/ (config committed); each working
-database gets its own copy beside it, where GE writes suites, results and its Data Docs (left
-in the working folder: they need CDN assets; people read `<stem>_quality.html`, written by
-`orchestration.report.write_quality_page` from `marts.data_quality`).
+Each check's rule maps to GE's own expectations (expectations.py); GE runs them inside DuckDB
+through its SQL data source (gx_duckdb.py holds what that needs), a batch per source x delivery
+period, and its results (unexpected counts, the first failing values or rows) become the rows
+of raw.dq_results. The few rules no expectation fits are SQL (rules.py), judged the way GE judges
+`mostly`. The GE project template lives in gx/ (config committed); each working database gets
+its own copy beside it, where GE keeps suites, the latest result per batch and its Data Docs
+(made readable offline, data_docs.py); people read `<stem>_quality.html`, written by
+`orchestration.report.write_quality_page` from `marts.data_quality`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from orchestration import settings
 from orchestration.duck import lit
+from orchestration.quality import data_docs, expectations, gx_duckdb
 from orchestration.quality.catalog import Check, load_catalog
-from orchestration.quality.rules import RULES
+from orchestration.quality.rules import MAX_EXAMPLES, RULES
 from orchestration.settings import GX_DIR
 
 settings.quiet_telemetry()
@@ -145,20 +146,12 @@ def _table_exists(con, schema: str, table: str) -> bool:
     )
 
 
-def measure(con, checks: list[Check], periods: set[str] | None) -> pd.DataFrame:
-    """Run every check's SQL; one row per (check, period), only `periods` when given."""
+def measure(con, checks: list[Check], periods: set[str] | None) -> list[dict]:
+    """The SQL-only checks (expectations.SQL_ONLY): one row per (check, period), only `periods`
+    when given, judged as GE judges `mostly` (the share of rows that pass >= 1 - threshold)."""
     out = []
     for check in checks:
-        schema = "raw" if check.stage == "raw" else "marts"
-        base = dict(
-            check_id=check.check_id,
-            source=check.source,
-            category=check.category,
-            severity=check.severity,
-            threshold=check.threshold,
-            description=check.description,
-        )
-        if not _table_exists(con, schema, check.source):
+        if not _table_exists(con, _schema(check), check.source):
             continue
         sql = RULES[check.rule](check)
         if periods is not None:  # DuckDB pushes this through the GROUP BY into the table scan
@@ -166,92 +159,241 @@ def measure(con, checks: list[Check], periods: set[str] | None) -> pd.DataFrame:
             sql = f"select * from ({sql}) where period in ({listed})"
         try:
             counted = con.execute(sql).fetchall()
-            message = check.description
-            error = False
         except duckdb.Error as exc:
-            counted = [(None, 0, 0, None, None)]
-            message, error = f"check could not run: {exc}".splitlines()[0], True
+            out.append(_error_row(check, None, exc))
+            continue
         for period, checked, failed, examples, examples_total in counted:
+            ok = not checked or 1 - failed / checked >= expectations.mostly(check)
             out.append(
-                base
-                | dict(
-                    period=period,
-                    rows_checked=checked,
-                    rows_failed=failed,
-                    failed_share=(failed / checked) if checked else 0.0,
-                    error=error,
-                    message=message,
-                    finding=finding_text(failed, examples, examples_total),
+                _row(
+                    check,
+                    period,
+                    checked,
+                    failed,
+                    ok,
+                    finding_text(failed, examples, examples_total),
                 )
             )
-    return pd.DataFrame(out)
+    return out
 
 
-def judge_with_great_expectations(
-    stage: str, checks: list[Check], frame: pd.DataFrame, gx_root: Path
-) -> list[bool]:
-    """Validate the measured frame with a GE suite generated from the catalogue.
+def _schema(check: Check) -> str:
+    return "raw" if check.stage == "raw" else "marts"
 
-    Returns, per frame row, whether it passed its check's expectation.
-    """
+
+def _row(check: Check, period, checked, failed, ok: bool, finding: str, message=None) -> dict:
+    return dict(
+        check_id=check.check_id,
+        stage=check.stage,
+        source=check.source,
+        period=period,
+        category=check.category,
+        severity=check.severity,
+        threshold=check.threshold,
+        rows_checked=int(checked or 0),
+        rows_failed=int(failed or 0),
+        status="not_applicable" if not checked else ("passed" if ok else "failed"),
+        message=message or check.description,
+        finding=finding,
+    )
+
+
+def _error_row(check: Check, period, exc) -> dict:
+    message = f"check could not run: {exc}".splitlines()[0]
+    return _row(check, period, 0, 0, False, "", message) | {"status": "error"}
+
+
+def _label(found: dict, plan: expectations.Plan, column: str | None) -> str:
+    """One failing row, named without its content: `file:line` (raw) or indicator and area."""
+    value = found.get(column) if column else None
+    if plan.index_columns == expectations.RAW_ROW:
+        if found.get("_file") is None:
+            return ""
+        label = f"{found['_file']}:{found['_line']}"
+        return label + (f" ({value})" if plan.detail and value is not None else "")
+    label = " ".join(str(found.get(c)) for c in plan.index_columns)
+    if plan.detail and value is not None:
+        label += f" = {round(float(value), 4):g}"
+    return label
+
+
+def _finding(plan: expectations.Plan, results: list) -> str:
+    """What GE found, in the words finding_text uses: the distinct failing values of a code
+    column, or the first failing rows (GE's partial lists: the first 20 failing rows each)."""
+    failed = sum(r.result.get("unexpected_count") or 0 for r in results)
+    if plan.finding == "values":
+        values = sorted(
+            {
+                "/".join(str(x) for x in v.values()) if isinstance(v, dict) else str(v)
+                for r in results
+                for v in r.result.get("partial_unexpected_list") or []
+                if v is not None
+            }
+        )
+        shown = values[:MAX_EXAMPLES]
+        truncated = any(
+            (r.result.get("unexpected_count") or 0)
+            > len(r.result.get("partial_unexpected_list") or [])
+            for r in results
+        )
+        if not shown:
+            return ""
+        more = len(values) - len(shown)
+        if more > 0:
+            return ", ".join(shown) + f" and {more}{'+' if truncated else ''} more"
+        return ", ".join(shown) + (" …" if truncated else "")
+    labels = sorted(
+        (
+            (f.get(plan.index_columns[0]) or "", f.get(plan.index_columns[1]) or 0),
+            _label(f, plan, r.expectation_config.kwargs.get("column")),
+        )
+        for r in results
+        for f in r.result.get("partial_unexpected_index_list") or []
+    )
+    shown = [label for _, label in labels if label][:MAX_EXAMPLES]
+    return finding_text(failed, shown, failed)
+
+
+def _periods_of(con, check: Check, periods: set[str] | None) -> list[str]:
+    column = "_period" if check.stage == "raw" else "period"
+    found = [
+        p
+        for (p,) in con.execute(
+            f"select distinct {column} from {_schema(check)}.{check.source} "
+            f"where {column} is not null order by 1"
+        ).fetchall()
+    ]
+    return [p for p in found if periods is None or p in periods]
+
+
+def validate(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    checks: list[Check],
+    periods: set[str] | None,
+    gx_root: Path,
+) -> list[dict]:
+    """GE validates the tables in DuckDB: a suite per source (its checks' expectations), a batch
+    per source x delivery period (a query asset filtered on the period), results stored in the GE
+    project and built into its Data Docs. One result row per (check, period)."""
+    gx_duckdb.install()
+    with gx_duckdb.connections_closed():  # no GE connection outlives the gates
+        return _validate(con, stage, checks, periods, gx_root)
+
+
+def _validate(con, stage, checks, periods, gx_root) -> list[dict]:
     import great_expectations as gx
-    import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.expectations.row_conditions import Column
 
+    path = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()[0]
+    if not path:
+        raise ValueError("the quality gates need a database file: GE opens its own connection")
     ctx = gx.get_context(mode="file", project_root_dir=str(gx_root))
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = ctx.data_sources.add_or_update_pandas("ygt_quality")
-    asset_name = f"{stage}_check_counts"
-    asset = next(
-        (a for a in source.assets if a.name == asset_name), None
-    ) or source.add_dataframe_asset(asset_name)
-    batch = next(
-        (b for b in asset.batch_definitions if b.name == "all"), None
-    ) or asset.add_batch_definition_whole_dataframe("all")
-
-    # the expectations are given to the suite at once and stored with it once: add_expectation
-    # on a suite already in the store rewrites the stored suite each time (~2 s for 35 checks)
-    suite = gx.ExpectationSuite(
-        name=f"{stage}_gates",
-        expectations=[
-            gxe.ExpectColumnValuesToBeBetween(
-                column="failed_share",
-                min_value=0,
-                max_value=check.threshold,
-                row_condition=Column("check_id") == check.check_id,
-                description=f"{check.check_id} [{check.severity}, {check.category}] {check.source}: "
-                f"{check.description} (tolerated failure share {check.threshold:g})",
-                meta={"check_id": check.check_id},
+    source = ctx.data_sources.add_or_update_sql(
+        "warehouse",
+        connection_string=gx_duckdb.connection_string(path),
+        kwargs=gx_duckdb.engine_kwargs(),
+    )
+    context = {}
+    if any(c.rule == "known_facility" for c in checks):
+        context["facility_codes"] = [
+            c for (c,) in con.execute(
+                "select distinct org_code from raw.facilities where org_code is not null"
+            ).fetchall()
+        ]  # fmt: skip
+    out: list[dict] = []
+    by_source: dict[str, list[Check]] = {}
+    for check in checks:
+        by_source.setdefault(check.source, []).append(check)
+    try:
+        for table, table_checks in by_source.items():
+            plans = {c.check_id: expectations.plan(c, context) for c in table_checks}
+            suite = ctx.suites.add_or_update(
+                gx.ExpectationSuite(
+                    name=f"{stage}_{table}",
+                    expectations=[e for p in plans.values() for e in p.expectations],
+                )
             )
-            for check in checks
-        ],
+            vd = _validation_definition(ctx, source, suite, stage, table)
+            index_columns = list(next(iter(plans.values())).index_columns)
+            for period in _periods_of(con, table_checks[0], periods):
+                out += _validate_batch(ctx, vd, stage, period, table_checks, plans, index_columns)
+        data_docs.reset_site(data_docs_dir(gx_root))
+        ctx.build_data_docs()
+    finally:
+        source.get_engine().dispose()
+    data_docs.make_offline(data_docs_dir(gx_root))
+    return out
+
+
+def _period_column(stage: str) -> str:
+    return "_period" if stage == "raw" else "period"
+
+
+def _validation_definition(ctx, source, suite, stage: str, table: str):
+    """A query asset over the whole table with a batch definition per delivery period (GE's
+    column-value partitioner on `_period`, or `period` in the marts); made once per GE project."""
+    import great_expectations as gx
+    from great_expectations.core.partitioners import PartitionerColumnValue
+
+    name = f"{stage}_{table}"
+    schema = "raw" if stage == "raw" else "marts"
+    asset = next((a for a in source.assets if a.name == name), None) or source.add_query_asset(
+        name, query=f"select * from {schema}.{table}"
     )
-    suite = ctx.suites.add_or_update(suite)
-    vd = ctx.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=f"{stage}_gates", data=batch, suite=suite)
+    batch = next((b for b in asset.batch_definitions if b.name == "by_period"), None)
+    # GE checks only date partitioners (by reading a value); a period column is text
+    batch = batch or asset.add_batch_definition(
+        "by_period",
+        partitioner=PartitionerColumnValue(column_name=_period_column(stage)),
+        validate_partitioner=False,
     )
-    checkpoint = ctx.checkpoints.add_or_update(
-        gx.Checkpoint(
-            name=f"{stage}_gates",
-            validation_definitions=[vd],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
-            result_format={"result_format": "COMPLETE"},
+    return ctx.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=name, data=batch, suite=suite)
+    )
+
+
+def _validate_batch(ctx, vd, stage, period, checks, plans, index_columns):
+    column = _period_column(stage)
+    data_docs.forget_results(ctx.root_directory, vd.suite.name, f"{vd.name}-{column}_{period}")
+    start, end = expectations.period_bounds(period) if period[:4].isdigit() else (None, None)
+    try:
+        run = vd.run(
+            batch_parameters={column: period},
+            expectation_parameters={"period_start": start, "period_end": end},
+            result_format={
+                "result_format": "SUMMARY",
+                "unexpected_index_column_names": index_columns,
+            },
         )
-    )
-    result = checkpoint.run(batch_parameters={"dataframe": frame.reset_index(drop=True)})
-    passed = [True] * len(frame)
-    for validation in result.run_results.values():
-        for r in validation.results:
-            if not r.success:
-                for i in r.result.get("unexpected_index_list") or []:
-                    passed[int(i)] = False
-                if r.exception_info and r.exception_info.get("raised_exception"):
-                    cid = r.expectation_config.meta["check_id"]
-                    for i, row in enumerate(frame.itertuples()):
-                        if row.check_id == cid:
-                            passed[i] = False
-    return passed
+    except Exception as exc:
+        return [_error_row(c, period, exc) for c in checks]
+    by_check: dict[str, list] = {}
+    for r in run.results:
+        by_check.setdefault(r.expectation_config.meta["check_id"], []).append(r)
+    out = []
+    for check in checks:
+        results, plan = by_check.get(check.check_id, []), plans[check.check_id]
+        raised = [r for r in results if r.exception_info.get("raised_exception")]
+        if raised:
+            out.append(_error_row(check, period, raised[0].exception_info["exception_message"]))
+            continue
+        checked = [
+            r.result.get("observed_value", 0)
+            if "observed_value" in r.result
+            else (r.result.get("element_count") or 0) - (r.result.get("missing_count") or 0)
+            for r in results
+        ]
+        failed = sum(r.result.get("unexpected_count") or 0 for r in results)
+        ok = all(r.success for r in results)
+        out.append(
+            _row(check, period, sum(checked) if plan.partitioned else max(checked, default=0),
+                 failed, ok, _finding(plan, results) if failed else "")
+        )  # fmt: skip
+    return out
 
 
 def run_gates(
@@ -259,39 +401,18 @@ def run_gates(
 ) -> GateResult:
     checks = load_catalog(stage)
     ensure_results_table(con)
-    frame = measure(con, checks, periods)
-    ran = [c for c in checks if c.check_id in set(frame.get("check_id", []))]
-    judged = (
-        judge_with_great_expectations(stage, ran, frame[~frame.error], gx_root_for(con))
-        if len(frame)
-        else []
-    )
+    present = [c for c in checks if _table_exists(con, _schema(c), c.source)]
+    in_sql = [c for c in present if c.rule in expectations.SQL_ONLY]
+    in_gx = [c for c in present if c.rule not in expectations.SQL_ONLY]
+    rows = measure(con, in_sql, periods)
+    if in_gx:
+        rows += validate(con, stage, in_gx, periods, gx_root_for(con))
     run_at = dt.datetime.now().replace(microsecond=0)
-    rows, k = [], 0
-    for row in frame.itertuples(index=False):
-        if row.error:
-            status = "error"
-        else:
-            ok = judged[k]
-            k += 1
-            status = "not_applicable" if not row.rows_checked else ("passed" if ok else "failed")
-        rows.append(
-            dict(
-                check_id=row.check_id,
-                stage=stage,
-                source=row.source,
-                period=row.period,
-                category=row.category,
-                severity=row.severity,
-                threshold=row.threshold,
-                rows_checked=int(row.rows_checked or 0),
-                rows_failed=int(row.rows_failed or 0),
-                status=status,
-                message=row.message,
-                run_at=run_at,
-                finding=row.finding,
-            )
-        )
+    order = {c.check_id: i for i, c in enumerate(checks)}
+    rows = sorted(
+        (r | {"run_at": run_at} for r in rows),
+        key=lambda r: (order[r["check_id"]], r["period"] or ""),
+    )
     _store(con, stage, periods, rows)
     outstanding = [
         dict(zip(COLUMN_NAMES, r))

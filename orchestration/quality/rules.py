@@ -1,7 +1,9 @@
-"""Each rule is SQL that DuckDB runs over a whole table at once, returning one row per period:
-(period, rows_checked, rows_failed, examples, examples_total). Great Expectations then judges
-the shares against the catalogue's thresholds (gates.py). Row-level work stays in DuckDB, so a
-province-year of raw visits is never pulled into pandas.
+"""The checks no Great Expectations expectation fits (expectations.SQL_ONLY says why; every
+other rule is GE's own expectation, expectations.py). Each is SQL that DuckDB runs over a whole
+table at once, returning one row per period: (period, rows_checked, rows_failed, examples,
+examples_total); the gate judges the share against the catalogue's threshold as GE's `mostly`
+does. Row-level work stays in DuckDB, so a province-year of raw visits is never pulled into
+pandas.
 
 `examples` says what was found, in the same scan: either the distinct failing values of a code
 column (facility codes, diagnosis codes, area codes; `examples_total` = how many distinct) or,
@@ -11,14 +13,7 @@ where a value could identify a person or is unique per row, the first failing ro
 
 from __future__ import annotations
 
-from orchestration.contract import seed_codes
-from orchestration.duck import lit
 from orchestration.quality.catalog import Check
-
-# A delivery period is a year (YYYY) or one quarter (YYYYQn); rows of a quarterly delivery
-# fall in that quarter.
-IN_PERIOD = """(year({f}) = cast(left(_period, 4) as integer) and case when length(_period) = 4
-    then true else quarter({f}) = cast(right(_period, 1) as integer) end)"""
 
 
 def _table(check: Check) -> str:
@@ -72,25 +67,6 @@ def _per_period(
         from {_table(check)} where {where} group by {period_col}"""
 
 
-def not_null(check: Check) -> str:
-    return _per_period(check, " or ".join(f"{f} is null" for f in check.fields))
-
-
-def in_period(check: Check) -> str:
-    f = check.fields[0]
-    failed = f"not {IN_PERIOD.format(f=f)}"
-    return _per_period(
-        check, failed, where=f"{f} is not null", examples=_examples_of_lines(failed, f)
-    )
-
-
-def non_negative(check: Check) -> str:
-    f = check.fields[0]
-    return _per_period(
-        check, f"{f} < 0", where=f"{f} is not null", examples=_examples_of_lines(f"{f} < 0", f)
-    )
-
-
 def signed_amounts(check: Check) -> str:
     wrong = " or ".join(
         f"(refd_setl_flag = 1 and {f} > 0) or (coalesce(refd_setl_flag, 0) = 0 and {f} < 0)"
@@ -131,51 +107,6 @@ def reversal_has_original(check: Check) -> str:
         group by r._period"""
 
 
-def icd10_format(check: Check) -> str:
-    f = check.fields[0]
-    failed = f"not regexp_matches({f}, '^[A-Z][0-9]{{2}}')"
-    return _per_period(
-        check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed)
-    )
-
-
-def area_code_format(check: Check) -> str:
-    f = check.fields[0]
-    failed = f"not regexp_matches({f}, '^[0-9]{{6}}$')"
-    return _per_period(
-        check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed)
-    )
-
-
-def in_set(check: Check) -> str:
-    f = check.fields[0]
-    values = ", ".join(lit(v) for v in check.params["values"])
-    failed = f"{f} not in ({values})"
-    return _per_period(
-        check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed)
-    )
-
-
-def in_seed(check: Check) -> str:
-    """params: {"seed": name, "column": its code column}: values that are not among the codes
-    of seeds/<seed>.csv. Read from the file, not schema reference: the raw gates run before the
-    dbt build that loads the seeds."""
-    f = check.fields[0]
-    values = ", ".join(lit(v) for v in seed_codes(check.params["seed"], check.params["column"]))
-    failed = f"{f} not in ({values})"
-    return _per_period(
-        check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed)
-    )
-
-
-def known_facility(check: Check) -> str:
-    f = check.fields[0]
-    failed = f"{f} not in (select org_code from raw.facilities where org_code is not null)"
-    return _per_period(
-        check, failed, where=f"{f} is not null", examples=_examples_of_values(f, failed)
-    )
-
-
 def facility_delivered(check: Check) -> str:
     """Facilities that delivered in the previous quarter but not in this one."""
     f, t = check.fields[0], _table(check)
@@ -200,46 +131,12 @@ def facility_delivered(check: Check) -> str:
         group by p._period"""
 
 
-def invalid_id_share(check: Check) -> str:
-    return _per_period(check, "not person_key_valid", where="person_key is not null")
-
-
 # ---- mart rules: period column is `period` ----------------------------------------------
 
 
 def _excluded(check: Check) -> str:
     codes = check.params.get("exclude", ["I10b", "S04", "I14p"])
     return ", ".join(f"'{c}'" for c in codes)
-
-
-MART_ROW = "indicator_code || ' ' || area_code"
-
-
-def value_range(check: Check) -> str:
-    """params: {unit or indicator code: [low, high]}; an indicator's own range wins over its unit's."""
-    ranges = {k: v for k, v in check.params.items() if k != "exclude"}
-    by_code = {k: v for k, v in ranges.items() if k[:1] in "IS" and k[1:2].isdigit()}
-    by_unit = {k: v for k, v in ranges.items() if k not in by_code}
-    cases = " ".join(
-        [
-            f"when indicator_code = {lit(code)} then value not between {lo} and {hi}"
-            for code, (lo, hi) in by_code.items()
-        ]
-        + [
-            f"when unit = {lit(unit)} then value not between {lo} and {hi}"
-            for unit, (lo, hi) in by_unit.items()
-        ]
-    )
-    failed = f"(case {cases} else false end)"
-    return _per_period(
-        check,
-        failed,
-        where=f"value is not null and indicator_code not in ({_excluded(check)})",
-        period_col="period",
-        examples=_examples_of_values(
-            f"{MART_ROW} || ' = ' || round(cast(value as double), 4)", failed
-        ),
-    )
 
 
 def yoy_jump(check: Check) -> str:
@@ -265,34 +162,13 @@ def yoy_jump(check: Check) -> str:
         group by cur.period"""
 
 
-def value_present(check: Check) -> str:
-    return _per_period(
-        check,
-        "value is null",
-        where=f"area_level = 'county' and indicator_code not in ({_excluded(check)})",
-        period_col="period",
-        examples=_examples_of_values(MART_ROW, "value is null"),
-    )
-
-
 RULES = {
     fn.__name__: fn
     for fn in (
-        not_null,
-        in_period,
-        non_negative,
         signed_amounts,
         fund_le_total,
         reversal_has_original,
-        icd10_format,
-        area_code_format,
-        in_set,
-        in_seed,
-        known_facility,
         facility_delivered,
-        invalid_id_share,
-        value_range,
         yoy_jump,
-        value_present,
     )
 }

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -358,3 +359,77 @@ def test_published_warehouse_has_the_quality_page_and_findings(published):
         assert bool(finding) == bool(failed), (check_id, period, failed, finding)
         assert not re.search(r"\d{17}[\dXx]", finding)  # never a 身份证号
         assert f"<td><b>{check_id}</b>" in html
+
+
+# ---- Great Expectations validates the tables itself ------------------------------------
+
+
+def test_catalogue_names_the_expectation_each_rule_maps_to():
+    import csv
+
+    from orchestration.quality.catalog import CATALOG_PATH
+    from orchestration.quality.expectations import SQL_ONLY, plan
+    from orchestration.quality.rules import RULES
+
+    with CATALOG_PATH.open(encoding="utf-8", newline="") as fh:
+        declared = {r["check_id"]: r["expectation"] for r in csv.DictReader(fh)}
+    for check in load_catalog():
+        built = plan(check, {"facility_codes": ["H1"]})
+        if built is None:
+            assert declared[check.check_id] == "sql" and check.rule in RULES
+            assert check.rule in SQL_ONLY
+        else:
+            assert {e.expectation_type for e in built.expectations} == {declared[check.check_id]}, (
+                check.check_id
+            )
+            assert all(e.mostly == 1 - check.threshold for e in built.expectations if e.mostly)
+
+
+def test_duplicate_keys_in_a_delivery_block(con):
+    # 5 visits; v2 delivered three times in Q1 (3 rows share a key), once more in Q2 (its own
+    # delivery: no duplicate there)
+    rows = [visit(i) for i in range(5)] + [visit(2), visit(2)]
+    insert(con, "outpatient_visits", rows + [visit(2, t="2024-05-01 09:00", period="2024Q2")])
+    gate = run_raw_gates(con)
+    r = result(gate, "R37", "2024Q1")
+    assert (r["rows_checked"], r["rows_failed"], r["status"]) == (7, 3, "failed")
+    assert r["finding"] == "H1/v2"
+    assert result(gate, "R37", "2024Q2")["status"] == "passed"
+    assert any(b["check_id"] == "R37" for b in gate.blocking_failures)
+
+
+def test_ge_suites_hold_ge_expectations_and_its_data_docs_work_offline(con, tmp_path):
+    import json
+
+    insert(con, "outpatient_visits", [visit(1), visit(2, org="X9", dx="bad")])
+    run_raw_gates(con)
+    project = tmp_path / "gx_project" / "gx"  # beside the working database
+    suite = json.loads((project / "expectations" / "raw_outpatient_visits.json").read_text())
+    kinds = {e["type"] for e in suite["expectations"]}
+    assert {
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_match_regex",
+        "expect_compound_columns_to_be_unique",
+    } <= kinds
+    site = project / "uncommitted" / "data_docs" / "local_site"
+    pages = list(site.rglob("*.html"))
+    assert len(pages) > 1 and (site / "index.html").exists()
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        # nothing is fetched from the web (plain links to GE's site may stay)
+        assert not re.search(r"(?i)(<link[^>]*href|src)=\"(https?:)?//", html), page
+        assert "great-expectations-web-assets" not in html
+    # a run of the same period replaces its stored result: the docs show the latest run only
+    run_raw_gates(con)
+    results = list(
+        (project / "uncommitted" / "validations").rglob(
+            "*raw_outpatient_visits-_period_2024Q1.json"
+        )
+    )
+    assert len(results) == 1
+    # no connection of GE's outlives the gates: once the gates' connection closes, the file
+    # opens with another configuration (as dbt and publish open it)
+    con.close()
+    duckdb.connect(str(tmp_path / "work.duckdb"), config={"threads": 1}).close()

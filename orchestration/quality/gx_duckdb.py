@@ -1,0 +1,145 @@
+"""Great Expectations' SQL path on DuckDB (duckdb-engine): every workaround it needs, here only.
+
+GE 1.24 has no DuckDB data source; its generic SQL data source reaches DuckDB through
+duckdb-engine and SQLAlchemy. Three things stand in the way, each patched by `install()` and
+each shown by a test in tests/python/test_gx_duckdb.py that fails once upstream no longer needs
+the patch:
+
+1. Rows vanish. `SqlAlchemyExecutionEngine.execute_query` returns a result from inside
+   `with self.get_connection()` and GE fetches it after the connection is closed; duckdb-engine
+   discards a result's pending rows on close, so every metric read `[]` and every expectation
+   failed with `list index out of range` (GE issues #10738, #11579). The patch buffers the rows
+   inside the connection (`result.freeze()`).
+2. No regular expressions. `get_dialect_regex_expression` knows no DuckDB dialect (duckdb-engine's
+   dialect is an instance of a Postgres subclass, which GE tests as a module), returns None, and
+   `expect_column_values_to_match_regex` logs "Regex is not supported for dialect duckdb" and
+   returns no result. The patch gives DuckDB's `regexp_matches(column, pattern)`: a search, like
+   Postgres's `~` and pandas' `str.contains` that GE uses elsewhere.
+3. A second connection to an open file. The gates already hold the working database open;
+   DuckDB lets the same process open the same file again only with the same configuration, and
+   duckdb-engine adds a `custom_user_agent` to it. The patch turns that off
+   (`duckdb_engine.supports_user_agent`), and `engine_kwargs` passes the project's own
+   configuration (`orchestration.duck.connect`).
+
+`connections_closed` closes GE's connections when the gates end, so the file is free for dbt
+and publish.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from orchestration import duck, settings
+
+_installed = False
+_opened: list | None = None  # DuckDB connections SQLAlchemy opened inside `connections_closed`
+REGEX_METRIC_MODULES = (
+    "great_expectations.expectations.metrics.util",
+    "great_expectations.expectations.metrics.column_map_metrics.column_values_match_regex",
+    "great_expectations.expectations.metrics.column_map_metrics.column_values_not_match_regex",
+    "great_expectations.expectations.metrics.column_map_metrics.column_values_match_regex_list",
+    "great_expectations.expectations.metrics.column_map_metrics.column_values_not_match_regex_list",
+)
+
+
+def connection_string(path: str | Path) -> str:
+    return f"duckdb:///{Path(path).resolve()}"
+
+
+def engine_kwargs() -> dict:
+    """create_engine keyword arguments: the configuration `duck.connect` opens databases with,
+    so DuckDB accepts GE's connection to a file this process already has open."""
+    return {
+        "connect_args": {
+            "config": {
+                "extension_directory": duck.extension_directory(),
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "memory_limit": settings.memory_limit(),
+            }
+        }
+    }
+
+
+def buffered_execute_query(self, query):
+    """`SqlAlchemyExecutionEngine.execute_query`, with the rows read before the connection
+    closes."""
+    with self.get_connection() as connection:
+        result = self._execute_query_with_recovery(connection, query)
+        if result.returns_rows:
+            return result.freeze()()
+    return result
+
+
+def duckdb_regex_expression(upstream):
+    def regex_expression(column, regex, dialect, positive=True):
+        expression = upstream(column, regex, dialect, positive)
+        if expression is None and getattr(dialect, "name", None) == "duckdb":
+            import sqlalchemy as sa
+
+            expression = sa.func.regexp_matches(column, sa.literal(regex))
+            if not positive:
+                expression = sa.not_(expression)
+        return expression
+
+    regex_expression.upstream = upstream
+    return regex_expression
+
+
+@contextmanager
+def connections_closed():
+    """Close, on leaving, every DuckDB connection SQLAlchemy opened inside: DuckDB keeps the
+    file (and its lock) open while one is, and dbt, publish or a read-only reader open it next
+    with another configuration. GE makes engines of its own (per data source object it loads
+    and in its execution engine) and keeps connections checked out, so disposing the data
+    source's engine is not enough."""
+    global _opened
+    _opened = []
+    try:
+        yield
+    finally:
+        opened, _opened = _opened, None
+        for connection in opened:
+            try:
+                connection.close()
+            except Exception:
+                pass
+
+
+def _record_connection(dbapi_connection, _record) -> None:
+    if _opened is not None and isinstance(dbapi_connection, duckdb_engine_connection()):
+        _opened.append(dbapi_connection)
+
+
+def duckdb_engine_connection():
+    import duckdb_engine
+
+    return duckdb_engine.ConnectionWrapper
+
+
+def install() -> None:
+    """Apply the three patches (once per process)."""
+    global _installed
+    if _installed:
+        return
+    import importlib
+
+    import duckdb_engine
+    from great_expectations.execution_engine.sqlalchemy_execution_engine import (
+        SqlAlchemyExecutionEngine,
+    )
+
+    SqlAlchemyExecutionEngine.execute_query = buffered_execute_query
+    for name in REGEX_METRIC_MODULES:
+        module = importlib.import_module(name)
+        if hasattr(module, "get_dialect_regex_expression"):
+            module.get_dialect_regex_expression = duckdb_regex_expression(
+                module.get_dialect_regex_expression
+            )
+    duckdb_engine.supports_user_agent = False
+
+    import sqlalchemy as sa
+
+    sa.event.listen(sa.engine.Engine, "connect", _record_connection)
+    _installed = True
