@@ -292,6 +292,7 @@ def _validate(con, stage, checks, periods, gx_root) -> list[dict]:
         raise ValueError("the quality gates need a database file: GE opens its own connection")
     ctx = gx.get_context(mode="file", project_root_dir=str(gx_root))
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    _forget_frame_gates(ctx, stage)
     source = ctx.data_sources.add_or_update_sql(
         "warehouse",
         connection_string=gx_duckdb.connection_string(path),
@@ -327,6 +328,15 @@ def _validate(con, stage, checks, periods, gx_root) -> list[dict]:
         source.get_engine().dispose()
     data_docs.make_offline(data_docs_dir(gx_root))
     return out
+
+
+def _forget_frame_gates(ctx, stage: str) -> None:
+    """Remove what gates before GE validated the tables left in a working GE project: the
+    checkpoint, validation definition and suite `<stage>_gates` over a frame of counts (files:
+    GE cannot load them once their pandas asset is gone)."""
+    root = Path(ctx.root_directory)
+    for folder in ("checkpoints", "validation_definitions", "expectations"):
+        (root / folder / f"{stage}_gates.json").unlink(missing_ok=True)
 
 
 def _period_column(stage: str) -> str:

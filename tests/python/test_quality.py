@@ -402,8 +402,13 @@ def test_ge_suites_hold_ge_expectations_and_its_data_docs_work_offline(con, tmp_
     import json
 
     insert(con, "outpatient_visits", [visit(1), visit(2, org="X9", dx="bad")])
-    run_raw_gates(con)
     project = tmp_path / "gx_project" / "gx"  # beside the working database
+    old = [project / d / "raw_gates.json" for d in ("expectations", "checkpoints")]
+    for f in old:  # what the gates over a frame of counts left in a working GE project
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("{}")
+    run_raw_gates(con)
+    assert not any(f.exists() for f in old)
     suite = json.loads((project / "expectations" / "raw_outpatient_visits.json").read_text())
     kinds = {e["type"] for e in suite["expectations"]}
     assert {
