@@ -108,6 +108,13 @@ def _distinct_rows(con, stacked: list[str], vcols: list[str], rows_read: int) ->
     return f"(SELECT * FROM {rows} WHERE _rid NOT IN (SELECT _rid FROM duplicate_rows))"
 
 
+TEMP_TABLES = (
+    "staged_rows", "parsed_rows", "malformed_rows", "delivery_files", "file_rows", "file_rejects",
+    "file_reject_scans", "row_lines", "skipped_lines", "conflicting_keys", "duplicate_rows",
+    "file_number_cells",
+)  # fmt: skip
+
+
 def land_delivery(
     con,
     d: Delivery,
@@ -119,198 +126,220 @@ def land_delivery(
     loaded_at: datetime,
     profiles: Profiles,
 ) -> DeliveryResult:
-    src = d.source
-    res = DeliveryResult(src.name, d.period, "landed", fp)
+    """Land one delivery: stage its files as text, de-duplicate and parse them, replace the
+    delivery's rows, quarantine and audit in one transaction."""
+    res = DeliveryResult(d.source.name, d.period, "landed", fp)
     t0 = time.perf_counter()
-    ncol = len(src.columns)
-    # c_<i>: the text of contract column i; _flag: why the row is not a record (stage.row_flag_sql)
-    vcols = [f"c_{i}" for i in range(ncol)] + ["_flag"]
-    # Staging runs in auto-commit mode: row ids of a table filled inside an open transaction are
-    # transaction-local (huge), and the file order is read from committed row ids.
     batch_tables: list[str] = []
-    stacked = ["SELECT * FROM staged_rows"]  # every staged row: per-file rows + the batches' views
     try:
-        con.execute(
-            "DROP TABLE IF EXISTS staged_rows; DROP TABLE IF EXISTS malformed_rows; DROP TABLE IF EXISTS delivery_files"
-        )
-        con.execute(
-            f"CREATE TEMP TABLE staged_rows (_fidx INTEGER, _line BIGINT, {', '.join(c + ' VARCHAR' for c in vcols)})"
-        )
-        con.execute(
-            "CREATE TEMP TABLE malformed_rows (_fidx INTEGER, _line BIGINT, reason VARCHAR)"
-        )
-        con.execute("CREATE TEMP TABLE delivery_files (_fidx INTEGER, file VARCHAR)")
-        staged: list[tuple[int, str]] = []
-        # rows, notes, encoding, profile, seconds
-        batched: dict[int, tuple[int, str, str, str, float]] = {}
-        for n, (delim, members) in enumerate(same_header_batches(list(enumerate(d.files)))):
-            tb = time.perf_counter()
-            batch_tables.append(f"batch_{n}")
-            done = stage_batch(con, src, delim, members, tmp, batch_tables[-1], profiles, d.period)
-            if done:
-                stacked.append(f"SELECT * FROM {batch_tables[-1]}_rows")
-            else:
-                drop_batches(con, batch_tables[-1:])
-            per_file = (time.perf_counter() - tb) / max(len(done), 1)
-            batched |= {fidx: (*staged_file, per_file) for fidx, staged_file in done.items()}
-            progress(
-                f"  {len(done)} of {len(members)} file(s) with the same header read together: "
-                f"{sum(r[0] for r in done.values()):,} rows in {time.perf_counter() - tb:.1f}s"
-            )
-        for fidx, path in enumerate(d.files):
-            rel = path.relative_to(landing).as_posix()
-            fr = FileResult(src.name, d.period, rel, FORMATS[path.suffix.lower()])
-            if fidx in batched:
-                fr.rows_read, fr.message, fr.encoding, fr.profile, fr.seconds = batched[fidx]
-                staged.append((fidx, rel))
-                res.files.append(fr)
-                continue
-            tf = time.perf_counter()
-            try:
-                stage_file(con, src, path, fidx, tmp, fr, profiles)
-                staged.append((fidx, rel))
-            except FileRejected as exc:
-                fr.status, fr.rows_read, fr.message = "rejected", exc.rows_read, f"{rel}: {exc}"
-            fr.seconds = time.perf_counter() - tf
-            res.files.append(fr)
-            progress(
-                f"  {rel}: "
-                + (
-                    f"REJECTED -- {fr.message.removeprefix(rel + ': ')}"
-                    if fr.status == "rejected"
-                    else f"read {fr.rows_read:,} rows"
-                    + (f" ({fr.encoding})" if fr.encoding else "")
-                    + f" in {fr.seconds:.1f}s"
-                )
-            )
-        insert_rows(con, "delivery_files", staged)
-        sql = parse_sql(src, key, loaded_at)
-        keep = [f"v_{i}" for i, c in enumerate(src.columns) if c.kind != "pii_drop"]
-        trimmed = ", ".join(
-            f"{cell_sql(f'c_{i}')} AS v_{i}"
-            for i, c in enumerate(src.columns)
-            if c.kind != "pii_drop"
-        )
-        reason = reason_sql([("_flag IS NOT NULL", "_flag"), *sql.reasons])
-        # From here on no result depends on the order rows are written in (lines travel as
-        # columns; the quarantine is written ORDER BY), so DuckDB need not keep it: 5% faster
-        # when a delivery outgrows the memory limit (7.8M rows under 400 MB), the same
-        # otherwise. Staging needs the order (rowid = file order): set back at the end.
-        con.execute("SET preserve_insertion_order = false")
-        distinct_rows = _distinct_rows(con, stacked, vcols, res.rows_read)
-        # One statement trims and parses every value of the distinct rows once. Identifiers are
-        # hashed only where they are written (good rows -> raw.<source>, bad rows -> JSON
-        # record in raw.quarantine).
-        con.execute(
-            f"CREATE TEMP TABLE parsed_rows AS SELECT *, {reason} AS _reason FROM (SELECT _rid // {RID_BASE} AS _fidx, "
-            f"_rid % {RID_BASE} AS _line, _flag, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, _flag, {trimmed} FROM {distinct_rows}))"
-        )
-        con.execute("DROP TABLE staged_rows")
+        stacked = _stage_delivery(con, d, landing, tmp, progress, profiles, res, batch_tables)
+        sql = _parse_delivery(con, d.source, key, loaded_at, stacked, res.rows_read)
         drop_batches(con, batch_tables)
-        _quarantine_conflicts(con, src)
-        # replace the delivery atomically
-        con.execute("BEGIN TRANSACTION")
-        for t in [src.name, "quarantine", "load_audit"]:
-            col_s, col_p = ("_period", None) if t == src.name else ("period", "source")
-            where = f"{col_s} = ?" + (f" AND {col_p} = ?" if col_p else "")
-            con.execute(
-                f"DELETE FROM raw.{q(t)} WHERE {where}", [d.period] + ([src.name] if col_p else [])
-            )
-        con.execute(
-            f"INSERT INTO raw.{q(src.name)} SELECT {', '.join(sql.typed)}, ?, delivery_files.file, _line, ? "
-            f"FROM parsed_rows JOIN delivery_files USING (_fidx) WHERE _reason IS NULL",
-            [d.period, loaded_at],
-        )
-        con.execute(
-            f"INSERT INTO raw.quarantine SELECT ?, ?, delivery_files.file, _line, _reason, json_object({', '.join(sql.record)}) "
-            f"FROM parsed_rows JOIN delivery_files USING (_fidx) WHERE _reason IS NOT NULL ORDER BY _fidx, _line",
-            [src.name, d.period],
-        )
-        con.execute(
-            "INSERT INTO raw.quarantine SELECT ?, ?, delivery_files.file, _line, reason, NULL FROM malformed_rows "
-            "JOIN delivery_files USING (_fidx) ORDER BY _fidx, _line",
-            [src.name, d.period],
-        )
-        counts = {
-            r[0]: r[1:]
-            for r in con.execute(
-                "SELECT _fidx, count(*) FILTER (WHERE _reason IS NULL), count(*) FILTER (WHERE _reason IS NOT NULL) "
-                "FROM parsed_rows GROUP BY _fidx"
-            ).fetchall()
-        }
-        bad = dict(
-            con.execute("SELECT _fidx, count(*) FROM malformed_rows GROUP BY _fidx").fetchall()
-        )
-        fidx_of = {f.relative_to(landing).as_posix(): i for i, f in enumerate(d.files)}
-        for fr in res.files:
-            if fr.status != "loaded":
-                continue
-            i = fidx_of[fr.file]
-            fr.rows_loaded, fr.rows_quarantined = counts.get(i, (0, 0))
-            fr.rows_quarantined += bad.get(i, 0)
-            fr.rows_duplicate = fr.rows_read - fr.rows_loaded - fr.rows_quarantined
-            extra = []
-            if fr.rows_quarantined:
-                extra.append(f"{fr.rows_quarantined} row(s) quarantined, see raw.quarantine")
-            if fr.rows_duplicate:
-                extra.append(f"{fr.rows_duplicate} exact duplicate row(s) counted once")
-            fr.message = "; ".join(
-                x for x in [fr.encoding or fr.format] + extra + [fr.message] if x
-            )
-        insert_rows(
-            con,
-            "raw.load_audit",
-            [
-                [
-                    f.source,
-                    f.period,
-                    f.file,
-                    f.rows_read,
-                    f.rows_loaded,
-                    f.rows_quarantined,
-                    f.rows_duplicate,
-                    loaded_at,
-                    f.status,
-                    f.message,
-                    f.profile,
-                ]
-                for f in res.files
-            ]
-            + [  # files of the folder not read (unknown extension, lock file, ...): listed too
-                [src.name, d.period, name, 0, 0, 0, 0, loaded_at, "skipped", why, ""]
-                for name, why in d.skipped
-            ],
-        )
-        con.execute(
-            "DELETE FROM raw.deliveries WHERE source = ? AND period = ?", [src.name, d.period]
-        )
-        con.execute(
-            "INSERT INTO raw.deliveries VALUES (?, ?, ?, ?)", [src.name, d.period, fp, loaded_at]
-        )
-        con.execute("COMMIT")
+        _replace_delivery(con, d, landing, sql, res, loaded_at)
     except BaseException:
         if _in_transaction(con):
             con.execute("ROLLBACK")
         raise
     finally:
         con.execute("RESET preserve_insertion_order")
-        for t in (
-            "staged_rows",
-            "parsed_rows",
-            "malformed_rows",
-            "delivery_files",
-            "file_rows",
-            "file_rejects",
-            "file_reject_scans",
-            "row_lines",
-            "skipped_lines",
-            "conflicting_keys",
-            "duplicate_rows",
-        ):
+        for t in TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {t}")
         drop_batches(con, batch_tables)
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _vcols(src: contract.Source) -> list[str]:
+    # c_<i>: the text of contract column i; _flag: why the row is not a record (stage.row_flag_sql)
+    return [f"c_{i}" for i in range(len(src.columns))] + ["_flag"]
+
+
+def _stage_delivery(
+    con,
+    d: Delivery,
+    landing: Path,
+    tmp: Path,
+    progress: Progress,
+    profiles: Profiles,
+    res: DeliveryResult,
+    batch_tables: list[str],
+) -> list[str]:
+    """Stage every file of the delivery as text (temp table staged_rows, the batches' views,
+    malformed_rows, delivery_files); a FileResult per file in `res`. Returns the SELECTs that
+    together give every staged row."""
+    src = d.source
+    # Staging runs in auto-commit mode: row ids of a table filled inside an open transaction are
+    # transaction-local (huge), and the file order is read from committed row ids.
+    stacked = ["SELECT * FROM staged_rows"]  # every staged row: per-file rows + the batches' views
+    con.execute(
+        "DROP TABLE IF EXISTS staged_rows; DROP TABLE IF EXISTS malformed_rows; DROP TABLE IF EXISTS delivery_files"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE staged_rows (_fidx INTEGER, _line BIGINT, {', '.join(c + ' VARCHAR' for c in _vcols(src))})"
+    )
+    con.execute("CREATE TEMP TABLE malformed_rows (_fidx INTEGER, _line BIGINT, reason VARCHAR)")
+    con.execute("CREATE TEMP TABLE delivery_files (_fidx INTEGER, file VARCHAR)")
+    staged: list[tuple[int, str]] = []
+    # rows, notes, encoding, profile, seconds
+    batched: dict[int, tuple[int, str, str, str, float]] = {}
+    for n, (delim, members) in enumerate(same_header_batches(list(enumerate(d.files)))):
+        tb = time.perf_counter()
+        batch_tables.append(f"batch_{n}")
+        done = stage_batch(con, src, delim, members, tmp, batch_tables[-1], profiles, d.period)
+        if done:
+            stacked.append(f"SELECT * FROM {batch_tables[-1]}_rows")
+        else:
+            drop_batches(con, batch_tables[-1:])
+        per_file = (time.perf_counter() - tb) / max(len(done), 1)
+        batched |= {fidx: (*staged_file, per_file) for fidx, staged_file in done.items()}
+        progress(
+            f"  {len(done)} of {len(members)} file(s) with the same header read together: "
+            f"{sum(r[0] for r in done.values()):,} rows in {time.perf_counter() - tb:.1f}s"
+        )
+    for fidx, path in enumerate(d.files):
+        rel = path.relative_to(landing).as_posix()
+        fr = FileResult(src.name, d.period, rel, FORMATS[path.suffix.lower()])
+        res.files.append(fr)
+        if fidx in batched:
+            fr.rows_read, fr.message, fr.encoding, fr.profile, fr.seconds = batched[fidx]
+            staged.append((fidx, rel))
+            continue
+        tf = time.perf_counter()
+        try:
+            stage_file(con, src, path, fidx, tmp, fr, profiles)
+            staged.append((fidx, rel))
+        except FileRejected as exc:
+            fr.status, fr.rows_read, fr.message = "rejected", exc.rows_read, f"{rel}: {exc}"
+        fr.seconds = time.perf_counter() - tf
+        progress(
+            f"  {rel}: "
+            + (
+                f"REJECTED -- {fr.message.removeprefix(rel + ': ')}"
+                if fr.status == "rejected"
+                else f"read {fr.rows_read:,} rows"
+                + (f" ({fr.encoding})" if fr.encoding else "")
+                + f" in {fr.seconds:.1f}s"
+            )
+        )
+    insert_rows(con, "delivery_files", staged)
+    return stacked
+
+
+def _parse_delivery(
+    con,
+    src: contract.Source,
+    key: bytes,
+    loaded_at: datetime,
+    stacked: list[str],
+    rows_read: int,
+):
+    """Temp table parsed_rows: the staged rows without exact duplicates, trimmed, parsed and
+    judged (`_reason`), conflicting duplicates of a key quarantined. Returns the ParseSql."""
+    sql = parse_sql(src, key, loaded_at)
+    keep = [f"v_{i}" for i, c in enumerate(src.columns) if c.kind != "pii_drop"]
+    trimmed = ", ".join(
+        f"{cell_sql(f'c_{i}')} AS v_{i}" for i, c in enumerate(src.columns) if c.kind != "pii_drop"
+    )
+    reason = reason_sql([("_flag IS NOT NULL", "_flag"), *sql.reasons])
+    # From here on no result depends on the order rows are written in (lines travel as
+    # columns; the quarantine is written ORDER BY), so DuckDB need not keep it: 5% faster
+    # when a delivery outgrows the memory limit (7.8M rows under 400 MB), the same
+    # otherwise. Staging needs the order (rowid = file order): set back at the end.
+    con.execute("SET preserve_insertion_order = false")
+    distinct_rows = _distinct_rows(con, stacked, _vcols(src), rows_read)
+    # One statement trims and parses every value of the distinct rows once. Identifiers are
+    # hashed only where they are written (good rows -> raw.<source>, bad rows -> JSON
+    # record in raw.quarantine).
+    con.execute(
+        f"CREATE TEMP TABLE parsed_rows AS SELECT *, {reason} AS _reason FROM (SELECT _rid // {RID_BASE} AS _fidx, "
+        f"_rid % {RID_BASE} AS _line, _flag, {', '.join(keep + sql.parsed)} FROM (SELECT _rid, _flag, {trimmed} FROM {distinct_rows}))"
+    )
+    con.execute("DROP TABLE staged_rows")
+    _quarantine_conflicts(con, src)
+    return sql
+
+
+def _replace_delivery(
+    con, d: Delivery, landing: Path, sql, res: DeliveryResult, loaded_at: datetime
+) -> None:
+    """In one transaction: the delivery's old rows, quarantine and audit deleted, the parsed
+    rows written (good -> raw.<source>, bad -> raw.quarantine), a load_audit row per file (the
+    files not read too) and the delivery's fingerprint."""
+    src = d.source
+    con.execute("BEGIN TRANSACTION")
+    for t in [src.name, "quarantine", "load_audit"]:
+        col_s, col_p = ("_period", None) if t == src.name else ("period", "source")
+        where = f"{col_s} = ?" + (f" AND {col_p} = ?" if col_p else "")
+        con.execute(
+            f"DELETE FROM raw.{q(t)} WHERE {where}", [d.period] + ([src.name] if col_p else [])
+        )
+    con.execute(
+        f"INSERT INTO raw.{q(src.name)} SELECT {', '.join(sql.typed)}, ?, delivery_files.file, _line, ? "
+        f"FROM parsed_rows JOIN delivery_files USING (_fidx) WHERE _reason IS NULL",
+        [d.period, loaded_at],
+    )
+    con.execute(
+        f"INSERT INTO raw.quarantine SELECT ?, ?, delivery_files.file, _line, _reason, json_object({', '.join(sql.record)}) "
+        f"FROM parsed_rows JOIN delivery_files USING (_fidx) WHERE _reason IS NOT NULL ORDER BY _fidx, _line",
+        [src.name, d.period],
+    )
+    con.execute(
+        "INSERT INTO raw.quarantine SELECT ?, ?, delivery_files.file, _line, reason, NULL FROM malformed_rows "
+        "JOIN delivery_files USING (_fidx) ORDER BY _fidx, _line",
+        [src.name, d.period],
+    )
+    counts = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT _fidx, count(*) FILTER (WHERE _reason IS NULL), count(*) FILTER (WHERE _reason IS NOT NULL) "
+            "FROM parsed_rows GROUP BY _fidx"
+        ).fetchall()
+    }
+    bad = dict(con.execute("SELECT _fidx, count(*) FROM malformed_rows GROUP BY _fidx").fetchall())
+    fidx_of = {f.relative_to(landing).as_posix(): i for i, f in enumerate(d.files)}
+    for fr in res.files:
+        if fr.status != "loaded":
+            continue
+        i = fidx_of[fr.file]
+        fr.rows_loaded, fr.rows_quarantined = counts.get(i, (0, 0))
+        fr.rows_quarantined += bad.get(i, 0)
+        fr.rows_duplicate = fr.rows_read - fr.rows_loaded - fr.rows_quarantined
+        extra = []
+        if fr.rows_quarantined:
+            extra.append(f"{fr.rows_quarantined} row(s) quarantined, see raw.quarantine")
+        if fr.rows_duplicate:
+            extra.append(f"{fr.rows_duplicate} exact duplicate row(s) counted once")
+        fr.message = "; ".join(x for x in [fr.encoding or fr.format] + extra + [fr.message] if x)
+    insert_rows(
+        con,
+        "raw.load_audit",
+        [
+            [
+                f.source,
+                f.period,
+                f.file,
+                f.rows_read,
+                f.rows_loaded,
+                f.rows_quarantined,
+                f.rows_duplicate,
+                loaded_at,
+                f.status,
+                f.message,
+                f.profile,
+            ]
+            for f in res.files
+        ]
+        + [  # files of the folder not read (unknown extension, lock file, ...): listed too
+            [src.name, d.period, name, 0, 0, 0, 0, loaded_at, "skipped", why, ""]
+            for name, why in d.skipped
+        ],
+    )
+    con.execute("DELETE FROM raw.deliveries WHERE source = ? AND period = ?", [src.name, d.period])
+    con.execute(
+        "INSERT INTO raw.deliveries VALUES (?, ?, ?, ?)",
+        [src.name, d.period, res.fingerprint, loaded_at],
+    )
+    con.execute("COMMIT")
 
 
 def land(
