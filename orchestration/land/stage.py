@@ -159,12 +159,20 @@ FOOTER = r"制表|填表|填报|审核|复核|制单|报出日期|报送日期|�
 def row_flag_sql(src: contract.Source, header: list[str], m: Mapping) -> str:
     """SQL over file_rows: why a row of the file is not a record, or NULL. A totals row, a
     signature or footer row, a value in a column without a header name, or no value in any
-    column the profile reads (a note under the table?). Labels are found at the start of any
-    cell but those of free-text columns."""
+    column the profile reads (a note under the table?). Labels are found at the start of the
+    first three cells, the key and the name cells, free-text columns excepted."""
     text_cols = {m.direct.get(c.name.lower()) for c in src.columns if c.kind == "text"}
-    watched = [h for h in header if h not in text_cols and not h.startswith(read.UNNAMED)]
-    # the watched cells of a row joined by a unit separator: one pattern test a row, however
-    # wide the file (a test per cell made DuckDB's optimiser run out of memory at 200 columns)
+    # where such labels stand: the first cells of the row (序号, 编号, the id), the key columns
+    # and the name columns. Not every cell: a pattern test over every cell of every row cost
+    # ~2 µs a row at 24 columns (bench/README.md)
+    keys = {k.lower() for k in src.natural_key} | {
+        c.name.lower() for c in src.columns if c.kind == "pii_drop"
+    }
+    near = header[:3] + [m.direct[k] for k in keys if k in m.direct]
+    watched = [
+        h for h in dict.fromkeys(near) if h not in text_cols and not h.startswith(read.UNNAMED)
+    ]
+    # the watched cells of a row joined by a unit separator: one pattern test a row
     row = (
         f"concat_ws(chr(31), {', '.join(f'file_rows.{q(h)}' for h in watched)})" if watched else ""
     )
