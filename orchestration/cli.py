@@ -108,6 +108,7 @@ def cmd_generate(args) -> int:
         scale=args.scale,
         seed=args.seed,
         progress=_progress,
+        layouts=args.layouts,
     )
     _progress(
         f"generated {summary.get('files', '?')} files in {summary.get('seconds', 0):.1f}s "
@@ -443,7 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
         "generate",
         help="write a synthetic landing folder and its ground truth",
         description="Write a deterministic synthetic province (landing files exactly "
-        "as the raw contract says, with planted defects) and, next to it, "
+        "as the raw contract says, or in the national layouts with --layouts, with planted "
+        "defects) and, next to it, "
         "ground_truth/ with every indicator's numerator and denominator. While it runs, "
         "settlement rows wait for their county's file in .generate-parts/ beside the "
         "landing folder (removed at the end).",
@@ -470,6 +472,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--seed", type=int, default=7, help="random seed (default 7); same seed, same files"
+    )
+    g.add_argument(
+        "--layouts",
+        choices=("contract", "national", "mixed"),
+        default="contract",
+        help="column layout of the files (default contract: the contract's own names, `ygt "
+        "contract`); national: the shipped national layouts (orchestration/land/profiles/: "
+        "front pages as N041 .dbf and HQMS .csv/.xlsx, insurance and every other source with "
+        "Chinese headers, the roster as .xlsx with 男/女 and 是/否); mixed: the files of each "
+        "delivery alternate between the two. Same records and ground truth in every layout",
     )
     g.set_defaults(func=cmd_generate)
 

@@ -1,7 +1,7 @@
 """Deterministic synthetic province → landing folder (exactly per the raw contract) + ground truth.
 
     generate(out, counties=6, years=(2023, 2024), scale=1.0, seed=7, progress=print,
-             parquet_large=False) -> dict
+             parquet_large=False, layouts="contract") -> dict
 
 The province is clearly synthetic: 990000 示例省(合成数据), cities 99CC00 (示例甲市, …), counties
 99CC21, 99CC22, 99CC23 (GB/T 2260 style: 01–20 are city districts, 21+ counties). City
@@ -34,6 +34,13 @@ kept for the ground truth.
 Outputs
 -------
     <out>/<source>/<period>/<file>.csv|xlsx|parquet     landing files (the raw contract: `ygt contract`, orchestration/contract.py)
+
+Layouts (`ygt generate --layouts contract|national|mixed`, layouts.py): `contract` (default)
+writes every file under the contract's column names; `national` writes the same records in the
+layouts of the shipped profiles (orchestration/land/profiles/: front pages as N041 .dbf and HQMS
+.csv/.xlsx, settlements, the roster (.xlsx) and every other source with Chinese headers);
+`mixed` alternates the two file by file within each delivery. The ground truth, the defects and
+the per-file figures are the same in every layout (files.csv names the file as written).
     <out>/../ground_truth/indicators.csv                county × period × indicator truth
     <out>/../ground_truth/defects.json                  planted defects per source
     <out>/../ground_truth/files.csv                     expected per-file audit figures
@@ -54,6 +61,7 @@ import pandas as pd
 
 from orchestration import contract
 from orchestration.generate import activity, truth, world
+from orchestration.generate.layouts import Layouts
 from orchestration.generate.world import rng_for
 from orchestration.generate.writer import (
     DATE_FORMATS,
@@ -192,8 +200,10 @@ def generate(
     seed: int = 7,
     progress=print,
     parquet_large: bool = False,
+    layouts: str = "contract",
 ) -> dict:
-    """Write the landing folder `out` and its sibling `ground_truth/`; return a summary."""
+    """Write the landing folder `out` and its sibling `ground_truth/`; return a summary.
+    `layouts`: contract, national or mixed (see layouts.py); the ground truth is the same."""
     t0 = time.perf_counter()
     progress = progress or (lambda m: None)
     out = Path(out)
@@ -201,6 +211,7 @@ def generate(
     years = tuple(sorted({int(y) for y in years}))
     if counties < 1 or not years or scale <= 0:
         raise ValueError("need counties >= 1, at least one year and scale > 0")
+    plan = Layouts(layouts)
     _prepare(out)
     _prepare(truth_dir)
     progress(
@@ -239,6 +250,7 @@ def generate(
         ry = rng_for(seed, "files", y)
         reg = world.register_for_year(master, yi, last)
         recs.registers[y] = reg
+        plan.register(y, reg)
         period = str(y)
         fac_cols = [c.name for c in contract.SOURCE_BY_NAME["facilities"].columns]
         pharmacies = reg[reg["category_code"] == "P1"]
@@ -268,7 +280,7 @@ def generate(
                 "机构名录_市属医院.csv", reg[reg["_cls"] == "CITY"][fac_cols], encoding=_enc(ry)
             )
         )
-        write_delivery(out, "facilities", period, specs, ledger, ry, progress=progress)
+        write_delivery(out, "facilities", period, specs, ledger, ry, progress=progress, plan=plan)
 
         write_delivery(
             out,
@@ -282,6 +294,7 @@ def generate(
             ledger,
             ry,
             progress=progress,
+            plan=plan,
         )
 
         # personnel (.xlsx per county)
@@ -298,7 +311,7 @@ def generate(
                     quarantine={"bad_date": 1} if c.idx == 0 else {},
                 )
             )
-        write_delivery(out, "personnel", period, specs, ledger, ry, progress=progress)
+        write_delivery(out, "personnel", period, specs, ledger, ry, progress=progress, plan=plan)
 
         # dispatch ledgers
         specs, led = [], []
@@ -315,7 +328,7 @@ def generate(
                 )
             )
         recs.dispatches[y] = pd.concat(led, ignore_index=True)
-        write_delivery(out, "dispatches", period, specs, ledger, ry, progress=progress)
+        write_delivery(out, "dispatches", period, specs, ledger, ry, progress=progress, plan=plan)
 
         # chronic disease roster, deaths, qualitative assessments
         specs = []
@@ -331,7 +344,9 @@ def generate(
                     quarantine={"unknown_code": 1} if c.idx % 2 == 0 else {},
                 )
             )
-        write_delivery(out, "chronic_disease_roster", period, specs, ledger, ry, progress=progress)
+        write_delivery(
+            out, "chronic_disease_roster", period, specs, ledger, ry, progress=progress, plan=plan
+        )
         specs = []
         for c in cs:
             d = activity.deaths_year(c, population, y, seed)
@@ -347,7 +362,7 @@ def generate(
                     extra_columns={"report_org": "示例县疾控"} if c.idx % 2 else {},
                 )
             )
-        write_delivery(out, "deaths", period, specs, ledger, ry, progress=progress)
+        write_delivery(out, "deaths", period, specs, ledger, ry, progress=progress, plan=plan)
         qual = pd.concat(
             [activity.qualitative_year(c, y, yi, last, seed) for c in cs], ignore_index=True
         )
@@ -369,7 +384,9 @@ def generate(
         q = qual[qual.assessor_level == "province"]
         if len(q):
             specs.append(FileSpec("省考评.csv", q, encoding=_enc(ry), date_fmt="compact"))
-        write_delivery(out, "qualitative_assessments", period, specs, ledger, ry, progress=progress)
+        write_delivery(
+            out, "qualitative_assessments", period, specs, ledger, ry, progress=progress, plan=plan
+        )
 
         # admissions of the year → HIS discharges (generated counties' facilities) + inpatient settlements
         adm = activity.admissions_year(cs, reg, universe, pools, visitors, y, scale, seed)
@@ -505,6 +522,7 @@ def generate(
                     ledger,
                     rq,
                     cross_dups=1 if first_part else int(rq.integers(0, 2)),
+                    plan=plan,
                 )
                 os_, st = activity.outpatient_settlements(
                     v,
@@ -550,7 +568,7 @@ def generate(
                     1 if first else int(rq.integers(0, 3))
                 )
                 write_delivery(
-                    out, "inpatient_discharges", pq, specs, ledger, rq, progress=progress
+                    out, "inpatient_discharges", pq, specs, ledger, rq, progress=progress, plan=plan
                 )
 
             # insurance settlements of the quarter: one file per insured county (+ copies of the
@@ -572,7 +590,9 @@ def generate(
             specs[int(rq.integers(0, len(specs)))].dup_within = (
                 2 if first else int(rq.integers(0, 3))
             )
-            writer = DeliveryWriter(out, "insurance_settlements", pq, ledger, rq, progress=progress)
+            writer = DeliveryWriter(
+                out, "insurance_settlements", pq, ledger, rq, progress=progress, plan=plan
+            )
             for c, spec in zip(cs, specs):
                 pieces = setl_files.take(c.code) or [inp.iloc[:0]]
                 spec.frame = pd.concat(pieces, ignore_index=True).sort_values(
@@ -598,7 +618,9 @@ def generate(
                         quarantine={"unknown_code": 1} if (q == 4 and c.idx == 0) else {},
                     )
                 )
-            writer = DeliveryWriter(out, "remote_diagnoses", pq, ledger, rq, progress=progress)
+            writer = DeliveryWriter(
+                out, "remote_diagnoses", pq, ledger, rq, progress=progress, plan=plan
+            )
             by_county = rem.groupby("_county", sort=False).indices
             for c, spec in zip(cs, specs):
                 spec.frame = rem.iloc[by_county.get(c.code, [])]

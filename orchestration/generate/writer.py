@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration import contract
-from orchestration.generate import ids
+from orchestration.generate import ids, layouts
 
 DATE_FORMATS = ("iso", "compact", "slash")
 ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
@@ -156,7 +156,7 @@ def row_hashes(text: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndar
 class FileSpec:
     name: str
     frame: pd.DataFrame | None  # canonical (None until it is cut, for files cut one at a time)
-    fmt: str = "csv"  # csv | xlsx | parquet
+    fmt: str = "csv"  # csv | xlsx | parquet | dbf
     encoding: str = "utf-8"
     date_fmt: str = "iso"
     sep: str = " "
@@ -166,6 +166,7 @@ class FileSpec:
     drop_column: str | None = None  # a required column left out: the file is rejected
     text: pd.DataFrame | None = None  # rendered text (filled by the writer)
     quarantined: dict = field(default_factory=dict)
+    layout: str | None = None  # the profile whose layout the file is written in (None: contract)
 
 
 def _empty_source_stats() -> dict:
@@ -218,7 +219,10 @@ MONEY_COLUMNS = {c.name for s in contract.SOURCES for c in s.columns if c.kind =
 MONEY_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
-def _write_one(path: Path, df: pd.DataFrame, spec: FileSpec) -> None:
+def _write_one(
+    path: Path, df: pd.DataFrame, spec: FileSpec, kinds: dict[str, str] | None = None
+) -> None:
+    """Write a file; `kinds` (field -> date, hour, money, text) for a layout's field names."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if spec.fmt == "csv":
         with open(path, "w", encoding=spec.encoding, newline="") as fh:
@@ -240,12 +244,12 @@ def _write_one(path: Path, df: pd.DataFrame, spec: FileSpec) -> None:
         from openpyxl import Workbook
 
         wb = Workbook(write_only=True)
-        ws = wb.create_sheet("人员信息")
+        ws = wb.create_sheet("人员信息" if spec.layout in (None, "personnel_zh") else "Sheet1")
         ws.append(list(df.columns))
         # Money as Excel keeps it: a number cell holding the nearest double, written with 16
         # significant digits (91582.65 is stored as 91582.64999999999); the loader reads number
         # cells at Excel's 15. A planted malformed amount stays a text cell.
-        money = [c in MONEY_COLUMNS for c in df.columns]
+        money = [(kinds or {}).get(c) == "money" or c in MONEY_COLUMNS for c in df.columns]
         for row in df.itertuples(index=False):
             ws.append(
                 [
@@ -255,6 +259,8 @@ def _write_one(path: Path, df: pd.DataFrame, spec: FileSpec) -> None:
             )
         wb.save(path)
         _norm_zip(path)
+    elif spec.fmt == "dbf":
+        layouts.write_dbf(path, df, kinds or {})
     else:
         raise ValueError(spec.fmt)
 
@@ -279,8 +285,11 @@ class DeliveryWriter:
         rng: np.random.Generator,
         cross_dups: int = 0,
         progress=None,
+        plan: layouts.Layouts | None = None,
     ):
         self.out, self.source, self.period = out, source, period
+        self.plan = plan
+        self.added = 0  # files added so far: the k of layouts.choose
         self.src = contract.SOURCE_BY_NAME[source]
         self.stats = ledger.sources[source]
         self.ledger, self.rng, self.cross_dups, self.progress = ledger, rng, cross_dups, progress
@@ -293,6 +302,13 @@ class DeliveryWriter:
         """Render the files given (in one pass per date format), plant their defects, write."""
         groups: dict = {}
         for spec in specs:
+            if self.plan is not None:
+                spec.layout, fmt = layouts.choose(self.plan.mode, self.source, self.added)
+                if fmt and fmt != spec.fmt:
+                    spec.fmt, spec.name = fmt, f"{Path(spec.name).stem}.{fmt}"
+                if spec.fmt == "dbf":
+                    spec.encoding = "gbk"
+            self.added += 1
             groups.setdefault((spec.date_fmt, spec.sep), []).append(spec)
         rendered = {}
         for (date_fmt, sep), members in groups.items():
@@ -383,7 +399,11 @@ class DeliveryWriter:
             a_i = int(rng.integers(0, len(eligible) - 1))
             a = eligible[a_i]
             b = next(
-                (s for s in eligible[a_i + 1 :] if s.date_fmt == a.date_fmt and s.sep == a.sep),
+                (
+                    s
+                    for s in eligible[a_i + 1 :]
+                    if s.date_fmt == a.date_fmt and s.sep == a.sep and s.layout == a.layout
+                ),
                 None,
             )
             if b is None or len(a.text) == 0:
@@ -403,11 +423,17 @@ class DeliveryWriter:
             acc["_h0"], acc["_h1"] = row_hashes(text, self.cols)
         self.accounts.append((spec, acc))
         df = text.drop(columns=["_q", "_id_ok"])
-        if spec.drop_column:
-            df = df.drop(columns=[spec.drop_column])
+        kinds = None
+        if spec.layout:
+            names = self.plan.org_names.get(int(self.period[:4]))
+            df, kinds, owned = layouts.to_layout(df, self.source, spec.layout, names)
+            drop = owned[spec.drop_column] if spec.drop_column else []
+        else:
+            drop = [spec.drop_column] if spec.drop_column else []
+        df = df.drop(columns=drop)
         for name, value in spec.extra_columns.items():
             df = df.assign(**{name: value})
-        _write_one(self.out / self.source / self.period / spec.name, df, spec)
+        _write_one(self.out / self.source / self.period / spec.name, df, spec, kinds)
         spec.text = None
 
     def _account(self) -> None:
@@ -529,8 +555,9 @@ def write_delivery(
     rng: np.random.Generator,
     cross_dups: int = 0,
     progress=None,
+    plan: layouts.Layouts | None = None,
 ) -> None:
     """Render, plant defects, write the files of (part of) one delivery and account for them."""
-    writer = DeliveryWriter(out, source, period, ledger, rng, cross_dups, progress)
+    writer = DeliveryWriter(out, source, period, ledger, rng, cross_dups, progress, plan)
     writer.add(*specs)
     writer.close()
