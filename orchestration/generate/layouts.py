@@ -197,4 +197,10 @@ class Layouts:
         self.org_names: dict[int, dict[str, str]] = {}
 
     def register(self, year: int, reg: pd.DataFrame) -> None:
+        """Keep the year's names; an N041 file names its facility, so in the national layouts
+        each name must be one facility's in the year's register (the loader looks it up)."""
+        names = reg["org_name"].str.strip()
+        twice = sorted(set(names[names.duplicated()]))
+        if twice and self.mode != "contract":
+            raise ValueError(f"facility names not unique in the {year} register: {twice[:5]}")
         self.org_names[year] = dict(zip(reg["org_code"], reg["org_name"], strict=True))

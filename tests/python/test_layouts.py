@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from orchestration import duck, pipeline, settings
-from orchestration.generate import compare, generate
+from orchestration.generate import compare, generate, layouts
 from orchestration.land.profile import Profiles
 
 # the smallest province that writes every source and every planted defect (county idx 0 gets
@@ -24,16 +24,16 @@ SIZE = dict(counties=1, years=(2024,), scale=0.05, seed=5)
 SILENT = lambda m: None  # noqa: E731
 
 
-def _generate(root: Path, layouts: str) -> Path:
-    landing = root / layouts / "landing"
-    generate(landing, layouts=layouts, progress=SILENT, **SIZE)
+def _generate(root: Path, layout: str) -> Path:
+    landing = root / layout / "landing"
+    generate(landing, layouts=layout, progress=SILENT, **SIZE)
     return landing
 
 
-def _build(root: Path, layouts: str) -> dict:
-    landing = _generate(root, layouts)
+def _build(root: Path, layout: str) -> dict:
+    landing = _generate(root, layout)
     # the steps of `ygt run` up to the marts (publishing copies them unchanged)
-    work_db = settings.work_db_for(root / layouts / "warehouse.duckdb")
+    work_db = settings.work_db_for(root / layout / "warehouse.duckdb")
     pipeline.land_step(landing, work_db, None, SILENT)
     gates = pipeline.raw_gate_step(work_db, None)
     assert gates.passed, gates.summary()
@@ -52,7 +52,7 @@ def _build(root: Path, layouts: str) -> dict:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("layouts")
-    return {layouts: _build(root, layouts) for layouts in ("contract", "national")}
+    return {layout: _build(root, layout) for layout in ("contract", "national")}
 
 
 @pytest.mark.slow
@@ -63,9 +63,9 @@ def test_ground_truth_does_not_depend_on_the_layout(built):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("layouts", ["contract", "national"])
-def test_every_county_value_equals_the_ground_truth(built, layouts):
-    found = compare.mismatches(built[layouts]["truth"], built[layouts]["values"])
+@pytest.mark.parametrize("layout", ["contract", "national"])
+def test_every_county_value_equals_the_ground_truth(built, layout):
+    found = compare.mismatches(built[layout]["truth"], built[layout]["values"])
     assert not found, f"{len(found)} mismatches, first: {found[:10]}"
 
 
@@ -153,3 +153,55 @@ def test_mixed_layouts_alternate_and_each_file_matches_one_profile(tmp_path):
     assert used["inpatient_discharges"] >= {"contract", "inpatient_discharges_n041"}
     for source in ("outpatient_visits", "insurance_settlements", "personnel", "facilities"):
         assert {"contract", f"{source}_zh"} <= used[source], source
+
+
+def test_n041_dbf_reads_back_as_written_with_dates_hours_and_gbk_names(tmp_path):
+    """An N041 table from contract text: the loader's DBF reader gives the layout's values
+    (dates as YYYY-MM-DD, the hour alone, the facility's name, an over-long field name cut)."""
+    from orchestration.land.dbf import read_dbf
+
+    text = pd.DataFrame(
+        {
+            "admission_id": ["ZY2024000001", "ZY2024000002Q1d"],
+            "org_code": ["99012100001", "99012100001"],
+            "mr_no": ["0000000211", "0000000212"],
+            "id_no": ["990121196402040026", ""],
+            "patient_name": ["丁波杰", "魏燕"],
+            "sex": ["2", "1"],
+            "birth_date": ["1964/02/04", "19901217"],
+            "admit_time": ["2024-01-09 09:41:00", "20240301T23:05:59"],
+            "discharge_time": ["2024-01-22 10:20:00", "2024-02-30 10:20:00"],
+            "admit_dept": ["04", "50"],
+            "main_dx_code": ["J44.100", "I10.x00"],
+            "discharge_way": ["1", "7"],
+            "pay_method": ["1", "9"],
+            "total_cost": ["5106.79", "壹佰元"],
+        }
+    )
+    frame, kinds, owned = layouts.to_layout(
+        text, "inpatient_discharges", layouts.N041, {"99012100001": "示例一县人民医院"}
+    )
+    frame["export_batch"] = "B01"
+    path = tmp_path / "n041.dbf"
+    layouts.write_dbf(path, frame, kinds)
+    assert path.read_bytes()[29] == 0x7A  # GBK
+    t = read_dbf(path)
+    got = dict(zip(t.names, t.columns, strict=True))
+    assert got["USERNAME"] == ["示例一县人民医院"] * 2
+    assert got["BAH"] == ["0000000211", "0000000212"]  # mr_no, the first part of admission_id
+    assert got["ZYCS"] == ["ZY2024000001", "ZY2024000002Q1d"]
+    assert got["CSRQ"] == ["1964-02-04", "1990-12-17"]
+    assert got["RYSJ"] == ["2024-01-09", "2024-03-01"] and got["RYSJS"] == ["9", "23"]
+    assert got["CYSJ"] == ["2024-01-22", "2024-02-30"]  # the planted bad date stays bad
+    assert got["XB"] == ["女", "男"] and got["YLFKFS"] == ["01", "99"]  # the contract's aliases
+    assert got["ZFY"][0] == "5106.79" and not got["ZFY"][1][0].isdigit()
+    assert got["SFZH"] == ["990121196402040026", None]
+    assert got["export_bat"] == ["B01", "B01"]
+    assert owned["discharge_time"] == ["CYSJ", "CYSJS"]
+
+
+def test_national_layouts_refuse_a_register_naming_two_facilities_alike():
+    reg = pd.DataFrame({"org_code": ["A", "B"], "org_name": ["示例卫生院", "示例卫生院 "]})
+    layouts.Layouts("contract").register(2024, reg)  # the contract layout names no facility
+    with pytest.raises(ValueError, match="not unique"):
+        layouts.Layouts("national").register(2024, reg)
