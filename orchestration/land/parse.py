@@ -165,11 +165,6 @@ def excel_text_sql(expr: str) -> str:
     )
 
 
-def cell_sql(expr: str) -> str:
-    """The value of a staged cell: trimmed (NULL when empty), Excel's `="…"` unwrapped."""
-    return excel_text_sql(trimmed_sql(expr))
-
-
 FULL_WIDTH = "".join(chr(c) for c in range(0xFF10, 0xFF1A)) + "".join(
     chr(c) for c in list(range(0xFF21, 0xFF3B)) + list(range(0xFF41, 0xFF5B))
 )
@@ -301,10 +296,11 @@ def _code_sql(v: str, key: bytes, now: datetime) -> str:
     """A free code as it loads: a value that is a valid 身份证号 in any written form (spaces,
     hyphens, full-width digits) is replaced by its keyed hash, as the identifier columns are
     (a roster whose staff_id is the 身份证号, two columns swapped): never stored in clear. The
-    cheap length test keeps the check off nearly every value."""
+    cheap tests of length and first character keep the check off nearly every value."""
     norm = f"regexp_replace({identifier_sql(v)}, '[-./_]', '', 'g')"
+    digit = f"(left({v}, 1) BETWEEN '0' AND '9' OR left({v}, 1) BETWEEN '０' AND '９')"
     return (
-        f"CASE WHEN strlen({v}) BETWEEN 18 AND 40 AND {looks_like_id_sql(norm, now)} "
+        f"CASE WHEN strlen({v}) BETWEEN 18 AND 40 AND {digit} AND {looks_like_id_sql(norm, now)} "
         f"THEN {hmac_sql(norm, key)} ELSE {v} END"
     )
 

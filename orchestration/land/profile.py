@@ -384,13 +384,22 @@ def resolve_lookups(con, p: Profile, header: list[str], period: str) -> dict[str
         year = period[:4]
         chosen = max((y for y in years if y <= year), default=min(years, default=None))
         table: dict[str, str] = {}
+        ambiguous: list[str] = []
         if chosen is not None:
-            table = dict(
-                con.execute(
-                    f"SELECT trim({q(rule.match)}), min({q(rule.take)}) FROM raw.facilities "
-                    f"WHERE _period = ? AND trim({q(rule.match)}) IN (SELECT unnest(?)) GROUP BY 1",
-                    [chosen, wanted],
-                ).fetchall()
+            for name, takes in con.execute(
+                f"SELECT trim({q(rule.match)}), list(DISTINCT {q(rule.take)}) FROM raw.facilities "
+                f"WHERE _period = ? AND trim({q(rule.match)}) IN (SELECT unnest(?)) GROUP BY 1",
+                [chosen, wanted],
+            ).fetchall():
+                if len(takes) == 1:
+                    table[name] = takes[0]
+                else:
+                    ambiguous.append(name)
+        if ambiguous:  # two facilities of one name: which one sent the file cannot be told
+            raise FileRejected(
+                f"{rule.fields[0]}: {len(ambiguous)} value(s) name several facilities in the "
+                f"register of {chosen}: {', '.join(ambiguous[:5])}. Make the register's names "
+                f"unique, or pin a profile that reads the facility code, and land again"
             )
         unknown = [w for w in wanted if w not in table]
         if unknown:

@@ -333,3 +333,20 @@ def test_inspect_explains_every_shipped_layout(tmp_path, p):
         rule = p.columns[c.name]
         if rule.kind != "constant":
             assert re.search(rf"\n    {c.name} +<- {re.escape(rule.describe())}", text), c.name
+
+
+def test_an_n041_facility_name_held_by_two_facilities_rejects_the_file(tmp_path):
+    landing = tmp_path / "landing"
+    register(landing)
+    # a second facility of the register with the same name as 02001
+    path = landing / "facilities" / "2024" / "register.csv"
+    lines = path.read_text().splitlines()
+    twin = lines[2].replace("02001", "02002", 1)
+    path.write_text("\n".join([*lines, twin]) + "\n")
+    base = landing / "inpatient_discharges" / "2024Q2"
+    base.mkdir(parents=True)
+    write_dbf(base / "n041.dbf", N041, [(False, n041_row("城关镇卫生院", "B1", "1"))])
+    db, _, _ = land_quietly(tmp_path)
+    read, loaded, _, _, status, message = audit_of(db, "n041.dbf")
+    assert status == "rejected" and loaded == 0
+    assert "name several facilities" in message and "城关镇卫生院" in message
