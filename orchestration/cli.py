@@ -85,17 +85,14 @@ class Refused(RuntimeError):
 
 
 def _output_folder(path: str, create: bool, option: str) -> Path:
-    """The file an output option names; its folder must exist unless --create-dir (a typo must
-    not create a tree), as `ygt run --warehouse` does."""
-    out = Path(path).resolve()
-    if not out.parent.is_dir():
-        if not create:
-            raise Refused(
-                f"the folder of {option} {path} does not exist ({out.parent}); check the "
-                "path for a typo, create the folder, or pass --create-dir"
-            )
-        out.parent.mkdir(parents=True)
-    return out
+    """The file an output option names; its folder must exist unless --create-dir, as
+    `ygt run --warehouse` (pipeline.output_path)."""
+    from orchestration.pipeline import PipelineError, output_path
+
+    try:
+        return output_path(path, create, option)
+    except PipelineError as exc:
+        raise Refused(str(exc)) from None
 
 
 def cmd_generate(args) -> int:

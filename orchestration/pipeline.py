@@ -423,17 +423,23 @@ def outputs_step(warehouse: Path, work_db: Path) -> dict[str, Path]:
     return outputs
 
 
-def warehouse_folder(warehouse: Path, create: bool = False) -> Path:
-    """The resolved warehouse path; its folder must exist (a typo must not create a tree)."""
-    warehouse = Path(warehouse).resolve()
-    if not warehouse.parent.is_dir():
+def output_path(path: Path | str, create: bool = False, option: str = "--warehouse") -> Path:
+    """The resolved path an output option names; its folder must exist unless `create`
+    (--create-dir): a typo must not create a tree."""
+    out = Path(path).resolve()
+    if not out.parent.is_dir():
         if not create:
             raise PipelineError(
-                f"the folder of --warehouse {warehouse} does not exist ({warehouse.parent}); "
+                f"the folder of {option} {path} does not exist ({out.parent}); "
                 "check the path for a typo, create the folder, or pass --create-dir"
             )
-        warehouse.parent.mkdir(parents=True)
-    return warehouse
+        out.parent.mkdir(parents=True)
+    return out
+
+
+def warehouse_folder(warehouse: Path, create: bool = False) -> Path:
+    """The resolved warehouse path; its folder must exist (a typo must not create a tree)."""
+    return output_path(warehouse, create, "--warehouse")
 
 
 def run(
