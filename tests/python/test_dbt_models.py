@@ -514,7 +514,8 @@ def load_tiny_dataset(con) -> None:
     )
     _insert(con, "qualitative_assessments", "2024", _qualitative())
     con.execute("""insert into raw.load_audit values
-        ('facilities', '2024', 'facilities/2024/test.csv', 11, 10, 1, 0, '2025-01-01', 'loaded', null)""")
+        ('facilities', '2024', 'facilities/2024/test.csv', 11, 10, 1, 0, '2025-01-01', 'loaded', null,
+         'contract')""")
 
 
 @pytest.fixture(scope="module")
