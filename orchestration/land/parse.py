@@ -330,7 +330,7 @@ def _plausibility_sql(parsed_of: dict[str, str], now: datetime) -> list[tuple[st
             )
         )
         if d in FUTURE_YEARS:
-            limit = now.replace(year=now.year + FUTURE_YEARS[d]).strftime("%Y-%m-%d")
+            limit = f"{now.year + FUTURE_YEARS[d]}-12-31"  # no 29 February to trip on
             out.append(
                 (
                     f"{pd} > DATE '{limit}'",
