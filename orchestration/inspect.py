@@ -18,7 +18,7 @@ from pathlib import Path
 from orchestration import contract, duck
 from orchestration.land import FORMATS, LandingError, land
 from orchestration.land.profile import LOCAL, Profiles, lookup_rules, mapping
-from orchestration.land.read import read_file
+from orchestration.land.read import UNNAMED, read_file
 from orchestration.land.report import FileRejected
 from orchestration.periods import period_frequency
 
@@ -121,9 +121,10 @@ def _layout(con, t: Target, f: Path, profiles: Profiles, tmp: Path) -> list[str]
         )
         flag = "" if c.required else " (optional)"
         out.append(f"    {c.name:<{width}} <- {got}{flag}")
-    unmapped = [h for h in m.unmapped(header) if not h.startswith("_ygt_unnamed_")]
-    if unmapped:
-        out.append(f"  fields nothing reads ({len(unmapped)}): {', '.join(unmapped[:30])}")
+    unmapped = [h for h in m.unmapped(header) if not h.startswith(UNNAMED)]
+    if unmapped:  # a header cell with many digits is shown as hidden: it may be data
+        shown = ["<hidden>" if sum(ch.isdigit() for ch in h) >= 6 else h for h in unmapped[:30]]
+        out.append(f"  fields nothing reads ({len(unmapped)}): {', '.join(shown)}")
     if lookup_rules(chosen):
         out.append("  (facility names are looked up in the register landed for the year: the "
                    "landing folder's facilities/ delivery is landed first when present)")  # fmt: skip
