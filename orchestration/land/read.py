@@ -239,12 +239,7 @@ def _lines_vanished(con, readable: Path, cols: list[str], rejected: set[int]) ->
     """True if the read of file_rows / file_rejects accounts for fewer lines than `readable` has: a malformed
     row took the following lines with it (an unbalanced quote). Run only when a row was
     malformed, so the extra pass over the file is rare."""
-    newlines, last = 0, b"\n"
-    with open(readable, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            newlines += chunk.count(b"\n")
-            last = chunk[-1:]
-    physical = newlines + (last != b"\n")
+    physical = scan_lines(readable)[0]
     nl = embedded_newlines_sql(cols)
     rows, embedded = con.execute(
         f"SELECT count(*), coalesce(sum({nl}), 0) FROM file_rows"
