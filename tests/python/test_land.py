@@ -34,10 +34,7 @@ NAMES = ["张三丰", "李四光", "王五"]
 OUT_COLS = [c.name for c in contract.SOURCE_BY_NAME["outpatient_visits"].columns]
 
 
-@pytest.fixture(autouse=True)
-def _key(monkeypatch):
-    monkeypatch.setenv("YGT_HASH_KEY", KEY.decode())
-    monkeypatch.delenv("YGT_HASH_KEY_FILE", raising=False)
+pytestmark = pytest.mark.usefixtures("landing_key")
 
 
 def visit(

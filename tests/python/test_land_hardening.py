@@ -12,7 +12,6 @@ import pytest
 from test_land import (
     ID_A,
     ID_BAD,
-    KEY,
     NAMES,
     OUT_COLS,
     audit,
@@ -29,10 +28,7 @@ from orchestration.land import land
 Q2 = "outpatient_visits/2024Q2"
 
 
-@pytest.fixture(autouse=True)
-def _key(monkeypatch):
-    monkeypatch.setenv("YGT_HASH_KEY", KEY.decode())
-    monkeypatch.delenv("YGT_HASH_KEY_FILE", raising=False)
+pytestmark = pytest.mark.usefixtures("landing_key")
 
 
 def line(r: dict) -> str:

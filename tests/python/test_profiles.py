@@ -11,7 +11,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from test_land import ID_A, ID_B, KEY, NAMES, expected_hmac, rows, visit, write_csv
+from test_land import ID_A, ID_B, NAMES, expected_hmac, rows, visit, write_csv
 from test_real_files import assert_nothing_personal, audit_of, land_quietly, written_everywhere
 from test_spreadsheets import write_dbf
 
@@ -19,11 +19,7 @@ from orchestration import contract
 from orchestration.land import LandingError, land
 from orchestration.land.profile import Profiles, norm, render_docs, shipped
 
-
-@pytest.fixture(autouse=True)
-def _key(monkeypatch):
-    monkeypatch.setenv("YGT_HASH_KEY", KEY.decode())
-    monkeypatch.delenv("YGT_HASH_KEY_FILE", raising=False)
+pytestmark = pytest.mark.usefixtures("landing_key")
 
 
 def csv_file(path, header: list[str], data: list[list[str]], encoding="utf-8"):
@@ -49,6 +45,16 @@ def register(landing, year="2024"):
     write_csv(landing / "facilities" / year / "register.csv", regs, cols=FACILITY_COLS)
 
 
+def two_rows_landed_through(tmp_path, file_name: str, profile: str):
+    """Land tmp_path/landing, one file of two rows (ID_A's and ID_B's, NAMES[:2]): both rows load,
+    through `profile`, and no identifier or name of theirs is written in clear. Returns the db."""
+    db, rep, said = land_quietly(tmp_path)
+    assert audit_of(db, file_name)[:5] == (2, 2, 0, 0, "loaded")
+    assert rows(db, "SELECT profile FROM raw.load_audit") == [(profile,)]
+    assert_nothing_personal(written_everywhere(db, rep, said), [ID_A, ID_B], NAMES[:2])
+    return db
+
+
 HQMS = ["A01", "A48", "A49", "A11", "A12C", "A13", "A20N", "A20", "B12", "B15", "B13C", "C03C",
         "B34C", "A46C", "D01"]  # fmt: skip
 
@@ -65,21 +71,17 @@ def test_hqms_front_page_lands_through_its_profile(tmp_path):
              "2024-05-04 11:15:00", "03", "E11.900", "3", "99", "800.00"],
         ],
     )  # fmt: skip
-    db, rep, said = land_quietly(tmp_path)
-    assert audit_of(db, "hqms.csv")[:5] == (2, 2, 0, 0, "loaded")
-    assert rows(db, "SELECT profile FROM raw.load_audit") == [("inpatient_discharges_hqms",)]
-    got = rows(
-        db,
+    db = two_rows_landed_through(tmp_path, "hqms.csv", "inpatient_discharges_hqms")
+    select = (
         "SELECT admission_id, org_code, mr_key, person_key, sex, admit_time::VARCHAR, "
-        "discharge_way, pay_method, total_cost FROM raw.inpatient_discharges ORDER BY 1",
+        "discharge_way, pay_method, total_cost FROM raw.inpatient_discharges ORDER BY 1"
     )
-    assert got == [
+    assert rows(db, select) == [
         ("BA001-2", "01001", expected_hmac("BA001"), expected_hmac(ID_A), "1",
          "2024-04-02 08:30:00", "1", "1", Decimal("5123.40")),
         ("BA002-1", "01001", expected_hmac("BA002"), expected_hmac(ID_B), "2",
          "2024-05-02 09:00:00", "3", "9", Decimal("800.00")),
     ]  # fmt: skip
-    assert_nothing_personal(written_everywhere(db, rep, said), [ID_A, ID_B], NAMES[:2])
 
 
 N041 = [("USERNAME", "C", 30, 0), ("BAH", "C", 10, 0), ("ZYCS", "N", 3, 0), ("XM", "C", 10, 0),
@@ -93,18 +95,26 @@ def n041_row(org_name, bah, zycs, rysjs="8", cysjs="16", id_no=ID_A, name=NAMES[
             cysjs, "03", "I10.x00", "3", "07", "1234.50"]  # fmt: skip
 
 
-def test_n041_dbf_lands_with_its_facility_looked_up_in_the_register(tmp_path):
+def n041_folder(tmp_path) -> Path:
+    """tmp_path/landing with the facility register of register() and an empty folder of 2024Q2
+    discharges; returns the folder."""
     landing = tmp_path / "landing"
     register(landing)
     base = landing / "inpatient_discharges" / "2024Q2"
     base.mkdir(parents=True)
-    write_dbf(
-        base / "城关镇卫生院.dbf",
-        N041,
-        [(False, n041_row("城关镇卫生院", "B1", "1")),
-         (False, n041_row("城关镇卫生院", "B2", "2", rysjs="", cysjs="25", id_no=ID_B))],
-    )  # fmt: skip
-    write_dbf(base / "unknown.dbf", N041, [(False, n041_row("不存在的医院", "B9", "1"))])
+    return base
+
+
+def write_n041(path: Path, *records: list[str]) -> None:
+    """An N041 front-page DBF of these records, none deleted."""
+    write_dbf(path, N041, [(False, r) for r in records])
+
+
+def test_n041_dbf_lands_with_its_facility_looked_up_in_the_register(tmp_path):
+    base = n041_folder(tmp_path)
+    write_n041(base / "城关镇卫生院.dbf", n041_row("城关镇卫生院", "B1", "1"),
+               n041_row("城关镇卫生院", "B2", "2", rysjs="", cysjs="25", id_no=ID_B))  # fmt: skip
+    write_n041(base / "unknown.dbf", n041_row("不存在的医院", "B9", "1"))
     db, rep, said = land_quietly(tmp_path)
     assert audit_of(db, "城关镇卫生院.dbf")[:5] == (2, 1, 1, 0, "loaded")
     got = rows(
@@ -194,19 +204,15 @@ def test_the_roster_in_excel_with_chinese_headers_lands(tmp_path):
     ws.append(["01001", "0007", NAMES[0], ID_A, "男", "1949-12-31", "11", "3", "是", 91582.65])
     ws.append(["02001", "0008", NAMES[1], ID_B, "女", "1980-01-01", "21", "6", "否", 51000.1])
     wb.save(path)
-    db, rep, said = land_quietly(tmp_path)
-    assert audit_of(db, "人员.xlsx")[:5] == (2, 2, 0, 0, "loaded")
-    assert rows(db, "SELECT profile FROM raw.load_audit") == [("personnel_zh",)]
-    got = rows(
-        db,
+    db = two_rows_landed_through(tmp_path, "人员.xlsx", "personnel_zh")
+    select = (
         "SELECT staff_id, person_key, sex, title_post, on_post, annual_income FROM raw.personnel "
-        "ORDER BY 1",
+        "ORDER BY 1"
     )
-    assert got == [
+    assert rows(db, select) == [
         ("0007", expected_hmac(ID_A), "1", "3", 1, Decimal("91582.65")),
         ("0008", expected_hmac(ID_B), "2", "6", 0, Decimal("51000.10")),
     ]
-    assert_nothing_personal(written_everywhere(db, rep, said), [ID_A, ID_B], NAMES[:2])
 
 
 def test_header_matching_ignores_case_width_spaces_and_bom():
@@ -258,16 +264,9 @@ def test_a_broken_profile_stops_landing_naming_its_file(tmp_path):
 def test_inspect_explains_a_national_layout_and_writes_nothing(tmp_path):
     from orchestration.inspect import inspect
 
-    landing = tmp_path / "landing"
-    register(landing)
-    base = landing / "inpatient_discharges" / "2024Q2"
-    base.mkdir(parents=True)
-    write_dbf(
-        base / "n041.dbf",
-        N041,
-        [(False, n041_row("县人民医院", "B1", "1")),
-         (False, n041_row("县人民医院", "B2", "1", cysjs="25", id_no=ID_B, name=NAMES[1]))],
-    )  # fmt: skip
+    base = n041_folder(tmp_path)
+    write_n041(base / "n041.dbf", n041_row("县人民医院", "B1", "1"),
+               n041_row("县人民医院", "B2", "1", cysjs="25", id_no=ID_B, name=NAMES[1]))  # fmt: skip
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     text = inspect(base / "n041.dbf")
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
@@ -336,16 +335,13 @@ def test_inspect_explains_every_shipped_layout(tmp_path, p):
 
 
 def test_an_n041_facility_name_held_by_two_facilities_rejects_the_file(tmp_path):
-    landing = tmp_path / "landing"
-    register(landing)
+    base = n041_folder(tmp_path)
     # a second facility of the register with the same name as 02001
-    path = landing / "facilities" / "2024" / "register.csv"
+    path = tmp_path / "landing" / "facilities" / "2024" / "register.csv"
     lines = path.read_text().splitlines()
     twin = lines[2].replace("02001", "02002", 1)
     path.write_text("\n".join([*lines, twin]) + "\n")
-    base = landing / "inpatient_discharges" / "2024Q2"
-    base.mkdir(parents=True)
-    write_dbf(base / "n041.dbf", N041, [(False, n041_row("城关镇卫生院", "B1", "1"))])
+    write_n041(base / "n041.dbf", n041_row("城关镇卫生院", "B1", "1"))
     db, _, _ = land_quietly(tmp_path)
     read, loaded, _, _, status, message = audit_of(db, "n041.dbf")
     assert status == "rejected" and loaded == 0

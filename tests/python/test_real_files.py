@@ -14,9 +14,9 @@ import pytest
 from test_land import (
     ID_A,
     ID_B,
-    KEY,
     NAMES,
     OUT_COLS,
+    audit,
     expected_hmac,
     rows,
     visit,
@@ -29,10 +29,7 @@ from orchestration.land import land
 Q2 = "outpatient_visits/2024Q2"
 
 
-@pytest.fixture(autouse=True)
-def _key(monkeypatch):
-    monkeypatch.setenv("YGT_HASH_KEY", KEY.decode())
-    monkeypatch.delenv("YGT_HASH_KEY_FILE", raising=False)
+pytestmark = pytest.mark.usefixtures("landing_key")
 
 
 def land_quietly(tmp_path, **kw):
@@ -50,17 +47,12 @@ def csv_text(rows_: list[dict], cols=OUT_COLS) -> str:
 
 
 def audit_of(db, suffix):
-    got = rows(
-        db,
-        "SELECT rows_read, rows_loaded, rows_quarantined, rows_duplicate, status, message "
-        "FROM raw.load_audit WHERE file LIKE ?",
-        ["%" + suffix],
-    )
-    assert len(got) == 1, got
-    read, loaded, quarantined, duplicate, status, message = got[0]
+    """The file's one load_audit row; rows read = loaded + quarantined + duplicate if it loaded."""
+    got = audit(db, suffix)
+    read, loaded, quarantined, duplicate, status, _ = got
     if status == "loaded":
         assert read == loaded + quarantined + duplicate
-    return got[0]
+    return got
 
 
 def quarantine(db):

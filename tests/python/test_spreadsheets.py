@@ -14,7 +14,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
-from test_land import ID_A, ID_B, KEY, NAMES, audit, expected_hmac, quiet, rows
+from test_land import ID_A, ID_B, NAMES, audit, expected_hmac, quiet, rows
 
 from orchestration import contract, duck
 from orchestration.land import land
@@ -28,10 +28,7 @@ P24 = "personnel/2024"
 NEAR = math.nextafter(91582.65, 0)
 
 
-@pytest.fixture(autouse=True)
-def _key(monkeypatch):
-    monkeypatch.setenv("YGT_HASH_KEY", KEY.decode())
-    monkeypatch.delenv("YGT_HASH_KEY_FILE", raising=False)
+pytestmark = pytest.mark.usefixtures("landing_key")
 
 
 def staff(staff_id, org="01001", id_no=ID_A, name=NAMES[0], sex="1", birth=dt.date(1980, 2, 29),
@@ -91,6 +88,15 @@ def test_number_cells_read_at_excels_15_significant_digits():
 
 
 # ── .xlsx ────────────────────────────────────────────────────────────────────────────────────
+
+
+def personnel_workbook(*staff_rows: list) -> openpyxl.Workbook:
+    """A workbook of one sheet: the personnel header on line 1, then these rows."""
+    wb = openpyxl.Workbook()
+    wb.active.append(PCOLS)
+    for row in staff_rows:
+        wb.active.append(row)
+    return wb
 
 
 def roster_workbook(path: Path) -> None:
@@ -156,11 +162,8 @@ def test_several_visible_data_sheets_reject_the_file_naming_them(tmp_path):
     second.append(PCOLS)
     second.append(staff("S2", name=NAMES[1]))
     wb.save(base / "split.xlsx")
-    wb = openpyxl.Workbook()
-    only = wb.active
-    only.append(PCOLS)
-    only.append(staff("S3", name=NAMES[2]))
-    only.sheet_state = "hidden"
+    wb = personnel_workbook(staff("S3", name=NAMES[2]))
+    wb.active.sheet_state = "hidden"
     wb.create_sheet("空白")
     wb.active = 1
     wb.save(base / "hidden.xlsx")
@@ -177,19 +180,10 @@ def test_several_visible_data_sheets_reject_the_file_naming_them(tmp_path):
 def test_identifier_or_code_in_number_cells_rejects_the_file_and_never_becomes_a_key(tmp_path):
     base = tmp_path / "landing" / P24
     base.mkdir(parents=True)
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(PCOLS)
-    ws.append(staff("S1"))
-    ws.append(staff("S2", id_no=int(ID_B)))  # a 身份证号 typed as a number: line 3
-    wb.save(base / "idnum.xlsx")
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(PCOLS)
-    ws.append(staff("0007"))
-    ws.append(staff("0008"))
-    ws.append(staff(9))  # staff_id 0009 typed as a number: line 4
-    wb.save(base / "staffnum.xlsx")
+    # a 身份证号 typed as a number: line 3
+    personnel_workbook(staff("S1"), staff("S2", id_no=int(ID_B))).save(base / "idnum.xlsx")
+    # staff_id 0009 typed as a number: line 4
+    personnel_workbook(staff("0007"), staff("0008"), staff(9)).save(base / "staffnum.xlsx")
     db = tmp_path / "w.duckdb"
     land(db, tmp_path / "landing", progress=quiet)
     r = conserved(db, "idnum.xlsx")
@@ -203,11 +197,8 @@ def test_identifier_or_code_in_number_cells_rejects_the_file_and_never_becomes_a
 def test_header_merged_down_into_the_data_rejects_the_file(tmp_path):
     base = tmp_path / "landing" / P24
     base.mkdir(parents=True)
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(PCOLS)
-    ws.append(staff("S1"))
-    ws.merge_cells("A1:A2")
+    wb = personnel_workbook(staff("S1"))
+    wb.active.merge_cells("A1:A2")
     wb.save(base / "twoline.xlsx")
     db = tmp_path / "w.duckdb"
     land(db, tmp_path / "landing", progress=quiet)
