@@ -1,7 +1,7 @@
 """Great Expectations' SQL path on DuckDB (duckdb-engine): every workaround it needs, here only.
 
 GE 1.24 has no DuckDB data source; its generic SQL data source reaches DuckDB through
-duckdb-engine and SQLAlchemy. Three things stand in the way, each patched by `install()` and
+duckdb-engine and SQLAlchemy. Four things stand in the way, each patched by `install()` and
 each shown by a test in tests/python/test_gx_duckdb.py that fails once upstream no longer needs
 the patch:
 
@@ -20,6 +20,13 @@ the patch:
    duckdb-engine adds a `custom_user_agent` to it. The patch turns that off
    (`duckdb_engine.supports_user_agent`), and `engine_kwargs` passes the project's own
    configuration (`orchestration.duck.connect`).
+4. A large set checked value by value. An in-set expectation's failing rows are
+   `x NOT IN (<the set's values>)`. DuckDB turns `x IN (<many constants>)` into a hash join but
+   not its negation, which it tests constant by constant: with the 2,093 facility codes of a
+   20-county province, 1.2 s a quarter of one county's visits, three times per batch (count,
+   failing values, failing rows) -- 24 of the 28 s the raw gates spent in SQL. The patch
+   compiles a NOT IN over `LARGE_SET` or more values as `x NOT IN (SELECT unnest([...]))`, the
+   same test (NULLs included) that DuckDB runs as an anti-join: 0.02 s.
 
 `connections_closed` closes GE's connections when the gates end, so the file is free for dbt
 and publish.
@@ -72,6 +79,26 @@ def buffered_execute_query(self, query):
     return result
 
 
+LARGE_SET = 64  # below this many values the constant-by-constant test costs little
+
+
+def anti_join_compiler(upstream):
+    """duckdb-engine's statement compiler with a large `NOT IN (...)` compiled as a subquery."""
+
+    class Compiler(upstream):
+        def visit_not_in_op_binary(self, binary, operator, **kw):
+            values = getattr(binary.right, "value", None)
+            if getattr(binary.right, "expanding", False) and len(values or ()) >= LARGE_SET:
+                listed = self.process(binary.right, **kw)  # "(v1, v2, ...)"
+                return (
+                    f"({self.process(binary.left, **kw)} NOT IN (SELECT unnest([{listed[1:-1]}])))"
+                )
+            return super().visit_not_in_op_binary(binary, operator, **kw)
+
+    Compiler.upstream = upstream
+    return Compiler
+
+
 def duckdb_regex_expression(upstream):
     def regex_expression(column, regex, dialect, positive=True):
         expression = upstream(column, regex, dialect, positive)
@@ -119,7 +146,7 @@ def duckdb_engine_connection():
 
 
 def install() -> None:
-    """Apply the three patches (once per process)."""
+    """Apply the four patches (once per process)."""
     global _installed
     if _installed:
         return
@@ -138,6 +165,9 @@ def install() -> None:
                 module.get_dialect_regex_expression
             )
     duckdb_engine.supports_user_agent = False
+    duckdb_engine.Dialect.statement_compiler = anti_join_compiler(
+        duckdb_engine.Dialect.statement_compiler
+    )
 
     import sqlalchemy as sa
 
