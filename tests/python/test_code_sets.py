@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pytest
+from test_land import write_csv
 
 from orchestration import contract, dbt, duck
 from orchestration.explain import explain, render_text
@@ -139,111 +140,55 @@ def test_area_register_seed():
 # ----------------------------------------------------------------------------- landing
 
 
-def _write(path: Path, cols: list[str], rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [",".join(cols)] + [",".join(r.get(c, "") for c in cols) for r in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _cols(source: str) -> list[str]:
-    return [c.name for c in contract.SOURCE_BY_NAME[source].columns]
+def _write_source(landing: Path, source: str, period: str, shared: dict, own: list[dict]) -> None:
+    """landing/<source>/<period>/<source>.csv in the contract's columns: a row for each of `own`,
+    with `shared`'s values where it gives none."""
+    cols = [c.name for c in contract.SOURCE_BY_NAME[source].columns]
+    write_csv(landing / source / period / f"{source}.csv", [shared | r for r in own], cols=cols)
 
 
 def test_national_codes_land_and_unknown_med_types_are_reported(tmp_path, monkeypatch):
     monkeypatch.setenv("YGT_HASH_KEY", "test-key")
     landing = tmp_path / "landing"
-    fac = dict(
-        fixmedins_code="",
-        org_name="x",
-        county_code=WUYANG,
-        is_tcm_class="0",
-        hospital_level="1",
-        ownership="public",
-        consortium_code="",
-        is_lead_hospital="0",
-        has_ecg_device="0",
-        ecg_linked_to_center="0",
-        is_imaging_center="0",
-        is_ecg_center="0",
-        active="1",
-    )
-    _write(
-        landing / "facilities" / "2024" / "f.csv",
-        _cols("facilities"),
-        [
-            fac | {"org_code": "V1", "category_code": "D600"},
-            fac | {"org_code": "S1", "category_code": "D500"},
-            fac | {"org_code": "V2", "category_code": "D5"},
-            fac | {"org_code": "X1", "category_code": "D700"},  # no such WS 218 code
-        ],
-    )
-    dis = dict(
-        org_code="V1",
-        mr_no="MR1",
-        id_no="",
-        sex="1",
-        birth_date="1950-01-01",
-        admit_time="2024-02-01 08:00:00",
-        discharge_time="2024-02-05 08:00:00",
-        admit_dept="03",
-        main_dx_code="I10.x00",
-        discharge_way="1",
-        total_cost="100.00",
-    )
-    _write(
-        landing / "inpatient_discharges" / "2024Q1" / "d.csv",
-        _cols("inpatient_discharges"),
-        [
-            dis | {"admission_id": "a1", "pay_method": "01"},
-            dis | {"admission_id": "a2", "pay_method": "99"},
-            dis | {"admission_id": "a3", "pay_method": "3"},
-            dis | {"admission_id": "a4", "pay_method": "10"},  # not a pay-method code
-        ],
-    )
-    setl = dict(
-        mdtrt_id="M",
-        psn_no="P1",
-        certno="",
-        gend="1",
-        brdy="1950-01-01",
-        insutype="390",
-        insu_admdvs=WUYANG,
-        mdtrtarea_admdvs=WUYANG,
-        fixmedins_code="V1",
-        fixmedins_type="1",
-        begndate="2024-02-01",
-        enddate="2024-02-01",
-        setl_time="2024-02-01 09:00:00",
-        dise_codg="I10.x00",
-        medfee_sumamt="50.00",
-        hifp_pay="20.00",
-        fund_pay_sumamt="20.00",
-        acct_pay="0",
-        psn_cash_pay="30.00",
-        refd_setl_flag="0",
-        init_setl_id="",
-    )
-    _write(
-        landing / "insurance_settlements" / "2024Q1" / "s.csv",
-        _cols("insurance_settlements"),
-        [
-            setl | {"setl_id": "s1", "med_type": "11"},
-            setl | {"setl_id": "s2", "med_type": "9101"},  # a province's local code
-            setl | {"setl_id": "s3", "med_type": "9101"},
-        ],
-    )
+    fac = dict(fixmedins_code="", org_name="x", county_code=WUYANG, is_tcm_class="0",
+               hospital_level="1", ownership="public", consortium_code="", is_lead_hospital="0",
+               has_ecg_device="0", ecg_linked_to_center="0", is_imaging_center="0",
+               is_ecg_center="0", active="1")  # fmt: skip
+    _write_source(landing, "facilities", "2024", fac, [
+        {"org_code": "V1", "category_code": "D600"},
+        {"org_code": "S1", "category_code": "D500"},
+        {"org_code": "V2", "category_code": "D5"},
+        {"org_code": "X1", "category_code": "D700"},  # no such WS 218 code
+    ])  # fmt: skip
+    dis = dict(org_code="V1", mr_no="MR1", id_no="", sex="1", birth_date="1950-01-01",
+               admit_time="2024-02-01 08:00:00", discharge_time="2024-02-05 08:00:00",
+               admit_dept="03", main_dx_code="I10.x00", discharge_way="1",
+               total_cost="100.00")  # fmt: skip
+    _write_source(landing, "inpatient_discharges", "2024Q1", dis, [
+        {"admission_id": "a1", "pay_method": "01"},
+        {"admission_id": "a2", "pay_method": "99"},
+        {"admission_id": "a3", "pay_method": "3"},
+        {"admission_id": "a4", "pay_method": "10"},  # not a pay-method code
+    ])  # fmt: skip
+    setl = dict(mdtrt_id="M", psn_no="P1", certno="", gend="1", brdy="1950-01-01", insutype="390",
+                insu_admdvs=WUYANG, mdtrtarea_admdvs=WUYANG, fixmedins_code="V1",
+                fixmedins_type="1", begndate="2024-02-01", enddate="2024-02-01",
+                setl_time="2024-02-01 09:00:00", dise_codg="I10.x00", medfee_sumamt="50.00",
+                hifp_pay="20.00", fund_pay_sumamt="20.00", acct_pay="0", psn_cash_pay="30.00",
+                refd_setl_flag="0", init_setl_id="")  # fmt: skip
+    _write_source(landing, "insurance_settlements", "2024Q1", setl, [
+        {"setl_id": "s1", "med_type": "11"},
+        {"setl_id": "s2", "med_type": "9101"},  # a province's local code
+        {"setl_id": "s3", "med_type": "9101"},
+    ])  # fmt: skip
     staff = dict(org_code="V1", id_no="", sex="女", birth_date="1980-01-01", on_post="是")
     staff["annual_income"] = "50000"
-    _write(
-        landing / "personnel" / "2024" / "p.csv",
-        _cols("personnel"),
-        [
-            staff | {"staff_id": "1", "practice_type": "13", "title_post": "6"},  # 见习医师, 待聘
-            staff | {"staff_id": "2", "practice_type": "90", "title_post": "9"},  # 工勤; 9 = 待聘
-            staff | {"staff_id": "3", "practice_type": "51", "title_post": "4"},  # earlier 51
-            staff | {"staff_id": "4", "practice_type": "99", "title_post": "4"},  # no such code
-        ],
-    )
+    _write_source(landing, "personnel", "2024", staff, [
+        {"staff_id": "1", "practice_type": "13", "title_post": "6"},  # 见习医师, 待聘
+        {"staff_id": "2", "practice_type": "90", "title_post": "9"},  # 工勤; 9 = 待聘
+        {"staff_id": "3", "practice_type": "51", "title_post": "4"},  # earlier 51
+        {"staff_id": "4", "practice_type": "99", "title_post": "4"},  # no such code
+    ])  # fmt: skip
     db = tmp_path / "w.duckdb"
     land(db, landing, progress=lambda _msg: None)
     con = duck.connect(db)
