@@ -1,23 +1,11 @@
 -- Indicators whose value is numerator / denominator, at every area level: county rows are
 -- joined to the area hierarchy and numerators and denominators are summed, never averaged.
--- The county models come from the catalogue (macros/indicator_registry.sql, rendered from
--- seeds/indicator_definitions.csv): see docs/adding-an-indicator.md.
-{%- set county_models = ratio_of_sums_county_models() %}
+-- The county rows: int_county_ratio_parts, the union of the county models the catalogue
+-- routes here (macros/indicator_registry.sql): see docs/adding-an-indicator.md.
 with
 
 county_values as (
-    {%- for m in county_models %}
-        select
-            county_code,
-            period,
-            indicator_code,
-            numerator,
-            denominator
-        from {{ ref(m) }}
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
-    {%- endfor %}
+    select * from {{ ref('int_county_ratio_parts') }}
 ),
 
 areas as (
