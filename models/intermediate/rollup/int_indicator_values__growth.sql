@@ -1,8 +1,8 @@
 -- Growth indicators at every area level, from the (rolled-up) level of the period and of the
 -- same period a year earlier: numerator = difference, denominator = the earlier level. Null
 -- when the earlier period is missing or its level is null.
--- Which growth of which level: the catalogue's base_indicator (macros/indicator_registry.sql),
--- e.g. I10b = growth of I10a, S04 = growth of S04_cost (primary-care level, not published).
+-- Which growth of which level: the catalogue's base_indicator (growth_bases() of
+-- macros/indicator_registry.sql); the level may be one that is not published.
 {%- set growth_of = growth_bases() %}
 with
 

@@ -1,4 +1,4 @@
--- Qualitative indicators (I01 - I03). County level: the share of items met with its status
+-- Qualitative indicators (rollup_method share_of_counties_met). County level: the share of items met with its status
 -- (numerator and denominator null, as the output contract says). Roll-ups: numerator =
 -- counties at 达标, denominator = counties with a value, value = their ratio.
 with

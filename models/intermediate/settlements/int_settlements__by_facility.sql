@@ -6,9 +6,9 @@
     )
 }}
 -- Signed settlement sums per delivery period, insured county, settlement facility
--- (fixmedins_code) and settlement day, pharmacies excluded (they are outside I08-I11
--- entirely): the one place the settlement measures are defined (macro settlement_measures).
--- int_settlements__daily (the county indicators I08-I11, S01, S02, S04) and
+-- (fixmedins_code) and settlement day, pharmacies excluded (no settlement indicator
+-- counts them): the one place the settlement measures are defined (macro settlement_measures).
+-- int_settlements__daily (the county models of the settlement indicators) and
 -- marts.indicator_breakdown both sum this table. The facility's register attributes
 -- (facility_org_code, facility_county_code: null when the code is not registered that year)
 -- come from int_settlements__signed. Incremental by delivery period.

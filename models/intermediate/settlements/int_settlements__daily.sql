@@ -7,7 +7,6 @@
 }}
 -- Signed settlement sums per delivery period, insured county and settlement day:
 -- int_settlements__by_facility summed over the facilities. Incremental by delivery period.
--- Feeds I08, I09, I10a, I11, S01, S02, S04.
 with
 
 by_facility as (

@@ -1,5 +1,5 @@
 -- Total resident population (both sexes, all age groups) per county x year: the denominator
--- base of the per-10,000-residents indicators (I04, I05a, I05b).
+-- base of the per-10,000-residents indicators.
 with
 
 population as (

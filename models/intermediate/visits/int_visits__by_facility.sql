@@ -5,7 +5,7 @@
         **refresh_by_period_config()
     )
 }}
--- Visits (I07, I12), the one classification: non-cancelled HIS outpatient rows of any
+-- Visits, the one classification: non-cancelled HIS outpatient rows of any
 -- visit_type at facilities of the visit year's register that are medical facilities (seed flag
 -- is_medical_facility: not pharmacies P1 nor CDCs J100-J400/J1), counted per delivery period,
 -- facility and day. TCM visit =

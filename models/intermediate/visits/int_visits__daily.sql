@@ -5,7 +5,7 @@
         **refresh_by_period_config()
     )
 }}
--- Visits (I07, I12) per delivery period, facility county and day: int_visits__by_facility
+-- Visits per delivery period, facility county and day: int_visits__by_facility
 -- (where the visits are classified) summed over the facilities. Incremental by delivery period.
 with
 

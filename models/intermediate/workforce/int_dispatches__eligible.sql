@@ -1,8 +1,8 @@
--- Dispatch records that can count for I04 and S03, each with its days in the year of the
--- ledger it was delivered in: long-term dispatches of physicians with an intermediate-or-higher
--- title from level >= 2 home facilities. Year Y uses only the ledger delivered for Y (the
--- annual delivery is that year's complete ledger), so an open-ended record of an earlier
--- ledger does not carry over into later years. Days = inclusive overlap of
+-- Dispatch records that can count for the dispatched-physician indicators, each with its days
+-- in the year of the ledger it was delivered in: long-term dispatches of physicians with an
+-- intermediate-or-higher title from level >= 2 home facilities. Year Y uses only the ledger
+-- delivered for Y (the annual delivery is that year's complete ledger), so an open-ended record
+-- of an earlier ledger does not carry over into later years. Days = inclusive overlap of
 -- [start_date, end_date or Dec 31] with the ledger year.
 -- Params: dispatch_types, dispatch_practice_types, dispatch_title_posts,
 -- dispatch_min_home_org_level.
