@@ -1,8 +1,8 @@
 {#- One county x period numerator/denominator model summing a daily table over the days of
     each period: `numerator` and `denominator` are columns of `daily_model`, summed where its
     `county_column` is the county and its `date_column` lies in the period (0 when no row).
-    Used, through summed_indicator, by I07 and I12 (int_visits__daily), I08-I11, S01, S02 and
-    the S04 cost level (int_settlements__daily) and S05 (int_discharges__by_facility). -#}
+    Used through summed_indicator by every indicator whose folder declares a facility_sum
+    (rendered into summed_indicators() of macros/indicator_registry.sql). -#}
 {% macro period_sum_indicator(indicator_code, daily_model, county_column, date_column, numerator, denominator) -%}
 with
 
@@ -31,28 +31,10 @@ final as (
 select * from final
 {%- endmacro %}
 
-{#- The indicators that are sums over facilities, defined once: code -> (family, numerator
-    column, denominator column). The county model int_indicator__<code> sums the family's
-    county x day table (summed_indicator below); marts.indicator_breakdown sums the same
-    columns of the family's facility table per facility. -#}
-{% macro summed_indicators() -%}
-    {{ return({
-        'I07': ('visits', 'primary_care_visits', 'visits'),
-        'I12': ('visits', 'tcm_visits', 'visits'),
-        'I08': ('settlements', 'pooled_fund_in_county', 'pooled_fund'),
-        'I09': ('settlements', 'pooled_fund_in_county_primary_care', 'pooled_fund_in_county'),
-        'I10a': ('settlements', 'inpatient_cost_in_county', 'inpatient_admissions_in_county'),
-        'I11': ('settlements', 'inpatient_admissions_in_county', 'inpatient_admissions'),
-        'S01': ('settlements', 'settlements_in_county', 'settlements'),
-        'S02': ('settlements', 'inpatient_pooled_fund_in_county', 'inpatient_cost_in_county'),
-        'S04_cost': ('settlements', 'inpatient_cost_in_county_primary_care', 'inpatient_admissions_in_county_primary_care'),
-        'S05': ('discharges', 'referral_discharges', 'discharges'),
-    }) }}
-{%- endmacro %}
-
 {#- Per family: the county x day model, the facility model (same columns plus the facility),
     and the county, date and facility columns. Visits and discharges belong to the county of
-    the facility; settlements to the insured's county (facility anywhere). -#}
+    the facility; settlements to the insured's county (facility anywhere). A family without a
+    daily model (remote) only feeds marts.indicator_breakdown. -#}
 {% macro summed_families() -%}
     {{ return({
         'visits': {'daily': 'int_visits__daily', 'by_facility': 'int_visits__by_facility',
@@ -66,7 +48,7 @@ select * from final
     }) }}
 {%- endmacro %}
 
-{#- The county x period model of a summed indicator. -#}
+{#- The county x period model of a summed indicator (facility_sum of its folder's meta). -#}
 {% macro summed_indicator(indicator_code) -%}
 {%- set family, numerator, denominator = summed_indicators()[indicator_code] -%}
 {%- set f = summed_families()[family] -%}
@@ -75,7 +57,8 @@ select * from final
 
 {#- The signed settlement measures (name, expression over int_settlements__signed rows),
     defined once: int_settlements__by_facility sums the expressions, int_settlements__daily
-    sums those sums over the facilities. -#}
+    sums those sums over the facilities. A share on these measures needs no edit here; a new
+    measure is one more entry. -#}
 {% macro settlement_measures() -%}
     {{ return([
         ('pooled_fund', 'pooled_fund'),

@@ -8,13 +8,22 @@ Rendered from them (`python -m orchestration.catalogue`; tests fail when a commi
 differs from its rendering):
 - `docs/indicators.md`, the rules in words;
 - `macros/indicator_registry.sql`, the lists the roll-up models iterate over (which county
-  models each roll-up reads), so adding an indicator is a folder and a seed row;
+  models each roll-up reads) and the sums over facilities of the folders (the county models
+  and marts.indicator_breakdown read them), so adding an indicator is a folder and a seed row;
 - the parameters of mart check M01 in `seeds/dq_check_catalog.csv`: the seed's bounds
   (value_min / value_max) per indicator, so the quality gate and the dbt bounds tests use one
   set of bounds.
 `indicators()` gives the seed's rows to the code that explains values (`ygt explain`, the
 workbook): their raw sources, the years of deliveries a value reads, the facility breakdown
 shown for it and the units of numerator and denominator.
+
+What only the dbt side knows sits in the indicator's folder, in the `meta: indicators:` map of
+a model of `models/intermediate/indicators/<folder>/_<folder>.yml` (`folder_specs()`): the
+facility sum (`facility_sum: {family, numerator, denominator}`, measures of the family's
+facility table: rendered as `summed_indicators()` for the county model and
+marts.indicator_breakdown), its place in `ygt show`'s headline table (`headline`), a
+reconciliation list (`reconciliation_list: {model, flag}`), and the notes shown beside a value
+(`breakdown_note`, `no_value_reason`).
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ import csv
 import io
 import json
 from pathlib import Path
+
+import yaml
 
 from orchestration.settings import PROJECT_DIR
 
@@ -39,6 +50,17 @@ ROLLUP_MODELS = {
     "pooled_life_table": "int_indicator_values__i14",
 }
 SEEDS = PROJECT_DIR / "seeds"
+INDICATOR_FOLDERS = PROJECT_DIR / "models" / "intermediate" / "indicators"
+FOLDER_KEYS = {
+    "facility_sum",
+    "headline",
+    "reconciliation_list",
+    "breakdown_note",
+    "no_value_reason",
+}
+# checks of the published values that skip the indicators whose value may be missing although
+# data were delivered (a growth rate, a pooled value: they read more than one year)
+MULTI_YEAR_CHECKS = ("M02", "M03")
 DIMENSIONS = {
     "紧密型": "tightness",
     "同质化": "homogenisation",
@@ -63,8 +85,9 @@ change the seeds and render again (a test compares this page with the rendering)
 
 The monitoring indicator system for compact county medical communities, 2024 edition
 (《紧密型县域医疗卫生共同体监测指标体系(2024版)》, 国卫办基层发〔2024〕22号): 14 indicators in five
-dimensions, plus supplementary indicators (S01–S05) from the 2023 guiding opinion and provincial
-evaluation practice. The same rules are published in the warehouse as `marts.indicator_catalog`.
+dimensions, plus supplementary indicators (dimension 补充, codes S01 onwards) from the 2023
+guiding opinion and provincial evaluation practice. The same rules are published in the
+warehouse as `marts.indicator_catalog`.
 
 Each rule says where it comes from: **official** rules follow the indicator explanations of the
 2024 edition's attachment (held here for I01–I05); **project default** rules are this warehouse's
@@ -109,6 +132,70 @@ def _number(text: str) -> int | float:
     return int(value) if value.is_integer() else value
 
 
+def folder_specs() -> dict[str, dict]:
+    """Indicator code -> what its folder's YAML says of it (`meta: indicators:` of its models;
+    keys FOLDER_KEYS), in seed order and then the unpublished levels a growth rate is built on."""
+    found: dict[str, dict] = {}
+    for path in sorted(INDICATOR_FOLDERS.glob("*/_*.yml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for model in doc.get("models") or []:
+            meta = ((model.get("config") or {}).get("meta") or {}).get("indicators") or {}
+            for code, spec in meta.items():
+                where = f"{path.relative_to(PROJECT_DIR)} ({model['name']}): {code}"
+                if code in found:
+                    raise ValueError(f"{where} is described in two folders")
+                unknown = set(spec) - FOLDER_KEYS
+                if unknown:
+                    raise ValueError(
+                        f"{where}: unknown keys {sorted(unknown)}; known: {sorted(FOLDER_KEYS)}"
+                    )
+                found[code] = {**spec, "model": model["name"], "folder": path.parent.name}
+    order = {code: i for i, code in enumerate(indicators())}
+    return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+
+
+def facility_sums() -> dict[str, tuple[str, str, str | None]]:
+    """Code -> (family, numerator measure, denominator measure or None) of the indicators that
+    are sums over facilities (folder meta facility_sum)."""
+    out = {}
+    for code, spec in folder_specs().items():
+        if "facility_sum" in spec:
+            s = spec["facility_sum"]
+            out[code] = (s["family"], s["numerator"], s.get("denominator"))
+    return out
+
+
+def breakdown_codes() -> list[str]:
+    """The codes with facility rows in marts.indicator_breakdown: those whose seed row names
+    themselves as breakdown_indicator."""
+    return [c for c, row in indicators().items() if row["breakdown_indicator"] == c]
+
+
+def headline() -> tuple[str, ...]:
+    """The codes of `ygt show`'s headline table, in the order of their folder's `headline`."""
+    ranked = [
+        (spec["headline"], code) for code, spec in folder_specs().items() if "headline" in spec
+    ]
+    return tuple(code for _, code in sorted(ranked))
+
+
+def reconciliation_lists() -> dict[str, tuple[str, str]]:
+    """Code -> (table, flag of the rows counted) of the reconciliation lists (`--list`)."""
+    return {
+        code: (
+            f"reconciliation.{spec['reconciliation_list']['model']}",
+            spec["reconciliation_list"]["flag"],
+        )
+        for code, spec in folder_specs().items()
+        if "reconciliation_list" in spec
+    }
+
+
+def multi_year_codes() -> list[str]:
+    """Indicators whose one value reads more than one year (years_read not 1)."""
+    return [c for c, row in indicators().items() if row["years_read"] != "1"]
+
+
 def range_check_params() -> dict:
     """Check M01's params: every indicator with bounds in the seed, [value_min, value_max]
     (the quality rule takes an indicator's own range before its unit's); nothing excluded, so
@@ -122,20 +209,29 @@ def range_check_params() -> dict:
 
 
 def render_check_catalog() -> str:
-    """seeds/dq_check_catalog.csv with M01's params rendered from the indicator seed; every
-    other line as it is."""
+    """seeds/dq_check_catalog.csv with M01's params rendered from the indicator seed, and the
+    `exclude` of the MULTI_YEAR_CHECKS; every other line as it is."""
     text = CHECKS_PATH.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     header = next(csv.reader([lines[0]]))
+    todo = {RANGE_CHECK, *MULTI_YEAR_CHECKS}
     for i, line in enumerate(lines):
-        if line.startswith(RANGE_CHECK + ","):
-            row = dict(zip(header, next(csv.reader([line]))))
-            row["params"] = json.dumps(range_check_params(), ensure_ascii=False)
-            out = io.StringIO()
-            csv.DictWriter(out, fieldnames=header, lineterminator="\n").writerow(row)
-            lines[i] = out.getvalue()
-            return "".join(lines)
-    raise ValueError(f"{CHECKS_PATH.name} has no check {RANGE_CHECK}")
+        check_id = line.split(",", 1)[0]
+        if check_id not in todo:
+            continue
+        todo.discard(check_id)
+        row = dict(zip(header, next(csv.reader([line]))))
+        if check_id == RANGE_CHECK:
+            params = range_check_params()
+        else:
+            params = {**json.loads(row["params"] or "{}"), "exclude": multi_year_codes()}
+        row["params"] = json.dumps(params, ensure_ascii=False)
+        out = io.StringIO()
+        csv.DictWriter(out, fieldnames=header, lineterminator="\n").writerow(row)
+        lines[i] = out.getvalue()
+    if todo:
+        raise ValueError(f"{CHECKS_PATH.name} has no check {sorted(todo)}")
+    return "".join(lines)
 
 
 def render_indicators_md() -> str:
@@ -222,6 +318,27 @@ def render_registry_sql() -> str:
     }
     rollups = list(dict.fromkeys(ROLLUP_MODELS[i["rollup_method"]] for i in indicators))
     growth_text = "{" + ", ".join(f"'{k}': '{v}'" for k, v in growth.items()) + "}"
+    sums = facility_sums()
+    known = {i["indicator_code"] for i in indicators} | set(growth.values())
+    stray = sorted(set(sums) - known)
+    if stray:
+        raise ValueError(
+            f"facility_sum in a folder for {stray}: not in the seed (nor a base_indicator)"
+        )
+    breakdown = breakdown_codes()
+    unsummed = [c for c in breakdown if c not in sums]
+    if unsummed:
+        raise ValueError(
+            f"{unsummed}: breakdown_indicator is the code itself but its folder has no facility_sum"
+        )
+    sums_text = (
+        "{\n"
+        + "".join(
+            f"        '{c}': ('{f}', '{n}', {repr(d) if d else 'none'}),\n"
+            for c, (f, n, d) in sums.items()
+        )
+        + "    }"
+    )
     return f"""{{#- GENERATED from seeds/indicator_definitions.csv by `python -m orchestration.catalogue`.
     Do not edit: add or change an indicator's seed row and render again (a test compares this
     file with the rendering). -#}}
@@ -240,6 +357,18 @@ def render_registry_sql() -> str:
 {{#- The roll-up models whose union is int_indicator_values. -#}}
 {{% macro indicator_rollup_models() -%}}
     {{{{ return({_jinja_list(rollups)}) }}}}
+{{%- endmacro %}}
+
+{{#- Sums over facilities (folder meta facility_sum): code -> (family, numerator measure,
+    denominator measure or none). summed_indicator(code) sums the family's county x day table;
+    marts.indicator_breakdown sums the same measures of its facility table per facility. -#}}
+{{% macro summed_indicators() -%}}
+    {{{{ return({sums_text}) }}}}
+{{%- endmacro %}}
+
+{{#- The codes with facility rows in marts.indicator_breakdown (breakdown_indicator = itself). -#}}
+{{% macro breakdown_indicators() -%}}
+    {{{{ return({_jinja_list(breakdown)}) }}}}
 {{%- endmacro %}}
 """
 

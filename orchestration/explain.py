@@ -58,12 +58,11 @@ LEVEL_LABELS = {
     "national": "全国 national",
 }
 LEVEL_DIGITS = {"county": 6, "city": 4, "province": 2, "national": 0}
-# Reconciliation lists in the working database: indicator -> (table, flag of the rows counted)
-LISTS = {
-    "I04": ("reconciliation.i04_physicians", "is_counted"),
-    "I13": ("reconciliation.i13_admitted_persons", "is_counted_i13"),
-    "I13x": ("reconciliation.i13_admitted_persons", "is_counted_i13x"),
-}
+# Reconciliation lists in the working database: indicator -> (table, flag of the rows counted),
+# from the indicator folders (reconciliation_list)
+LISTS = catalogue.reconciliation_lists()
+# what the indicator folders say of a code (facility sum, notes)
+_FOLDERS = catalogue.folder_specs()
 
 
 def source_label(name: str) -> str:
@@ -356,23 +355,18 @@ def _quality(con, indicator: str, period: str) -> dict:
 
 
 def _notes(indicator: str) -> list[str]:
-    notes = []
-    if indicator in ("I05a", "I05b"):
-        notes.append(
-            "机构为申请机构; 分母为常住人口/万, 不按机构拆分 (facilities are the requesting ones; "
-            "the denominator, residents per 10,000, is not split by facility)"
-        )
-    if indicator == "I10b":
-        notes.append(
-            "I10b 是增长率, 不按机构相加; 列出的是当期水平 I10a 的机构构成 "
-            "(a growth rate is not a sum over facilities: facilities of the current level I10a)"
-        )
-    if indicator == "S04":
-        notes.append(
-            "S04 是增长率; 列出的是 I10a 的机构构成, 其中基层医疗卫生机构的行构成 S04 的当期水平 "
-            "(a growth rate: I10a's facilities; its primary-care rows make S04's current level)"
-        )
-    return notes
+    """What the facility breakdown shown is: the folder's breakdown_note, else, for a growth rate
+    shown with its level's facilities, that it is not a sum over facilities."""
+    own = _FOLDERS.get(indicator, {}).get("breakdown_note")
+    if own:
+        return [own]
+    level = LEVEL_OF.get(indicator)
+    if level and _CATALOGUE[indicator]["rollup_method"] == "growth_of_rolled_up":
+        return [
+            f"{indicator} 是增长率, 不按机构相加; 列出的是当期水平 {level} 的机构构成 "
+            f"(a growth rate is not a sum over facilities: facilities of the current level {level})"
+        ]
+    return []
 
 
 # ----------------------------------------------------------------------------- text

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration import duck
+from orchestration import catalogue, duck
 
-HEADLINE = ("I07", "I08", "I11", "I12", "I10a", "I13", "I14")
+# the indicator folders' `headline` order; the seed's unit says how a value is shown
+HEADLINE = catalogue.headline()
+_UNITS = {code: row["unit"] for code, row in catalogue.indicators().items()}
 
 
 def display_width(text: str) -> int:
@@ -89,7 +91,11 @@ def show(warehouse: Path, period: str | None = None) -> str:
         table.setdefault((level, code, name), {})[ind] = value
     order = {"national": 0, "province": 1, "city": 2, "county": 3}
     header = f"{'area':<28}" + "".join(f"{c:>9}" for c in HEADLINE)
-    out = [f"Headline indicators, {period} (ratios as %, I10a in yuan)"]
+    in_yuan = [c for c in HEADLINE if _UNITS.get(c) == "yuan"]
+    out = [
+        f"Headline indicators, {period} (ratios as %"
+        + (f", {', '.join(in_yuan)} in yuan)" if in_yuan else ")")
+    ]
     out += [f"  {c:<6}{names[c]}" for c in HEADLINE if c in names]
     out += [header, "-" * len(header)]
     for (level, code, name), vals in sorted(
@@ -99,7 +105,9 @@ def show(warehouse: Path, period: str | None = None) -> str:
         for c in HEADLINE:
             v = vals.get(c)
             cells.append(
-                f"{'—':>9}" if v is None else (f"{v:>9.0f}" if c == "I10a" else f"{100 * v:>8.1f}%")
+                f"{'—':>9}"
+                if v is None
+                else (f"{v:>9.0f}" if c in in_yuan else f"{100 * v:>8.1f}%")
             )
         label = f"{name or code} [{level}]"
         out.append(pad(label, 28) + "".join(cells))

@@ -10,7 +10,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from orchestration import duck
+from orchestration import catalogue, duck
 from orchestration.report import charts
 
 GRADE_COLOURS = {"优秀": "#2e7d32", "良好": "#1565c0", "合格": "#ef8f00", "不合格": "#c62828"}
@@ -19,12 +19,11 @@ LEVEL_ZH = {"county": "县", "city": "市", "province": "省", "national": "全�
 UNIT_ZH = {"ratio": "比例", "yuan": "元", "per_10k": "每万人"}
 TARGET_TABLES = ("marts.scoring_rules", "reference.scoring_rules")
 MAX_TREND_LINES = 20  # more counties than this: trend panels per city instead
-# Why an indicator can have no value although data were delivered (indicators.md).
+# Why an indicator can have no value although data were delivered: its folder's no_value_reason
 NO_VALUE_REASONS = {
-    "I10b": "增长率需要上一年同期的 I10a needs I10a of the same period a year earlier",
-    "S04": "增长率需要上一年同期数据 its growth needs the same period a year earlier",
-    "I14p": "三年合并值需要连续三年的死亡和人口数据 the 3-year pooled rate needs deaths and "
-    "population for the year and the two before it",
+    code: spec["no_value_reason"]
+    for code, spec in catalogue.folder_specs().items()
+    if "no_value_reason" in spec
 }
 NO_VALUE_DEFAULT = "分母为零或未报送数据 a zero denominator or no data delivered for it"
 STATUS_WORDS = {  # (status, severity) -> (label, css class)

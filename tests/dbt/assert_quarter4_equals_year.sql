@@ -14,5 +14,6 @@ inner join v as y
         and q4.year = y.year
         and y.quarter is null
 where q4.quarter = 4
-    and q4.indicator_code <> 'I10b'  -- its year-ago Q4 may be missing while the year exists
+    -- a growth rate: its year-ago Q4 may be missing while the year-ago year exists
+    and q4.indicator_code not in ({{ sql_list(growth_bases().keys() | list) }})
     and abs(coalesce(q4.value, -1) - coalesce(y.value, -1)) > 1e-9

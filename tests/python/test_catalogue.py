@@ -135,6 +135,9 @@ def test_every_catalogued_model_feeds_its_roll_up_in_dbts_graph(manifest):
             assert level in nodes[rollup]["depends_on"]["nodes"], row["indicator_code"]
             rollup = level
         upstream = set(nodes[rollup]["depends_on"]["nodes"])
+        parts = "model.ygt.int_county_ratio_parts"  # the ratio roll-up reads their union
+        if parts in upstream:
+            upstream |= set(nodes[parts]["depends_on"]["nodes"])
         assert f"model.ygt.{row['model']}" in upstream, (row["indicator_code"], rollup)
 
 
@@ -182,13 +185,18 @@ def test_explain_facts_in_the_seed_agree_with_the_project():
         assert bool(row["numerator_unit_zh"]) == bool(row["denominator_unit_zh"]), code
     assert rows["I14p"]["years_read"] == "i14_pooled_years"
     assert rows["I07"]["years_read"] == "1"
-    # the facility breakdown: the codes marts.indicator_breakdown holds, and a growth rate
-    # shows the breakdown of the level it grows from (S04's level S04_cost is not published:
-    # its facilities are I10a's, restricted to primary care)
-    sql = (PROJECT_DIR / "models" / "marts" / "indicator_breakdown.sql").read_text()
-    in_mart = set(re.findall(r"'(\w+)'", re.search(r"set breakdown_codes = \[(.*?)\]", sql)[1]))
+    # the facility breakdown: the codes marts.indicator_breakdown holds (the registry the mart
+    # loops over), and a growth rate shows the breakdown of the level it grows from (S04's
+    # level S04_cost is not published: its facilities are I10a's, restricted to primary care)
+    registry = catalogue.REGISTRY_PATH.read_text(encoding="utf-8")
+    listed = re.search(r"macro breakdown_indicators\(\).*?return\(\[(.*?)\]\)", registry, re.S)[1]
+    in_mart = set(re.findall(r"'(\w+)'", listed))
     own = {c for c, r in rows.items() if r["breakdown_indicator"] == c}
-    assert own == in_mart
+    assert own == in_mart == {
+        "I05a", "I05b", "I07", "I08", "I09", "I10a", "I11", "I12", "S01", "S02", "S05"
+    }  # fmt: skip
+    sql = (PROJECT_DIR / "models" / "marts" / "indicator_breakdown.sql").read_text()
+    assert "breakdown_indicators()" in sql and not re.search(r"'[IS]\d\d", sql)
     for code, row in rows.items():
         if row["breakdown_indicator"]:
             assert row["breakdown_indicator"] in own, code
@@ -221,3 +229,121 @@ def test_explain_reads_the_years_a_pooled_value_reads_from_the_var_in_force(monk
     )
     assert explain.years_read("I14p", con) == 2
     assert explain.years_read("I14p") == 5
+
+
+# ----------------------------------------------------------------------------- the folders
+# What only dbt knows of an indicator (its facility sum, headline place, reconciliation list,
+# notes) sits in its folder's YAML meta; these tests pin what the folders say today and that
+# the rendering refuses what cannot be built.
+
+
+def test_each_indicator_is_described_in_the_folder_of_its_model():
+    rows = catalogue.indicators()
+    specs = catalogue.folder_specs()
+    for code, spec in specs.items():
+        # a published code: the folder of its seed model; an unpublished level (S04_cost): the
+        # folder of the growth rate built on it
+        owner = rows.get(code) or next(r for r in rows.values() if r["base_indicator"] == code)
+        assert spec["folder"] == _folder_of(owner["model"]).name, code
+
+
+def test_folder_facts_that_replaced_hand_written_lists():
+    """Hand-copied from the lists the folders replaced (explain, show, the report)."""
+    assert catalogue.headline() == ("I07", "I08", "I11", "I12", "I10a", "I13", "I14")
+    assert catalogue.reconciliation_lists() == {
+        "I04": ("reconciliation.i04_physicians", "is_counted"),
+        "I13": ("reconciliation.i13_admitted_persons", "is_counted_i13"),
+        "I13x": ("reconciliation.i13_admitted_persons", "is_counted_i13x"),
+    }
+    sums = catalogue.facility_sums()
+    assert sums["I07"] == ("visits", "primary_care_visits", "visits")
+    assert sums["S04_cost"] == (
+        "settlements", "inpatient_cost_in_county_primary_care",
+        "inpatient_admissions_in_county_primary_care",
+    )  # fmt: skip
+    assert sums["I05a"] == ("remote", "reports", None)
+    assert set(sums) == {
+        "I05a", "I05b", "I07", "I08", "I09", "I10a", "I11", "I12", "S01", "S02", "S04_cost", "S05"
+    }  # fmt: skip
+    reasons = {c for c, s in catalogue.folder_specs().items() if "no_value_reason" in s}
+    assert reasons == {"I10b", "S04", "I14p"}
+
+
+def test_checks_skipping_values_that_read_several_years_are_rendered_from_the_seed():
+    """M02 (year-on-year jump) and M03 (value present) skip the growth rates and the pooled
+    rate: the indicators whose value reads more than one year (seed years_read)."""
+    for check in ("M02", "M03"):
+        assert sorted(_check_params(check)["exclude"]) == ["I10b", "I14p", "S04"], check
+    assert _check_params("M02")["max_relative_change"] == 0.5
+
+
+def _project_copy(tmp_path, monkeypatch):
+    """The seeds and indicator folders in tmp_path, with catalogue reading them."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for name in ("indicator_definitions.csv", "parameters.csv", "qualitative_items.csv"):
+        (seeds / name).write_bytes((catalogue.SEEDS / name).read_bytes())
+    folders = tmp_path / "indicators"
+    for folder in INDICATORS.iterdir():
+        (folders / folder.name).mkdir(parents=True)
+        for path in folder.glob("_*.yml"):
+            (folders / folder.name / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(catalogue, "SEEDS", seeds)
+    monkeypatch.setattr(catalogue, "INDICATOR_FOLDERS", folders)
+    monkeypatch.setattr(catalogue, "PROJECT_DIR", tmp_path)
+    return seeds, folders
+
+
+def _add_folder(folders, name: str, meta: dict) -> None:
+    (folders / name).mkdir()
+    doc = {
+        "version": 2,
+        "models": [{"name": f"int_indicator__{name}", "config": {"meta": {"indicators": meta}}}],
+    }
+    (folders / name / f"_{name}.yml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+
+
+def test_a_new_share_is_a_seed_row_and_a_folder(tmp_path, monkeypatch):
+    seeds, folders = _project_copy(tmp_path, monkeypatch)
+    path = seeds / "indicator_definitions.csv"
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    row = {
+        **rows[-1],
+        "indicator_code": "S06",
+        "model": "int_indicator__s06",
+        "breakdown_indicator": "S06",
+    }
+    with open(path, "a", encoding="utf-8", newline="") as f:
+        csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n").writerow(row)
+    # the seed row alone: its breakdown has no measures to sum
+    with pytest.raises(ValueError, match=r"\['S06'\].*no facility_sum"):
+        catalogue.render_registry_sql()
+    _add_folder(folders, "s06", {"S06": {"facility_sum": {
+        "family": "settlements", "numerator": "inpatient_pooled_fund_in_county",
+        "denominator": "pooled_fund_in_county"}, "headline": 8}})  # fmt: skip
+    registry = catalogue.render_registry_sql()
+    assert (
+        "'S06': ('settlements', 'inpatient_pooled_fund_in_county', 'pooled_fund_in_county')"
+        in registry
+    )
+    assert "'int_indicator__s06'" in registry  # summed into every area level
+    assert re.search(r"breakdown_indicators.*'S05', 'S06'\]", registry, re.S)
+    assert catalogue.headline()[-1] == "S06"
+
+
+def test_the_rendering_refuses_what_cannot_be_built(tmp_path, monkeypatch):
+    _, folders = _project_copy(tmp_path, monkeypatch)
+    _add_folder(
+        folders, "x99", {"X99": {"facility_sum": {"family": "visits", "numerator": "visits"}}}
+    )
+    with pytest.raises(ValueError, match=r"\['X99'\]: not in the seed"):
+        catalogue.render_registry_sql()
+    (folders / "x99" / "_x99.yml").unlink()
+    _add_folder(folders, "i07_again", {"I07": {"headline": 9}})
+    with pytest.raises(ValueError, match="I07 is described in two folders"):
+        catalogue.folder_specs()
+    (folders / "i07_again" / "_i07_again.yml").unlink()
+    _add_folder(folders, "typo", {"S09": {"facility_summ": {}}})
+    with pytest.raises(ValueError, match="unknown keys"):
+        catalogue.folder_specs()
