@@ -65,7 +65,7 @@ def _meta(check: Check, **extra) -> dict:
 
 
 def _excluded(check: Check) -> list[str]:
-    return list(check.params.get("exclude", ["I10b", "S04", "I14p"]))
+    return list(check.params.get("exclude", []))
 
 
 def plan(check: Check, context: dict) -> Plan | None:

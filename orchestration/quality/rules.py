@@ -135,7 +135,7 @@ def facility_delivered(check: Check) -> str:
 
 
 def _excluded(check: Check) -> str:
-    codes = check.params.get("exclude", ["I10b", "S04", "I14p"])
+    codes = check.params.get("exclude", [])
     return ", ".join(f"'{c}'" for c in codes)
 
 
