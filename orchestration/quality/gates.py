@@ -298,9 +298,9 @@ def _validate(con, stage, checks, periods, gx_root) -> list[dict]:
         connection_string=gx_duckdb.connection_string(path),
         kwargs=gx_duckdb.engine_kwargs(),
     )
-    context = {}
+    facility_codes = []
     if any(c.rule == "known_facility" for c in checks):
-        context["facility_codes"] = [
+        facility_codes = [
             c for (c,) in con.execute(
                 "select distinct org_code from raw.facilities where org_code is not null"
             ).fetchall()
@@ -311,7 +311,7 @@ def _validate(con, stage, checks, periods, gx_root) -> list[dict]:
         by_source.setdefault(check.source, []).append(check)
     try:
         for table, table_checks in by_source.items():
-            plans = {c.check_id: expectations.plan(c, context) for c in table_checks}
+            plans = {c.check_id: expectations.plan(c) for c in table_checks}
             suite = ctx.suites.add_or_update(
                 gx.ExpectationSuite(
                     name=f"{stage}_{table}",
@@ -321,7 +321,10 @@ def _validate(con, stage, checks, periods, gx_root) -> list[dict]:
             vd = _validation_definition(ctx, source, suite, stage, table)
             index_columns = list(next(iter(plans.values())).index_columns)
             for period in _periods_of(con, table_checks[0], periods):
-                out += _validate_batch(ctx, vd, stage, period, table_checks, plans, index_columns)
+                parameters = expectations.run_parameters(period, facility_codes)
+                out += _validate_batch(
+                    ctx, vd, stage, period, parameters, table_checks, plans, index_columns
+                )
         data_docs.reset_site(data_docs_dir(gx_root))
         ctx.build_data_docs()
     finally:
@@ -366,14 +369,13 @@ def _validation_definition(ctx, source, suite, stage: str, table: str):
     )
 
 
-def _validate_batch(ctx, vd, stage, period, checks, plans, index_columns):
+def _validate_batch(ctx, vd, stage, period, parameters, checks, plans, index_columns):
     column = _period_column(stage)
     data_docs.forget_results(ctx.root_directory, vd.suite.name, f"{vd.name}-{column}_{period}")
-    start, end = expectations.period_bounds(period) if period[:4].isdigit() else (None, None)
     try:
         run = vd.run(
             batch_parameters={column: period},
-            expectation_parameters={"period_start": start, "period_end": end},
+            expectation_parameters=parameters,
             result_format={
                 "result_format": "SUMMARY",
                 "unexpected_index_column_names": index_columns,
