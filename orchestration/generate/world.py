@@ -84,6 +84,42 @@ def city_district(city_code: str) -> str:
 FAC_COLS = [c.name for c in contract.SOURCE_BY_NAME["facilities"].columns]
 
 
+MASTER_COLUMNS = (
+    "org_code fixmedins_code org_name county_code category_code is_tcm_class hospital_level "
+    "ownership consortium_code is_lead_hospital is_imaging_center is_ecg_center "
+    "_cls _size _first_year _u_ecg _u_link _county_idx"
+).split()
+
+
+def _facility_row(
+    org: str,
+    fix: str,
+    name: str,
+    county: str,
+    cat: str,
+    cls: str,
+    *,
+    level: str = "",
+    own: str = "public",
+    consortium: str = "",
+    lead: int = 0,
+    tcm: int = 0,
+    img: int = 0,
+    ecg: int = 0,
+    size: float = 1.0,
+    first_year: int = 0,
+    u_ecg: float = 1.0,
+    u_link: float = 1.0,
+    county_idx: int = -1,
+) -> dict:
+    """One master-list row: register columns, then the internal ones (class, size, the year
+    it opens, the draws deciding its ECG device and link, its county's index)."""
+    register = (org, fix, name, county, cat, str(tcm), level, own, consortium)
+    flags = (str(lead), str(img), str(ecg))
+    internal = (cls, size, first_year, u_ecg, u_link, county_idx)
+    return dict(zip(MASTER_COLUMNS, register + flags + internal, strict=True))
+
+
 def make_facilities(counties: list[County], seed: int) -> pd.DataFrame:
     """Master facility list (all years). Internal columns start with '_'."""
     rows = []
@@ -96,47 +132,27 @@ def make_facilities(counties: list[County], seed: int) -> pd.DataFrame:
         two_consortia = P >= 500_000
         cons = [f"{c.code}YGT01"] + ([f"{c.code}YGT02"] if two_consortia else [])
 
-        def add(
-            cls,
-            cat,
-            name,
-            level="",
-            own="public",
-            consortium="",
-            lead=0,
-            tcm=0,
-            contracted=True,
-            size=1.0,
-            img=0,
-            ecg=0,
-            first_year=0,
-            pharmacy=False,
-        ):
+        def add(cls, cat, name, level="", contracted=True, pharmacy=False, **kw):
+            """Append one of the county's facilities (other keywords: `_facility_row`)."""
             org = f"{c.code}{next(seq):05d}"
             if pharmacy:
                 fix = f"P{c.code}{next(pseq):05d}"
             else:
                 fix = f"H{c.code}{next(fseq):05d}" if contracted else ""
+            u_ecg, u_link = rng.random(), rng.random()
             rows.append(
-                dict(
-                    org_code=org,
-                    fixmedins_code=fix,
-                    org_name=name,
-                    county_code=c.code,
-                    category_code=cat,
-                    is_tcm_class=str(tcm),
-                    hospital_level=level,
-                    ownership=own,
-                    consortium_code=consortium,
-                    is_lead_hospital=str(lead),
-                    is_imaging_center=str(img),
-                    is_ecg_center=str(ecg),
-                    _cls=cls,
-                    _size=size,
-                    _first_year=first_year,
-                    _u_ecg=rng.random(),
-                    _u_link=rng.random(),
-                    _county_idx=c.idx,
+                _facility_row(
+                    org,
+                    fix,
+                    name,
+                    c.code,
+                    cat,
+                    cls,
+                    level=level,
+                    u_ecg=u_ecg,
+                    u_link=u_link,
+                    county_idx=c.idx,
+                    **kw,
                 )
             )
             return org
@@ -207,27 +223,9 @@ def make_facilities(counties: list[County], seed: int) -> pd.DataFrame:
         cname = next(c.city_name for c in counties if c.city_code == city)
         district = city_district(city)
         for j, nm in enumerate(("第一人民医院", "中心医院")):
+            org = f"{district}{90001 + j:05d}"
             rows.append(
-                dict(
-                    org_code=f"{district}{90001 + j:05d}",
-                    fixmedins_code=f"H{district}{90001 + j:05d}",
-                    org_name=f"{cname}{nm}",
-                    county_code=district,
-                    category_code="A1",
-                    is_tcm_class="0",
-                    hospital_level="3",
-                    ownership="public",
-                    consortium_code="",
-                    is_lead_hospital="0",
-                    is_imaging_center="0",
-                    is_ecg_center="0",
-                    _cls="CITY",
-                    _size=1.0,
-                    _first_year=0,
-                    _u_ecg=1.0,
-                    _u_link=1.0,
-                    _county_idx=-1,
-                )
+                _facility_row(org, f"H{org}", f"{cname}{nm}", district, "A1", "CITY", level="3")
             )
     return pd.DataFrame(rows)
 

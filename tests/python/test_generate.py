@@ -721,3 +721,29 @@ def test_file_parts_keep_pieces_per_key_in_order(tmp_path):
     assert [list(p["v"]) for p in parts.take("c")] == [[1, 2]]
     parts.close()
     assert not (tmp_path / "parts").exists()
+
+
+def test_no_production_module_imports_the_ground_truth():
+    """The ground truth is the oracle: the warehouse side must not compute indicators with it.
+    Only the generator itself (which writes ground_truth/) may import it; compare.py reads the
+    written indicators.csv."""
+    import ast
+
+    from orchestration.settings import PROJECT_DIR
+
+    package = PROJECT_DIR / "orchestration"
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if rel.parts[0] == "generate" and rel.name != "compare.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            if any(n.startswith("orchestration.generate.truth") for n in names):
+                offenders.append(str(rel))
+    assert offenders == []
