@@ -97,8 +97,8 @@ def strptime_sql(expr: str, formats) -> str:
     """`try_strptime(expr, [formats])` -- the first format that parses wins -- but each format is
     tried only where `expr` holds exactly the separators it requires (a format's directives
     match digits only, so it cannot parse a value with another separator). Same result, and
-    ~15x faster when the values' format is late in the list (DuckDB tries a list's formats one
-    by one); a compact `YYYYMMDD` value no longer costs a failed parse of every other format."""
+    a value whose format is late in the list no longer costs a failed parse of every format
+    before it (DuckDB tries a list's formats one by one; bench/README.md, "Measured choices")."""
     parts = []
     for f in formats:
         need = _literals(f)
@@ -178,9 +178,8 @@ def identifier_sql(v: str) -> str:
     no-break) removed, upper-cased. `１１０１…` and `110 101…` thus hash like `1101…`.
 
     Values already in normal form (digits and capital letters only: nearly all of them) are
-    taken as they are: translate() with this map costs ~1.3 µs a value in DuckDB 1.4, the
-    test ~0.1 µs, and it was the largest single cost of landing settlements (two identifiers
-    a row)."""
+    taken as they are: translate() with this map costs over ten times the test, and it was the
+    largest single cost of landing settlements (bench/README.md, "Measured choices")."""
     out = f"translate({v}, {lit(FULL_WIDTH)}, {lit(HALF_WIDTH)})"
     for ch in (" ", "\u3000", "\u00a0", "\t"):
         out = f"replace({out}, {lit(ch)}, '')"
@@ -356,8 +355,8 @@ def _plausibility_sql(parsed_of: dict[str, str], now: datetime) -> list[tuple[st
 
 def reason_sql(reasons: list[tuple[str, str]]) -> str:
     """The quarantine reason of a row: its reasons' texts joined by '; ', NULL for a good row.
-    The texts are built only for rows with a reason (one test of all the conditions first):
-    joining a dozen NULLs for every good row cost ~0.4 µs a row."""
+    The texts are built only for rows with a reason (one test of all the conditions first),
+    not joined from a dozen NULLs for every good row (bench/README.md, "Measured choices")."""
     if not reasons:
         return "NULL"
     parts = ", ".join(f"CASE WHEN {cond} THEN {text} END" for cond, text in reasons)

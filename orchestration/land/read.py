@@ -133,7 +133,7 @@ def header_line(path: Path) -> bytes:
 def csv_delimiter(header: bytes) -> str:
     """The delimiter of a CSV: whichever of , ; tab | its header line holds most (',' if none).
     Given to DuckDB with the RFC 4180 quote and escape, so its reader skips dialect sniffing,
-    which costs ~10 ms per file -- most of the time of a small file."""
+    which is most of the time of a small file (bench/README.md, "Measured choices")."""
     counts = {d: header.count(d.encode()) for d in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
     return best if counts[best] else ","

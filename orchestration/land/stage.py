@@ -163,8 +163,8 @@ def row_flag_sql(src: contract.Source, header: list[str], m: Mapping) -> str:
     first three cells, the key and the name cells, free-text columns excepted."""
     text_cols = {m.direct.get(c.name.lower()) for c in src.columns if c.kind == "text"}
     # where such labels stand: the first cells of the row (序号, 编号, the id), the key columns
-    # and the name columns. Not every cell: a pattern test over every cell of every row cost
-    # ~2 µs a row at 24 columns (bench/README.md)
+    # and the name columns. Not every cell: a pattern test over every cell of every row costs
+    # more than the rest of staging (bench/README.md, "Measured choices")
     keys = {k.lower() for k in src.natural_key} | {
         c.name.lower() for c in src.columns if c.kind == "pii_drop"
     }

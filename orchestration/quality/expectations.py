@@ -122,7 +122,8 @@ def plan(check: Check) -> Plan | None:
             values = sorted(seed_codes(check.params["seed"], check.params["column"]))
         else:
             # the register's codes are given when the batch runs (`run_parameters`): GE copies an
-            # expectation's configuration many times per run, ~2 ms each with 2,000 codes in it
+            # expectation's configuration thousands of times a run, each copy of a register's
+            # codes costing as much as the rest (bench/README.md, "Measured choices")
             values = {"$PARAMETER": "facility_codes"}
         exps = [
             gxe.ExpectColumnValuesToBeInSet(

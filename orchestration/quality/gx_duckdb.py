@@ -22,11 +22,11 @@ the patch:
    configuration (`orchestration.duck.connect`).
 4. A large set checked value by value. An in-set expectation's failing rows are
    `x NOT IN (<the set's values>)`. DuckDB turns `x IN (<many constants>)` into a hash join but
-   not its negation, which it tests constant by constant: with the 2,093 facility codes of a
-   20-county province, 1.2 s a quarter of one county's visits, three times per batch (count,
-   failing values, failing rows) -- 24 of the 28 s the raw gates spent in SQL. The patch
-   compiles a NOT IN over `LARGE_SET` or more values as `x NOT IN (SELECT unnest([...]))`, the
-   same test (NULLs included) that DuckDB runs as an anti-join: 0.02 s.
+   not its negation, which it tests constant by constant, three times per batch (count,
+   failing values, failing rows): the facility-register check was most of the raw gates' time
+   (bench/README.md, "Measured choices"). The patch compiles a NOT IN over `LARGE_SET` or more
+   values as `x NOT IN (SELECT unnest([...]))`, the same test (NULLs included), which DuckDB
+   runs as an anti-join.
 
 `connections_closed` closes GE's connections when the gates end, so the file is free for dbt
 and publish.

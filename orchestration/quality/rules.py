@@ -26,7 +26,7 @@ LINE = "_file || ':' || _line"  # where a failing raw row is, without its conten
 
 def _only_failed(expr: str, failed: str) -> str:
     """`expr` computed for failing rows only. An aggregate's FILTER does not stop DuckDB from
-    computing its arguments for every row; CASE does (4x faster checks when nothing fails)."""
+    computing its arguments for every row; CASE does (measured: bench/README.md, "Measured choices")."""
     return f"case when {failed} then {expr} end"
 
 
@@ -84,8 +84,8 @@ def fund_le_total(check: Check) -> str:
 
 
 def reversal_has_original(check: Check) -> str:
-    # Only the originals some reversal points at are grouped (a few percent of the rows): 3x
-    # faster than grouping every settlement at 50M visits.
+    # Only the originals some reversal points at are grouped (a few percent of the rows), not
+    # every settlement (measured: bench/README.md, "Measured choices").
     return f"""
         with reversals as (
             select _period, _file, _line, init_setl_id, setl_time
