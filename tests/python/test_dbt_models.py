@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from orchestration import contract, dbt
+from orchestration import catalogue, contract, dbt
 from orchestration.settings import PROJECT_DIR
 
 A, B, CITY, PROV, NAT = "990101", "990102", "990100", "990000", "000000"
@@ -564,9 +564,11 @@ def test_warehouse_builds_skip_unit_tests():
 
 def test_every_area_period_indicator_row(built):
     rows = built["rows"]
-    # 5 areas x (2 annual periods x 24 indicators + 3 quarter periods x 16 quarterly indicators):
-    # 19 of the national system + S01-S05 a year; all but I01-I04, I06, I14, I14p, S03 quarterly
-    assert len(rows) == 5 * (2 * 24 + 3 * 16)
+    # 5 areas x (2 annual periods x every indicator + 3 quarter periods x the quarterly ones),
+    # counted in the catalogue seed
+    catalogued = catalogue.indicators().values()
+    quarterly = sum(r["frequency"] == "quarterly" for r in catalogued)
+    assert len(rows) == 5 * (2 * len(catalogued) + 3 * quarterly)
     assert set(rows.period) == {"2023", "2023Q2", "2024", "2024Q1", "2024Q2"}
     names = dict(zip(rows.area_code, rows.area_name))
     assert names[PROV] == "示例省(合成数据)" and names[NAT] == "全国"
