@@ -20,15 +20,7 @@ import dagster as dg
 from orchestration import settings
 from orchestration.periods import partition_key_of
 
-from .keys import (
-    DQ_RESULTS_KEY,
-    HEADLINE_MART,
-    LOAD_AUDIT_KEY,
-    MART_GATE,
-    PUBLISHED_KEY,
-    RAW_GATE,
-    landing_key,
-)
+from . import keys
 from .translator import translator
 
 BUILT = {"success", "pass"}
@@ -102,7 +94,7 @@ def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
         rows = sum(f.rows_loaded for f in d.files)
         report(
             dg.AssetMaterialization(
-                asset_key=landing_key(d.source),
+                asset_key=keys.landing_key(d.source),
                 partition=partition_key_of(d.period),
                 metadata={**tag, "period": d.period, "files": len(d.files), "rows_loaded": rows},
             )
@@ -112,8 +104,8 @@ def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
         warned = [r for r in result.raw_gates.warnings if r.get("source") == source]
         report(
             dg.AssetCheckEvaluation(
-                asset_key=landing_key(source),
-                check_name=RAW_GATE,
+                asset_key=keys.landing_key(source),
+                check_name=keys.RAW_GATE,
                 passed=not failed,
                 metadata={**tag, "blocking_failures": len(failed), "warnings": len(warned)},
             )
@@ -122,7 +114,7 @@ def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
         files = [f for d in landed for f in d.files]
         report(
             dg.AssetMaterialization(
-                asset_key=LOAD_AUDIT_KEY,
+                asset_key=keys.LOAD_AUDIT_KEY,
                 metadata={
                     **tag,
                     "files": len(files),
@@ -139,8 +131,8 @@ def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
     gates = result.mart_gates
     report(
         dg.AssetCheckEvaluation(
-            asset_key=HEADLINE_MART,
-            check_name=MART_GATE,
+            asset_key=keys.HEADLINE_MART,
+            check_name=keys.MART_GATE,
             passed=not gates.blocking_failures,
             metadata={
                 **tag,
@@ -152,7 +144,7 @@ def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
     gate_rows = [*result.raw_gates.rows, *gates.rows]
     report(  # the gates' results, raw and mart stage
         dg.AssetMaterialization(
-            asset_key=DQ_RESULTS_KEY,
+            asset_key=keys.DQ_RESULTS_KEY,
             metadata={
                 **tag,
                 "results": len(gate_rows),
@@ -165,7 +157,7 @@ def record_run(result, instance: dg.DagsterInstance | None = None) -> Path:
     pub = result.published
     report(
         dg.AssetMaterialization(
-            asset_key=PUBLISHED_KEY,
+            asset_key=keys.PUBLISHED_KEY,
             metadata={
                 **tag,
                 "bytes": pub.bytes,
