@@ -5,7 +5,6 @@ process holding the run lock, a publish as an unprivileged user, a publish under
 limit.
 """
 
-import hashlib
 import os
 import pwd
 import shutil
@@ -15,26 +14,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from ygt_command import YGT, digest, ygt
 
 from orchestration import duck, settings
-
-YGT = [sys.executable, "-m", "orchestration.cli"]
-
-
-def ygt(*args, env=None, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*YGT, *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=settings.PROJECT_DIR,
-        env={**os.environ, **(env or {})},
-        **kw,
-    )
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def leftovers(folder: Path) -> list[str]:
