@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pytest
+from raw_rows import insert_raw, raw_facility
 from test_land import write_csv
 
 from orchestration import contract, dbt, duck
@@ -238,40 +239,10 @@ def test_national_codes_land_and_unknown_med_types_are_reported(tmp_path, monkey
 # ----------------------------------------------------------------------------- dbt
 
 
-def _insert(con, source: str, period: str, rows: list[dict]) -> None:
-    cols = [c for c, _ in contract.raw_columns(contract.SOURCE_BY_NAME[source])]
-    for i, row in enumerate(rows, start=2):
-        full = {c: None for c in cols} | row
-        full.update(_period=period, _file=f"{source}/{period}/t.csv", _line=i)
-        full["_loaded_at"] = dt.datetime(2025, 1, 1)
-        assert set(full) == set(cols), set(full) ^ set(cols)
-        con.execute(
-            f"insert into raw.{source} ({', '.join(cols)}) values ({', '.join('?' * len(cols))})",
-            [full[c] for c in cols],
-        )
-
-
 def _facility(org: str, cat: str, **kw) -> dict:
-    return (
-        dict(
-            org_code=org,
-            fixmedins_code=f"Y{org}",
-            org_name=org,
-            county_code=WUYANG,
-            category_code=cat,
-            is_tcm_class=0,
-            hospital_level="1",
-            ownership="public",
-            consortium_code="CA",
-            is_lead_hospital=0,
-            has_ecg_device=0,
-            ecg_linked_to_center=0,
-            is_imaging_center=0,
-            is_ecg_center=0,
-            active=1,
-        )
-        | kw
-    )
+    """A facility of 舞阳县 in consortium CA, level 1, insurance code Y<org>."""
+    fixed = dict(fixmedins_code=f"Y{org}", hospital_level="1", consortium_code="CA")
+    return raw_facility(org, cat, WUYANG, **(fixed | kw))
 
 
 # facility -> (category, non-cancelled visits in 2024Q1)
@@ -298,13 +269,13 @@ def built(tmp_path_factory):
         for org, (cat, _) in VISITS.items()
     ]
     facilities[0].update(hospital_level="2", is_lead_hospital=1)
-    _insert(con, "facilities", "2024", facilities)
+    insert_raw(con, "facilities", "2024", facilities)
     population = [
         dict(county_code=county, year=2024, sex=sex, age_group="30-34", population=10000)
         for county in (WUYANG, SHANXIAN, DEMO)
         for sex in ("1", "2")
     ]
-    _insert(con, "population", "2024", population)
+    insert_raw(con, "population", "2024", population)
     visits, n = [], 0
     for org, (_, count) in VISITS.items():
         for _ in range(count):
@@ -326,7 +297,7 @@ def built(tmp_path_factory):
                     insutype="390",
                 )
             )
-    _insert(con, "outpatient_visits", "2024Q1", visits)
+    insert_raw(con, "outpatient_visits", "2024Q1", visits)
 
     def discharge(i, org, way):
         return dict(
@@ -346,7 +317,7 @@ def built(tmp_path_factory):
             total_cost=1000,
         )
 
-    _insert(
+    insert_raw(
         con,
         "inpatient_discharges",
         "2024Q1",

@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
+from raw_rows import insert_raw, raw_facility
 
 from orchestration import catalogue, contract, dbt
 from orchestration.settings import PROJECT_DIR
@@ -65,46 +66,9 @@ def test_dbt_vars_overrides(monkeypatch):
 # ----------------------------------------------------------------------------- tiny dataset
 
 
-def _insert(con, source: str, period: str, rows: list[dict]) -> None:
-    cols = [c for c, _ in contract.raw_columns(contract.SOURCE_BY_NAME[source])]
-    for i, row in enumerate(rows, start=2):
-        full = {c: None for c in cols}
-        full.update(row)
-        full.update(
-            _period=period,
-            _file=f"{source}/{period}/test.csv",
-            _line=i,
-            _loaded_at=dt.datetime(2025, 1, 1),
-        )
-        unknown = set(full) - set(cols)
-        assert not unknown, (source, unknown)
-        con.execute(
-            f"insert into raw.{source} ({', '.join(cols)}) values ({', '.join('?' * len(cols))})",
-            [full[c] for c in cols],
-        )
-
-
 def _facilities():
     def fac(org, fix, county, cat, level=None, **kw):
-        base = dict(
-            org_code=org,
-            fixmedins_code=fix,
-            org_name=org,
-            county_code=county,
-            category_code=cat,
-            is_tcm_class=0,
-            hospital_level=level,
-            ownership="public",
-            consortium_code=None,
-            is_lead_hospital=0,
-            has_ecg_device=0,
-            ecg_linked_to_center=0,
-            is_imaging_center=0,
-            is_ecg_center=0,
-            active=1,
-        )
-        base.update(kw)
-        return base
+        return raw_facility(org, cat, county, fixmedins_code=fix, hospital_level=level, **kw)
 
     return [
         fac(
@@ -317,14 +281,14 @@ def _qualitative():
 def load_tiny_dataset(con) -> None:
     dbt.create_empty_raw_schema(con)
     for year in ("2023", "2024"):
-        _insert(con, "facilities", year, _facilities())
-        _insert(
+        insert_raw(con, "facilities", year, _facilities())
+        insert_raw(
             con,
             "population",
             year,
             _population(A, int(year), 5000, 20000) + _population(B, int(year), 0, 50000),
         )
-    _insert(
+    insert_raw(
         con,
         "dispatches",
         "2023",
@@ -358,7 +322,7 @@ def load_tiny_dataset(con) -> None:
             dispatch_type=kind,
         )
 
-    _insert(
+    insert_raw(
         con,
         "dispatches",
         "2024",
@@ -381,7 +345,7 @@ def load_tiny_dataset(con) -> None:
         ("B-H1", "st8", 1, 120000),
         ("A-P1", "st9", 1, 10000),
     ]
-    _insert(
+    insert_raw(
         con,
         "personnel",
         "2024",
@@ -400,13 +364,13 @@ def load_tiny_dataset(con) -> None:
         ],
     )
     q1, q2 = _visits()
-    _insert(con, "outpatient_visits", "2024Q1", q1)
-    _insert(con, "outpatient_visits", "2024Q2", q2)
+    insert_raw(con, "outpatient_visits", "2024Q1", q1)
+    insert_raw(con, "outpatient_visits", "2024Q2", q2)
     s23, s1, s2 = _settlements()
-    _insert(con, "insurance_settlements", "2023Q2", s23)
-    _insert(con, "insurance_settlements", "2024Q1", s1)
-    _insert(con, "insurance_settlements", "2024Q2", s2)
-    _insert(
+    insert_raw(con, "insurance_settlements", "2023Q2", s23)
+    insert_raw(con, "insurance_settlements", "2024Q1", s1)
+    insert_raw(con, "insurance_settlements", "2024Q2", s2)
+    insert_raw(
         con,
         "inpatient_discharges",
         "2024Q1",
@@ -433,7 +397,7 @@ def load_tiny_dataset(con) -> None:
             ),
         ],
     )
-    _insert(
+    insert_raw(
         con,
         "chronic_disease_roster",
         "2024",
@@ -448,8 +412,8 @@ def load_tiny_dataset(con) -> None:
             ]
         ],
     )
-    _insert(con, "deaths", "2024", _deaths())
-    _insert(
+    insert_raw(con, "deaths", "2024", _deaths())
+    insert_raw(
         con,
         "remote_diagnoses",
         "2024Q1",
@@ -480,7 +444,7 @@ def load_tiny_dataset(con) -> None:
             ),
         ],
     )
-    _insert(
+    insert_raw(
         con,
         "remote_diagnoses",
         "2024Q2",
@@ -512,7 +476,7 @@ def load_tiny_dataset(con) -> None:
             ),
         ],
     )
-    _insert(con, "qualitative_assessments", "2024", _qualitative())
+    insert_raw(con, "qualitative_assessments", "2024", _qualitative())
     con.execute("""insert into raw.load_audit values
         ('facilities', '2024', 'facilities/2024/test.csv', 11, 10, 1, 0, '2025-01-01', 'loaded', null,
          'contract')""")
@@ -692,7 +656,7 @@ def test_failing_build_names_the_failing_nodes(tmp_path):
     con = duckdb.connect(str(work_db))
     load_tiny_dataset(con)
     # the same facility twice in the 2024 register would double-count its visits: blocked
-    _insert(con, "facilities", "2024", _facilities()[:1])
+    insert_raw(con, "facilities", "2024", _facilities()[:1])
     con.close()
     with pytest.raises(dbt.DbtError) as err:
         dbt.run_dbt(
