@@ -33,6 +33,7 @@ from .keys import (
     RAW_GATE,
     landing_key,
 )
+from .logs import forwarded
 from .partitions import partitions_for
 from .resources import DUCKDB_POOL, YgtPaths, dbt_project, ensure_manifest
 from .translator import translator
@@ -54,14 +55,18 @@ def _periods(context) -> set[str]:
 @contextmanager
 def _run_lock(context, ygt: YgtPaths) -> Iterator[None]:
     """The warehouse's run lock (orchestration/runlock.py) for one step: a concurrent `ygt run`
-    is told which Dagster run holds it, and this step waits for a `ygt run` in progress."""
+    is told which Dagster run holds it, and this step waits for a `ygt run` in progress. ygt's
+    messages reach the step's log meanwhile (logs.forwarded)."""
     from orchestration import runlock
 
-    with runlock.hold(
-        ygt.work_db(),
-        wait=True,
-        progress=context.log.info,
-        command=f"dagster run {context.op_execution_context.run_id}",
+    with (
+        forwarded(context),
+        runlock.hold(
+            ygt.work_db(),
+            wait=True,
+            progress=context.log.warning,
+            command=f"dagster run {context.op_execution_context.run_id}",
+        ),
     ):
         yield
 
@@ -94,10 +99,10 @@ def _define_landing_asset(source: contract.Source) -> dg.AssetsDefinition:
                 ygt.landing_path(),
                 ygt.work_db(),
                 periods,
-                context.log.info,
                 force=config.force,
                 sources={source.name},
             )
+            pipeline.log_landing(report)
         files = [f for d in report.deliveries if d.status == "landed" for f in d.files]
         if files:
             context.log_event(
@@ -185,7 +190,7 @@ def raw_quality_gates(
     periods = _periods(context) if context.has_partition_key else None
     with _run_lock(context, ygt):
         gates = pipeline.raw_gate_step(ygt.work_db(), periods)
-    context.log.info(gates.summary())
+        pipeline.log_gates(gates)
     _log_dq_results(context, gates)
     for check_key in sorted(
         context.selected_asset_check_keys, key=lambda k: k.asset_key.to_user_string()
@@ -274,7 +279,7 @@ def ygt_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, ygt: 
     # the plan, skip, description and record of `ygt run`'s dbt step (pipeline.planned_dbt_build)
     with (
         _run_lock(context, ygt),
-        pipeline.planned_dbt_build(work_db, True, context.log.info) as plan,
+        pipeline.planned_dbt_build(work_db, True) as plan,
     ):
         if plan is None:
             # No-op refresh: every model is current. Report the marts (what the gates and the
@@ -360,7 +365,7 @@ def mart_quality_gates(
 ) -> dg.AssetCheckResult:
     with _run_lock(context, ygt):
         gates = pipeline.mart_gate_step(ygt.work_db())
-    context.log.info(gates.summary())
+        pipeline.log_gates(gates)
     _log_dq_results(context, gates)
     return dg.AssetCheckResult(
         passed=not gates.blocking_failures,

@@ -13,6 +13,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -24,23 +25,26 @@ from orchestration import settings
 settings.quiet_telemetry()
 
 
-VERBOSE = False
-REPORTER = None  # orchestration.progress.Reporter of this command (main sets it)
+REPORTER = None  # the logging handler that shows the steps' messages (main sets it)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a command stopped by Ctrl-C
+LOG = logging.getLogger("ygt.cli")
+GENERATE = logging.getLogger("ygt.generate")
 
 
-def _progress(msg: str) -> None:
-    """Progress of a step: one line per step, problems always, details with --verbose
-    (orchestration/progress.py)."""
-    global REPORTER
-    if REPORTER is None:
-        from orchestration.progress import Reporter
-
-        REPORTER = Reporter(verbose=VERBOSE)
-    REPORTER(msg)
+def _generator_progress(line: str) -> None:
+    """The generator reports through a `progress(str)` callback: its first line opens its step,
+    its indented lines (a delivery written) and the ground truth's line are details."""
+    if line.startswith("generating "):
+        GENERATE.info(line, extra={"step": "generate"})
+    elif line.startswith("  ") or line == "computing the ground truth":
+        where = line.strip().split(":")[0]
+        GENERATE.debug(line, extra={"advance": 1, "where": where if "/" in where else None})
+    else:
+        GENERATE.info(line)
 
 
 def _done_progress() -> None:
+    """Clear the status line before a command's own output."""
     if REPORTER is not None:
         REPORTER.finish()
 
@@ -104,10 +108,10 @@ def cmd_generate(args) -> int:
         years=tuple(args.years),
         scale=args.scale,
         seed=args.seed,
-        progress=_progress,
+        progress=_generator_progress,
         layouts=args.layouts,
     )
-    _progress(
+    LOG.info(
         f"generated {summary.get('files', '?')} files in {summary.get('seconds', 0):.1f}s "
         f"→ landing {args.out}, ground truth {summary.get('truth_dir', '')}"
     )
@@ -121,12 +125,11 @@ def cmd_land(args) -> int:
         work_db = settings.work_db_for(
             pipeline.warehouse_folder(Path(args.warehouse), args.create_dir)
         )
-        with runlock.hold(work_db, wait=args.wait, progress=_progress):
+        with runlock.hold(work_db, wait=args.wait, progress=LOG.warning):
             report = pipeline.land_step(
                 Path(args.landing),
                 work_db,
                 pipeline.periods_for(_period(args.period)),
-                _progress,
                 force=args.force,
             )
     except (pipeline.PipelineError, runlock.WarehouseBusy) as exc:
@@ -156,7 +159,6 @@ def cmd_run(args) -> int:
             Path(args.landing),
             Path(args.warehouse),
             period=_period(args.period),
-            progress=_progress,
             force=args.force,
             allow_empty=args.allow_empty,
             create_dir=args.create_dir,
@@ -178,9 +180,9 @@ def _record_in_dagster(result) -> None:
         from dagster_project.history import record_run
 
         home = record_run(result)
-        _progress(f"recorded in the Dagster instance {home} (open it with: dg dev)")
+        LOG.info(f"recorded in the Dagster instance {home} (open it with: dg dev)")
     except Exception as exc:  # the warehouse is published; the history is a convenience
-        _progress(f"note: could not record the run in Dagster ({type(exc).__name__}: {exc})")
+        LOG.warning(f"note: could not record the run in Dagster ({type(exc).__name__}: {exc})")
 
 
 def _run_summary(result, seconds: float) -> str:
@@ -274,7 +276,7 @@ def cmd_demo(args) -> int:
                 years=(2023, 2024),
                 scale=args.scale,
                 seed=7,
-                progress=_progress,
+                progress=_generator_progress,
             )
         except KeyboardInterrupt:  # a half-written landing folder must not pass for demo data
             raise pipeline.RunInterrupted(
@@ -282,9 +284,7 @@ def cmd_demo(args) -> int:
                 f"published. Run `ygt demo --dir {demo} --regenerate` to start again."
             ) from None
     try:
-        result = pipeline.run(
-            landing, warehouse, progress=_progress, create_dir=True, command="ygt demo"
-        )
+        result = pipeline.run(landing, warehouse, create_dir=True, command="ygt demo")
     except pipeline.PipelineError as exc:
         _done_progress()
         print(f"ygt demo: {exc}", file=sys.stderr)
@@ -352,9 +352,27 @@ def _indicator_help() -> str:
     )
 
 
+def _reader(sub, name: str, func, **kw) -> argparse.ArgumentParser:
+    """A command that reads a published warehouse (--warehouse)."""
+    sp = sub.add_parser(name, **kw)
+    sp.add_argument("--warehouse", required=True, help=WAREHOUSE_HELP)
+    sp.set_defaults(func=func)
+    return sp
+
+
+def _create_dir(sp, option: str) -> None:
+    sp.add_argument(
+        "--create-dir",
+        action="store_true",
+        help=f"create the folder of {option} if it does not exist (default: refuse, it may be a typo)",
+    )
+
+
 def add_explain_parsers(sub) -> None:
-    e = sub.add_parser(
+    e = _reader(
+        sub,
         "explain",
+        cmd_explain,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_indicator_help(),
         help="explain one published value: rule, numerator/denominator, facilities, sources",
@@ -367,7 +385,6 @@ def add_explain_parsers(sub) -> None:
         "working database. "
         "Exit 2 with the existing codes on an unknown area, period or indicator.",
     )
-    e.add_argument("--warehouse", required=True, help=WAREHOUSE_HELP)
     e.add_argument(
         "--area", required=True, help="area code: county, city, province or 000000 (national)"
     )
@@ -394,28 +411,19 @@ def add_explain_parsers(sub) -> None:
         help="write the reconciliation list (pseudonymised keys) "
         "from the working database to this CSV instead",
     )
-    e.add_argument(
-        "--create-dir",
-        action="store_true",
-        help="create the folder of --list if it does not exist (default: refuse, it may be a typo)",
-    )
-    e.set_defaults(func=cmd_explain)
-    x = sub.add_parser(
+    _create_dir(e, "--list")
+    x = _reader(
+        sub,
         "export-xlsx",
+        cmd_export_xlsx,
         help="write the provincial workbook (self-assessment layout) for a year",
         description="Write an .xlsx with one sheet per county in the layout of the self-assessment "
         "return (序号, 维度, 指标, 口径, 分子, 分母, 当期值, 单位, 数据来源, 上年值, 变化) and summary "
         "sheets per city and for the province, from the published warehouse (read-only).",
     )
-    x.add_argument("--warehouse", required=True, help=WAREHOUSE_HELP)
     x.add_argument("--year", required=True, type=int, help="calendar year (annual values)")
     x.add_argument("--out", required=True, help="the .xlsx file to write")
-    x.add_argument(
-        "--create-dir",
-        action="store_true",
-        help="create the folder of --out if it does not exist (default: refuse, it may be a typo)",
-    )
-    x.set_defaults(func=cmd_export_xlsx)
+    _create_dir(x, "--out")
 
 
 # --- end explain and export-xlsx
@@ -558,42 +566,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.set_defaults(func=cmd_run)
 
-    s = sub.add_parser(
+    s = _reader(
+        sub,
         "show",
+        cmd_show,
         help="print the headline indicators and the county league table of a published warehouse",
         description="Print the headline indicators (names from the indicator catalogue) per "
         "area for one period, and the county league table of marts.county_scorecard. Reads "
         "the published file read-only.",
     )
-    s.add_argument("--warehouse", required=True, help=WAREHOUSE_HELP)
     s.add_argument("--period", help="period to show (default: the latest year)")
-    s.set_defaults(func=cmd_show)
 
-    rp = sub.add_parser(
+    rp = _reader(
+        sub,
         "report",
+        cmd_report,
         help="write the static HTML report of a published warehouse",
         description="Write the offline HTML report (league table, indicators against their "
         "targets, quarterly trends, county pages, data quality, load audit) of a published "
         "warehouse. `ygt run` writes it beside the warehouse after every publish.",
     )
-    rp.add_argument("--warehouse", required=True, help=WAREHOUSE_HELP)
     rp.add_argument("--out", help="HTML file (default <warehouse stem>_report.html beside it)")
-    rp.add_argument(
-        "--create-dir",
-        action="store_true",
-        help="create the folder of --out if it does not exist (default: refuse, it may be a typo)",
-    )
-    rp.set_defaults(func=cmd_report)
+    _create_dir(rp, "--out")
 
-    ex = sub.add_parser(
+    ex = _reader(
+        sub,
         "export",
+        cmd_export,
         help="export the public marts tables to Parquet",
         description="Write every table of schema marts of a published warehouse as Parquet, "
         "one file per table (`ygt run` does this beside the warehouse after every publish).",
     )
-    ex.add_argument("--warehouse", required=True, help=WAREHOUSE_HELP)
     ex.add_argument("--dest", help="folder (default <warehouse stem>_parquet beside it)")
-    ex.set_defaults(func=cmd_export)
 
     c = sub.add_parser(
         "contract",
@@ -679,18 +683,23 @@ def _interrupted(args, exc: KeyboardInterrupt) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global VERBOSE, REPORTER
+    global REPORTER
     args = build_parser().parse_args(argv)
-    VERBOSE = args.verbose
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home()))
-    from orchestration.progress import Reporter
+    from orchestration.progress import ROOT, Reporter
 
-    REPORTER = Reporter(verbose=VERBOSE)
+    REPORTER = Reporter(verbose=args.verbose)
     previous = REPORTER.install_interrupt()
+    # the commands whose steps report; the others say what they have to say themselves
+    shown = args.command in ("generate", "land", "run", "demo")
+    if shown:
+        logging.getLogger(ROOT).addHandler(REPORTER)
     try:
         return _main(args)
-    finally:
-        if previous is not None:  # main() called in-process (tests): leave SIGINT as it was
+    finally:  # main() called in-process (tests): leave logging and SIGINT as they were
+        if shown:
+            logging.getLogger(ROOT).removeHandler(REPORTER)
+        if previous is not None:
             signal.signal(signal.SIGINT, previous)
 
 

@@ -6,7 +6,10 @@ dagster-dbt's `DbtCliResource` with the same vars and environment (`dbt_env`, `d
   a province overrides them with `YGT_DBT_VARS` (a JSON object) or `overrides`.
 - `run_dbt(args, work_db)`: runs `python -m dbt.cli.main <args>` in a subprocess (a clean
   process per run: no global dbt state left in the caller, the caller's DuckDB connections are
-  untouched, and the environment is explicit). Raises `DbtError` naming the failing nodes.
+  untouched, and the environment is explicit). dbt writes its structured events
+  (`--log-format json`); `DbtEvents` turns them into messages of the `ygt.dbt` logger: a line
+  per tenth of the nodes finished, every node that failed or warned, dbt's errors and its
+  closing tally. Raises `DbtError` naming the failing nodes.
 - `build(work_db, select=None, vars=None, extra_args=None)`: `dbt build` — seeds, models,
   unit tests, data tests.
 - `render_sources_yml()`: `models/staging/_sources.yml` rendered from `contract.py`
@@ -18,11 +21,12 @@ dagster-dbt's `DbtCliResource` with the same vars and environment (`dbt_env`, `d
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +37,7 @@ from orchestration.land import AUDIT_COLUMNS, create_raw_schema
 from orchestration.quality.gates import RESULT_COLUMNS as DQ_RESULT_COLUMNS
 from orchestration.settings import PROJECT_DIR, memory_limit
 
-Progress = Callable[[str], None]
+LOG = logging.getLogger("ygt.dbt")
 
 
 class DbtError(RuntimeError):
@@ -98,15 +102,75 @@ def _read_run_results(target: Path, since: float) -> list[dict]:
         return []
 
 
+# Node states of dbt's events (node_info.node_status) that say a node is finished, and those of
+# them that need a person.
+RUNNING = {"", "None", "started", "compiling", "executing"}
+PROBLEM = {"error", "fail", "warn", "runtime error"}
+# error-level events that repeat what a node's own result already said
+REPEATS = {"RunResultFailure", "RunResultWarning"}
+
+
+class DbtEvents:
+    """dbt's JSON log lines (one event a line: `info.name`, `info.level`, `info.msg`, `data`)
+    as messages of the `ygt.dbt` logger; `text` keeps what dbt would have printed."""
+
+    def __init__(self):
+        self.done = 0
+        self.tenth = -1
+        self.text: list[str] = []
+
+    def feed(self, line: str) -> None:
+        try:
+            event = json.loads(line)
+            info, data = event["info"], event.get("data") or {}
+        except (ValueError, KeyError, TypeError):  # not an event: dbt failed before logging
+            self.text.append(line)
+            if line.strip():
+                LOG.debug(f"   dbt {line.strip()}")
+            return
+        msg = str(info.get("msg") or "")
+        self.text.append(msg)
+        name, level = info.get("name", ""), info.get("level", "")
+        status = str((data.get("node_info") or {}).get("node_status", ""))
+        total = data.get("total") or data.get("num_models")
+        if "index" in data and total and status not in RUNNING:
+            self._node(msg, status, int(total))
+        elif name == "StatsLine":  # "Done. PASS=… WARN=… ERROR=…": the closing tally
+            stats = data.get("stats") or {}
+            bad = stats.get("error") or stats.get("warn")
+            LOG.log(logging.WARNING if bad else logging.INFO, f"   dbt {msg}")
+        elif name == "FinishedRunningStats":
+            LOG.debug(f"   dbt {msg}")
+        elif level in ("warn", "error") and name not in REPEATS:
+            LOG.warning(f"   dbt {_first_line(msg)}")
+
+    def _node(self, msg: str, status: str, total: int) -> None:
+        self.done += 1
+        counts = {"done": self.done, "total": total}
+        if status.lower() in PROBLEM:
+            LOG.warning(f"   dbt {msg}", extra=counts)
+        elif self.done * 10 // total > self.tenth:
+            self.tenth = self.done * 10 // total
+            LOG.debug(f"   dbt {self.done}/{total} nodes", extra=counts)
+
+
+def _first_line(msg: str) -> str:
+    """The head of a multi-line dbt error ("Database Error in model x (path)"); the rest can
+    quote the data and stays in the output kept with DbtError."""
+    lines = [line.strip() for line in msg.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return " ".join(lines[:2]) if lines[0].endswith(":") else lines[0]
+
+
 def run_dbt(
     args: list[str],
     work_db: Path,
     vars: Mapping | None = None,
-    progress: Progress | None = None,
     env: Mapping[str, str] | None = None,
 ) -> DbtResult:
     """Run one dbt command (`args` without the leading `dbt`) on `work_db`, with `env` added to
-    its environment.
+    its environment; its events are logged (`DbtEvents`).
 
     Raises `DbtError` with the failing node names when dbt exits non-zero.
     """
@@ -118,6 +182,8 @@ def run_dbt(
         args += ["--project-dir", str(PROJECT_DIR)]
     if "--target-path" not in args:
         args += ["--target-path", str(settings.dbt_target_for(work_db))]
+    if "--log-format" not in args:
+        args += ["--log-format", "json", "--no-use-colors"]
     target = Path(args[args.index("--target-path") + 1])
     cmd = [sys.executable, "-m", "dbt.cli.main", *args]
     t0 = time.time()
@@ -131,25 +197,23 @@ def run_dbt(
         encoding="utf-8",
         errors="replace",
     )
-    lines: list[str] = []
+    events = DbtEvents()
     assert proc.stdout is not None
     try:
         for line in proc.stdout:
-            lines.append(line)
-            if progress is not None:
-                progress(line.rstrip("\n"))
+            events.feed(line.rstrip("\n"))
     except BaseException:  # Ctrl-C (or the caller's own stop): never leave dbt running behind
         _stop(proc)
         raise
     rc = proc.wait()
-    output = "".join(lines)
+    output = "\n".join(events.text) + "\n"
     results = _read_run_results(target, t0)
     result = DbtResult(
         args=args, returncode=rc, seconds=time.time() - t0, output=output, results=results
     )
     if rc != 0:
         failed = _failed_nodes(results)
-        tail = "".join(lines[-40:])
+        tail = "\n".join(output.splitlines()[-40:])
         where = (
             ("failing nodes: " + ", ".join(failed)) if failed else "no node results (see output)"
         )
@@ -176,7 +240,6 @@ def build(
     work_db: Path,
     select: str | list[str] | None = None,
     vars: Mapping | None = None,
-    progress: Progress | None = None,
     extra_args: list[str] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> DbtResult:
@@ -186,7 +249,7 @@ def build(
     args = ["build", *(extra_args or [])]
     if select:
         args += ["--select", *([select] if isinstance(select, str) else select)]
-    return run_dbt(args, work_db, vars=vars, progress=progress, env=env)
+    return run_dbt(args, work_db, vars=vars, env=env)
 
 
 # --------------------------------------------------------------------------- sources

@@ -1,12 +1,14 @@
 """The steps of a run: land -> raw gates -> dbt build -> mart gates -> publish.
 
 `ygt run` calls `run()`; the Dagster assets call the same step functions one by one, so
-there is one way a run works.
+there is one way a run works. The steps report through the `ygt` loggers (`ygt.pipeline`
+here; orchestration/progress.py says what the levels and fields mean).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import time
@@ -23,12 +25,13 @@ from orchestration.docs import write_dbt_docs
 from orchestration.export import export_parquet
 from orchestration.land import LandingError, discover, land
 from orchestration.periods import PeriodError, parse_period, period_selection, quarters_of
-from orchestration.progress import STEP_DONE, STEP_START
+from orchestration.progress import relayed
 from orchestration.publish import PublishResult, publish
 from orchestration.report import write_quality_page, write_report
 from orchestration.report.pages import link_dbt_docs
 
 Progress = Callable[[str], None]
+LOG = logging.getLogger("ygt.pipeline")
 
 
 class PipelineError(RuntimeError):
@@ -155,12 +158,12 @@ def land_step(
     landing: Path,
     work_db: Path,
     periods: set[str] | None,
-    progress: Progress,
+    progress: Progress | None = None,
     force: bool = False,
     sources: set[str] | None = None,
 ):
     """Land the deliveries of `periods` (None = all) for `sources` (None = all; Dagster lands
-    one source per asset)."""
+    one source per asset). `progress`, if given, gets each message's text as well."""
     if not Path(landing).is_dir():
         raise PipelineError(
             f"landing folder {landing} does not exist; create it or run `ygt generate --out {landing}`"
@@ -168,9 +171,10 @@ def land_step(
     work_db.parent.mkdir(parents=True, exist_ok=True)
     con = duck.connect(work_db)
     try:
-        return land(
-            con, Path(landing), periods=periods, sources=sources, progress=progress, force=force
-        )
+        with relayed(progress):
+            return land(
+                con, Path(landing), periods=periods, sources=sources, progress=None, force=force
+            )
     except LandingError as exc:
         if _disk_full(exc.report, work_db):
             raise OSError(28, "No space left on device (a delivery could not be written)") from exc
@@ -203,32 +207,6 @@ def raw_gate_step(work_db: Path, periods: set[str] | None):
         return quality.run_raw_gates(con, periods=periods)
     finally:
         con.close()
-
-
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-DBT_NODE = re.compile(r"\b(\d+) of (\d+) (OK|PASS|WARN|ERROR|FAIL|SKIP)\b")
-
-
-def condensed_dbt_progress(progress: Progress) -> Progress:
-    """dbt prints a line per node; show one line per tenth of the nodes, every problem, and
-    dbt's closing tally."""
-    shown = {"step": -1}
-
-    def forward(line: str) -> None:
-        line = ANSI.sub("", line).strip()
-        m = DBT_NODE.search(line)
-        if m:
-            done, total, status = int(m.group(1)), int(m.group(2)), m.group(3)
-            step = done * 10 // total
-            if status in ("WARN", "ERROR", "FAIL"):
-                progress(f"   dbt {line.split('  ', 1)[-1].strip()}")
-            elif step > shown["step"]:
-                shown["step"] = step
-                progress(f"   dbt {done}/{total} nodes")
-        elif line.startswith(("Done.", "Finished running")) or "Database Error" in line:
-            progress(f"   dbt {line.split('  ', 1)[-1].strip()}")
-
-    return forward
 
 
 def dbt_plan(work_db: Path, incremental: bool) -> list[str] | None:
@@ -289,20 +267,18 @@ class DbtBuildPlan:
 
 
 @contextmanager
-def planned_dbt_build(
-    work_db: Path, incremental: bool, log: Callable[[str], None]
-) -> Iterator[DbtBuildPlan | None]:
+def planned_dbt_build(work_db: Path, incremental: bool) -> Iterator[DbtBuildPlan | None]:
     """The one path of a `dbt build`, for `ygt run` (dbt_step) and the Dagster asset
-    (dagster_project/assets.ygt_dbt_models): plan the periods, say what will be done (`log`),
-    give the caller the plan to run dbt with — or None when nothing landed since the last
-    successful build and the definitions are unchanged (skip it) — and record the build in
+    (dagster_project/assets.ygt_dbt_models): plan the periods, say what will be done, give the
+    caller the plan to run dbt with — or None when nothing landed since the last successful
+    build and the definitions are unchanged (skip it) — and record the build in
     raw.dbt_builds when the caller's block ends without an error (refresh.record)."""
     periods = dbt_plan(work_db, incremental)
     if periods == []:
-        log(NOTHING_NEW)
+        LOG.info(f"   {NOTHING_NEW}")
         yield None
         return
-    log(describe_plan(periods))
+    LOG.debug(f"   {describe_plan(periods)}")
     env, extra_args = dbt_plan_args(periods)
     plan = DbtBuildPlan(periods, env, extra_args)
     started = datetime.now()
@@ -311,19 +287,14 @@ def planned_dbt_build(
         dbt_record(work_db, started, periods)
 
 
-def dbt_step(work_db: Path, progress: Progress, incremental: bool = False):
+def dbt_step(work_db: Path, progress: Progress | None = None, incremental: bool = False):
     """`dbt build`. Incremental: the heavy models recompute only the delivery periods landed
     since the last successful build, and nothing at all (None returned) when there are none;
-    otherwise everything."""
-    with planned_dbt_build(work_db, incremental, lambda m: progress(f"   {m}")) as plan:
+    otherwise everything. `progress`, if given, gets each message's text as well."""
+    with relayed(progress), planned_dbt_build(work_db, incremental) as plan:
         if plan is None:
             return None
-        return dbt.build(
-            work_db,
-            env=plan.env,
-            extra_args=plan.extra_args,
-            progress=condensed_dbt_progress(progress),
-        )
+        return dbt.build(work_db, env=plan.env, extra_args=plan.extra_args)
 
 
 def mart_gate_step(work_db: Path):
@@ -446,29 +417,22 @@ def run(
     landing: Path,
     warehouse: Path,
     period: str | None = None,
-    progress: Progress = print,
+    progress: Progress | None = None,
     force: bool = False,
     allow_empty: bool = False,
     create_dir: bool = False,
     wait: bool = False,
     command: str = "ygt run",
 ) -> RunResult:
-    """One whole run, holding the warehouse's run lock (orchestration/runlock.py) throughout."""
+    """One whole run, holding the warehouse's run lock (orchestration/runlock.py) throughout.
+    `progress`, if given, gets each message's text as well (the messages are logged)."""
     warehouse = warehouse_folder(warehouse, create_dir)
     work_db = settings.work_db_for(warehouse)
     periods = periods_for(period)
     try:
-        with runlock.hold(work_db, wait=wait, progress=progress):
+        with relayed(progress), runlock.hold(work_db, wait=wait, progress=LOG.warning):
             return _run_locked(
-                Path(landing),
-                warehouse,
-                work_db,
-                period,
-                periods,
-                progress,
-                force,
-                allow_empty,
-                command,
+                Path(landing), warehouse, work_db, period, periods, force, allow_empty, command
             )
     except runlock.WarehouseBusy as exc:
         raise PipelineError(str(exc)) from None
@@ -517,21 +481,58 @@ def _published_line(pub) -> str:
     )
 
 
+def log_landing(report) -> None:
+    """The landing's summary: its lines about a failed delivery, a rejected or skipped file, a
+    problem, and where to find the details, as warnings (picked by the report's data, not by
+    the text); the rest as details."""
+    needs = [d.message for d in report.deliveries if d.status != "skipped" and d.message]
+    needs += [f.message for f in report.rejected_files]
+    needs += [x for d in report.deliveries for x in d.skipped_files]
+    needs += list(report.problems)
+    lines = report.summary().splitlines()
+    # the last line says where the rejected files' and quarantined rows' details are
+    hint = bool(report.rejected_files or any(f.rows_quarantined for f in report.files))
+    for n, line in enumerate(lines):
+        attention = any(x and x in line for x in needs) or (hint and n == len(lines) - 1)
+        LOG.log(logging.WARNING if attention else logging.DEBUG, line)
+
+
+def log_gates(gates) -> None:
+    """A gate run's summary: its head and warnings as details, the blocking failures as warnings
+    (the lines right after the head: one per failure, at most 20, then how many more)."""
+    lines = gates.summary().splitlines()
+    blocking = min(len(gates.outstanding), 20) + (len(gates.outstanding) > 20)
+    for n, line in enumerate(lines):
+        LOG.log(logging.WARNING if 0 < n <= blocking else logging.DEBUG, line)
+
+
 def _run_locked(
-    landing, warehouse, work_db, period, periods, progress, force, allow_empty, command
+    landing, warehouse, work_db, period, periods, force, allow_empty, command
 ) -> RunResult:
     result = RunResult(warehouse=warehouse, work_db=work_db)
     state = {"step": "checking the landing folder"}
 
-    def timed(name, fn, *args, total: str = "", done=None, **kw):
+    def timed(name, fn, *args, done, total: int = 0, summary=None, **kw):
+        """One step: its first line, the step, its closing line (`done` of its result), then
+        its summary (`summary` logs it)."""
         t0 = time.perf_counter()
         state["step"] = name
-        progress(f"{STEP_START}{name}{f' ({total})' if total else ''}")
+        LOG.info(
+            f"── {name}" + (f" ({total} deliveries)" if total else ""),
+            extra={"event": "start", "step": name, "total": total},
+        )
         out = fn(*args, **kw)
         result.seconds[name] = time.perf_counter() - t0
-        if done is not None:
-            progress(f"{STEP_DONE}{name}: {done(out)} ({result.seconds[name]:.1f}s)")
+        LOG.info(
+            f"✓ {name}: {done(out)} ({result.seconds[name]:.1f}s)",
+            extra={"event": "done", "step": name},
+        )
+        if summary is not None:
+            summary(out)
         return out
+
+    def gates(name, fn, *args):
+        return timed(name, fn, *args, done=lambda g: g.headline(), summary=log_gates)
 
     try:
         check_periods(landing, work_db, warehouse, period, periods, command)
@@ -541,29 +542,17 @@ def _run_locked(
             landing,
             work_db,
             periods,
-            progress,
-            force,
-            total=f"{len(discover(landing, periods)[0])} deliveries",
+            force=force,
+            total=len(discover(landing, periods)[0]),
             done=_landing_line,
+            summary=log_landing,
         )
-        progress(result.landing.summary())
-        result.raw_gates = timed(
-            "raw quality gates", raw_gate_step, work_db, periods, done=lambda g: g.headline()
-        )
-        progress(result.raw_gates.summary())
+        result.raw_gates = gates("raw quality gates", raw_gate_step, work_db, periods)
         # a run for one period is a quarterly refresh: only the new deliveries are recomputed
         result.dbt = timed(
-            "dbt build",
-            dbt_step,
-            work_db,
-            progress,
-            incremental=period is not None,
-            done=_dbt_line,
+            "dbt build", dbt_step, work_db, incremental=period is not None, done=_dbt_line
         )
-        result.mart_gates = timed(
-            "mart quality gates", mart_gate_step, work_db, done=lambda g: g.headline()
-        )
-        progress(result.mart_gates.summary())
+        result.mart_gates = gates("mart quality gates", mart_gate_step, work_db)
         result.published = timed(
             "publish",
             publish_step,

@@ -1,83 +1,70 @@
 """What `ygt run` / `ygt demo` print while they work: one line per step, problems always.
 
-The steps (orchestration/pipeline.py) and the loader (orchestration/land/deliver.py) report
-through a `progress(str)` callback, a line per delivery, file and dbt tenth. `Reporter` is that
-callback on the command line's side and decides what reaches the terminal:
+The steps log to the standard `logging` module, under the `ygt` logger: `ygt.pipeline` (the
+steps), `ygt.land` (the loader), `ygt.dbt` (dbt's events), `ygt.quality`, `ygt.generate`. The
+level says who needs a message:
+
+- DEBUG: details (each delivery and file landed, dbt's progress, every quality warning);
+- INFO: a step's start and end, summaries;
+- WARNING: what needs a person's attention — rejected and skipped files, failed deliveries,
+  problems, blocking quality failures, dbt's warnings and errors, the demo key note, a run
+  waiting for the lock.
+
+Fields given with `extra=` drive the status line: `event` ("start" or "done" of a step),
+`step` (its name), `total` (its bar's total), `done` (units done so far), `advance` (units
+done by this message) and `where` (the delivery or file being worked on).
+
+`Reporter` is the command line's handler and decides what reaches the terminal by these levels
+and fields, never by the text:
 
 - On a terminal: one status line per step that updates in place (a bar for landing and dbt,
   whose totals are known), replaced by the step's closing line (`✓ land: …`).
 - Not a terminal (a log file, CI, a pipe): the step's first line (`── land (46 deliveries)`)
   and its closing line, nothing in between.
-- Always: what needs a person's attention — rejected files, skipped files, failed deliveries,
-  problems, blocking quality failures, dbt warnings and errors, the demo key note, a run
-  waiting for the lock.
-- With `--verbose`: every line, as the steps send them.
+- Always: INFO and above.
+- With `--verbose`: every message, DEBUG included.
 
 It also turns Ctrl-C into a stop at a safe point: `install_interrupt()` makes SIGINT raise
-KeyboardInterrupt (also interrupting a DuckDB query) and remembers it, and the next line any
-step reports raises it again, so an interrupt that a step took for an error (DuckDB reports an
+KeyboardInterrupt (also interrupting a DuckDB query) and remembers it, and the next message any
+step logs raises it again, so an interrupt that a step took for an error (DuckDB reports an
 interrupted query as a failed query) still stops the run.
+
+`relay_to(progress)` (or the block `relayed(progress)`) also hands the messages the calling
+thread logs to a `progress(str)` callback, for callers that still pass one to `land()`,
+`pipeline.run()` and the steps.
 """
 
 from __future__ import annotations
 
-import re
+import logging
 import shutil
 import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
-# Step lines the pipeline sends: `── <step>` when a step starts (`── land (46 deliveries)`
-# gives a bar its total), `✓ <step>: <counts> (<seconds>)` when it is done; every other line
-# is a detail or a problem.
-STEP_START, STEP_DONE = "── ", "✓ "
-DELIVERY = re.compile(r"^(\S+/\S+): (landing \d+|unchanged, skipped|landed|failed)")
-DBT_NODES = re.compile(r"^\s*dbt (\d+)/(\d+) nodes$")
-TOTAL = re.compile(r"\((\d+) deliveries\)$")
-# Lines shown even without --verbose (stripped of leading spaces before matching).
-ALWAYS = (
-    "REJECTED",
-    "SKIPPED FILE",
-    "PROBLEM",
-    "BLOCKING",
-    "… and",
-    "details:",
-    "note:",
-    "waiting for",
-    "dbt build skipped",
-    "stopped",
-)
-DBT_PROBLEM = re.compile(r"^\s*dbt .*\b(WARN|ERROR|FAIL)\b")
-# Detail lines of the steps, shown with --verbose only.
-DETAIL = (
-    re.compile(r"^\s+\S+/\S+: \d+ (file|county)"),  # generator: a delivery written
-    re.compile(r"^\s+\d+ of \d+ file\(s\) with the same header"),  # loader: a batch read
-    re.compile(r"^\s+\S.*: read [\d,]+ rows"),  # loader: a file read
-    re.compile(r"^\s+\S+: REJECTED -- "),  # loader: a file rejected (the summary lists it)
-    re.compile(r"^\s+skipped "),  # loader: a skipped file (listed again in the summary)
-    re.compile(r"^\s*dbt "),  # dbt's tally lines
-    re.compile(r"^\s*recomputing "),
-    re.compile(r"^(raw|mart) quality gates: "),  # the gate summary's head: the ✓ line has it
-    re.compile(r"^\s+warning "),  # warnings: counted on the ✓ line, listed on the quality page
-    re.compile(r"^\s+… and \d+ more warning"),
-    re.compile(r"^landing .*: \d+ deliveries landed"),  # the landing summary: the ✓ line has it
-    re.compile(r"^rows: read "),
-    re.compile(r"^change detection: "),
-    re.compile(r"^NOTE: identifiers hashed with the labelled DEMO key"),  # said once already
-    re.compile(r"^\s+source\s+deliveries"),  # the per-source table
-    re.compile(r"^\s+\S+\s+\d+\s+\d+\s+[\d,]+\s+[\d,]+\s+[\d,]+\s+[\d,]+\s+\d+$"),
-    re.compile(r"^\s+unchanged since last landing"),
-    re.compile(r"^\s+\S+: read [\d,]+, loaded"),  # verbose summary: per file
-    re.compile(r"^computing the ground truth"),
-)
+ROOT = "ygt"
+# The package logs everything; handlers (Reporter, Dagster's, a caller's) choose what to show.
+# NullHandler: a program that uses ygt without a handler sees nothing (no lastResort output).
+logging.getLogger(ROOT).setLevel(logging.DEBUG)
+logging.getLogger(ROOT).addHandler(logging.NullHandler())
 
 
-class Reporter:
-    """The `progress` callback of the command line (see the module docstring)."""
+def fields(record: logging.LogRecord) -> dict:
+    """The progress fields of a record (see the module docstring)."""
+    names = ("event", "step", "total", "done", "advance", "where")
+    return {n: getattr(record, n) for n in names if getattr(record, n, None) is not None}
+
+
+class Reporter(logging.Handler):
+    """The command line's handler (see the module docstring)."""
 
     def __init__(
         self, verbose: bool = False, stream: TextIO | None = None, tty: bool | None = None
     ):
+        super().__init__(logging.DEBUG)  # every record: each one is a point where Ctrl-C stops
         self.verbose = verbose
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
@@ -102,58 +89,29 @@ class Reporter:
         except ValueError:  # not the main thread: Ctrl-C keeps Python's default behaviour
             return None
 
-    # ── lines ───────────────────────────────────────────────────────────────────────────────
+    # ── records ─────────────────────────────────────────────────────────────────────────────
 
-    def __call__(self, message: str) -> None:
+    def emit(self, record: logging.LogRecord) -> None:
         if self.interrupted:
             raise KeyboardInterrupt
-        for line in str(message).splitlines() or [""]:
-            self._line(line)
-
-    def _line(self, line: str) -> None:
-        if line.startswith(STEP_START):
-            self.step = line[len(STEP_START) :].split(" (")[0]
-            m = TOTAL.search(line)
-            self.done, self.total, self.last = 0, int(m.group(1)) if m else 0, ""
-            if self.tty and not self.verbose:
-                self._status()
-            else:
-                self._print(line)
+        f = fields(record)
+        text = record.getMessage()
+        if f.get("event") == "done":
+            self.step, self.total = "", 0  # its closing line replaces the status line
+            self._print(text)
             return
-        if line.startswith(STEP_DONE):
-            self._print(line)
-            self.step, self.total = "", 0
-            return
-        if line.startswith("generating "):  # the generator's first line: its own step
-            self.step, self.done, self.total = "generate", 0, 0
-        m = DELIVERY.match(line)
-        if m:
-            if not m.group(2).startswith("landing"):
-                self.done += 1
-            self.last = m.group(1)
-            if m.group(2) == "failed":
-                self._print(line)
-            elif self.verbose:
-                self._print(line)
-            elif self.tty:
-                self._status()
-            return
-        m = DBT_NODES.match(line)
-        if m:
-            self.done, self.total = int(m.group(1)), int(m.group(2))
-            if self.verbose:
-                self._print(line)
-            elif self.tty:
-                self._status()
-            return
-        text = line.strip()
-        important = text.startswith(ALWAYS) or DBT_PROBLEM.match(line)
-        if self.verbose or important or not any(p.match(line) for p in DETAIL):
-            self._print(line)
-        elif self.tty and self.step:
-            self.done += self.step == "generate"
-            where = text.split(":")[0]
-            self.last = where if "/" in where else self.last  # a delivery or a file
+        if "step" in f:
+            self.step, self.total = f["step"], f.get("total", 0)
+            self.done, self.last = 0, ""
+        self.done = f.get("done", self.done) + f.get("advance", 0)
+        self.total = f.get("total", self.total)
+        self.last = f.get("where", self.last)
+        quiet = self.tty and not self.verbose
+        if f.get("event") == "start" and quiet:
+            self._status()  # the status line stands for the step's first line
+        elif record.levelno >= logging.INFO or self.verbose:
+            self._print(text)
+        elif quiet and self.step:
             self._status()
 
     # ── the terminal ───────────────────────────────────────────────────────────────────────
@@ -170,13 +128,13 @@ class Reporter:
         self.stream.flush()
         self.status_shown = True
 
-    def _print(self, line: str) -> None:
+    def _print(self, text: str) -> None:
         if self.status_shown:
             self.stream.write("\r\x1b[K")
             self.status_shown = False
-        self.stream.write(line + "\n")
+        self.stream.write(text + "\n")
         self.stream.flush()
-        if self.tty and not self.verbose and self.step and not line.startswith(STEP_DONE):
+        if self.tty and not self.verbose and self.step:
             self._status()
 
     def finish(self) -> None:
@@ -185,3 +143,41 @@ class Reporter:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
             self.status_shown = False
+
+
+class Relay(logging.Handler):
+    """Hands each message logged by one thread to a `progress(str)` callback."""
+
+    def __init__(self, progress: Callable[[str], None]):
+        super().__init__(logging.DEBUG)
+        self.progress = progress
+        self.thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:  # not the messages of another run in this process
+            self.progress(record.getMessage())
+
+
+def relay_to(progress: Callable[[str], None] | None, logger: str = ROOT) -> Relay | None:
+    """Start handing the messages of `logger` and below, logged by this thread, to `progress`
+    as well (nothing when it is None); `stop_relay` ends it."""
+    if progress is None:
+        return None
+    relay = Relay(progress)
+    logging.getLogger(logger).addHandler(relay)
+    return relay
+
+
+def stop_relay(relay: Relay | None, logger: str = ROOT) -> None:
+    if relay is not None:
+        logging.getLogger(logger).removeHandler(relay)
+
+
+@contextmanager
+def relayed(progress: Callable[[str], None] | None, logger: str = ROOT) -> Iterator[None]:
+    """`relay_to` for the duration of a block."""
+    relay = relay_to(progress, logger)
+    try:
+        yield
+    finally:
+        stop_relay(relay, logger)

@@ -4,6 +4,7 @@ and the entry point `land` that walks the landing folder."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import tempfile
 import time
@@ -33,8 +34,10 @@ from orchestration.land.stage import (
     stage_batch,
     stage_file,
 )
+from orchestration.progress import relay_to, stop_relay
 
 Progress = Callable[[str], None]
+LOG = logging.getLogger("ygt.land")
 RID_BASE = 1 << 36  # lines per file below this; file index times this plus line = row id
 
 
@@ -192,7 +195,7 @@ def _stage_delivery(
             drop_batches(con, batch_tables[-1:])
         per_file = (time.perf_counter() - tb) / max(len(done), 1)
         batched |= {fidx: (*staged_file, per_file) for fidx, staged_file in done.items()}
-        progress(
+        LOG.debug(
             f"  {len(done)} of {len(members)} file(s) with the same header read together: "
             f"{sum(r[0] for r in done.values()):,} rows in {time.perf_counter() - tb:.1f}s"
         )
@@ -211,7 +214,7 @@ def _stage_delivery(
         except FileRejected as exc:
             fr.status, fr.rows_read, fr.message = "rejected", exc.rows_read, f"{rel}: {exc}"
         fr.seconds = time.perf_counter() - tf
-        progress(
+        LOG.debug(  # a rejected file: the summary lists it as a warning
             f"  {rel}: "
             + (
                 f"REJECTED -- {fr.message.removeprefix(rel + ': ')}"
@@ -219,7 +222,8 @@ def _stage_delivery(
                 else f"read {fr.rows_read:,} rows"
                 + (f" ({fr.encoding})" if fr.encoding else "")
                 + f" in {fr.seconds:.1f}s"
-            )
+            ),
+            extra={"where": rel},
         )
     insert_rows(con, "delivery_files", staged)
     return stacked
@@ -368,6 +372,7 @@ def land(
     report = LandingReport(landing, demo_key=demo)
     tmp = Path(tempfile.mkdtemp(prefix="ygt-land-", dir=tmp_dir))
     digests: DigestCache | None = None
+    relay = relay_to(progress, LOG.name)  # the messages are logged; a caller's callback too
     try:
         try:  # GB18030 is transcoded in Python (see orchestration/land/__init__.py), so only the excel extension is needed
             con.execute("LOAD excel")
@@ -393,7 +398,7 @@ def land(
         )
         digests = DigestCache(con, landing)
         if demo:
-            progress(
+            LOG.warning(
                 "note: hashing identifiers with the labelled DEMO key (set YGT_HASH_KEY for real data)"
             )
         for d in deliveries:
@@ -401,7 +406,7 @@ def land(
             fp = digests.fingerprint(d, f"{key_id}|{profiles.fingerprint(d.source.name)}")
             skipped = [f"{name}: {why}" for name, why in d.skipped]
             for x in skipped:
-                progress(f"  skipped {x}")
+                LOG.debug(f"  skipped {x}")  # the summary lists it as a warning
             if not force and known.get((d.source.name, d.period)) == fp:
                 report.deliveries.append(
                     DeliveryResult(
@@ -413,9 +418,15 @@ def land(
                         skipped_files=skipped,
                     )
                 )
-                progress(f"{d.source.name}/{d.period}: unchanged, skipped")
+                LOG.debug(
+                    f"{d.source.name}/{d.period}: unchanged, skipped",
+                    extra={"advance": 1, "where": f"{d.source.name}/{d.period}"},
+                )
                 continue
-            progress(f"{d.source.name}/{d.period}: landing {len(d.files)} file(s)")
+            LOG.debug(
+                f"{d.source.name}/{d.period}: landing {len(d.files)} file(s)",
+                extra={"where": f"{d.source.name}/{d.period}"},
+            )
             try:
                 r = land_delivery(con, d, landing, key, fp, tmp, progress, datetime.now(), profiles)
             except (duckdb.Error, OSError, MemoryError) as exc:
@@ -428,15 +439,18 @@ def land(
                 )
             r.skipped_files = skipped
             report.deliveries.append(r)
-            progress(
+            LOG.log(
+                logging.WARNING if r.status == "failed" else logging.DEBUG,
                 f"{d.source.name}/{d.period}: {r.status}"
                 + (
                     f" {r.rows_read:,} rows in {r.seconds:.1f}s"
                     if r.status == "landed"
                     else f" -- {r.message}"
-                )
+                ),
+                extra={"advance": 1, "where": f"{d.source.name}/{d.period}"},
             )
     finally:
+        stop_relay(relay, LOG.name)
         shutil.rmtree(tmp, ignore_errors=True)
         if digests is not None:
             report.files_hashed, report.files_hash_reused = digests.hashed, digests.reused

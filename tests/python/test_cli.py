@@ -6,36 +6,18 @@ come from the seeds and the contract read here, never from the command's own out
 """
 
 import csv
-import hashlib
 import os
 import re
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from ygt_command import YGT, digest, ygt
 
 from orchestration import contract, settings
 
-YGT = [sys.executable, "-m", "orchestration.cli"]
 SEEDS = settings.PROJECT_DIR / "seeds"
-
-
-def ygt(*args, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*YGT, *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=settings.PROJECT_DIR,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def seed(name: str) -> list[dict]:
@@ -57,6 +39,12 @@ def published(tmp_path_factory):
     proc = ygt("run", "--landing", str(landing), "--warehouse", str(wh), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {"landing": landing, "warehouse": wh, "env": env, "first": proc}
+
+
+def again(published, command: str, *args) -> subprocess.CompletedProcess:
+    """`ygt <command> --landing … --warehouse … <args>` on the published fixture's folders."""
+    where = ["--landing", str(published["landing"]), "--warehouse", str(published["warehouse"])]
+    return ygt(*command.split(), *where, *args, env=published["env"])
 
 
 # ── Ctrl-C ─────────────────────────────────────────────────────────────────────────────────
@@ -121,29 +109,20 @@ def test_ctrl_c_stops_a_run_with_one_message_and_exit_130(published, step, settl
 def test_outputs_into_a_missing_folder_are_refused_unless_create_dir(published, tmp_path):
     wh = str(published["warehouse"])
     missing = tmp_path / "typo" / "deeper"
-    cases = [
-        ("export-xlsx", "--warehouse", wh, "--year", "2024", "--out", str(missing / "a.xlsx")),
-        ("report", "--warehouse", wh, "--out", str(missing / "r.html")),
-        (
-            "explain",
-            "--warehouse",
-            wh,
-            "--area",
-            "990121",
-            "--period",
-            "2024",
-            "--indicator",
-            "I13",
-            "--list",
+    cases = [  # each command with the output option that names a file in `missing`
+        ["export-xlsx", "--year", "2024", "--out", str(missing / "a.xlsx")],
+        ["report", "--out", str(missing / "r.html")],
+        [
+            *"explain --area 990121 --period 2024 --indicator I13 --list".split(),
             str(missing / "l.csv"),
-        ),
+        ],
     ]
     for args in cases:
-        proc = ygt(*args)
+        proc = ygt(*args, "--warehouse", wh)
         assert proc.returncode == 2, (args[0], proc.stderr)
         assert "does not exist" in proc.stderr and "--create-dir" in proc.stderr, proc.stderr
         assert not (tmp_path / "typo").exists()
-    proc = ygt(*cases[1], "--create-dir")
+    proc = ygt(*cases[1], "--warehouse", wh, "--create-dir")
     assert proc.returncode == 0, proc.stderr
     assert (missing / "r.html").is_file()
 
@@ -178,30 +157,13 @@ def test_period_partition_key_and_lower_case_are_read_as_the_quarter(published, 
 def test_a_run_accepts_the_dagster_partition_key(published):
     """The quarterly refresh of the README, with the key `dg launch` takes (nothing new: the
     run is quick and publishes again)."""
-    proc = ygt(
-        "run",
-        "--landing",
-        str(published["landing"]),
-        "--warehouse",
-        str(published["warehouse"]),
-        "--period",
-        "2024-10",
-        env=published["env"],
-    )
+    proc = again(published, "run", "--period", "2024-10")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "--period 2024-10 (Dagster partition key) read as 2024Q4" in proc.stderr
 
 
 def test_a_period_that_is_no_period_is_still_refused(published):
-    proc = ygt(
-        "run",
-        "--landing",
-        str(published["landing"]),
-        "--warehouse",
-        str(published["warehouse"]),
-        "--period",
-        "2024-05",
-    )
+    proc = again(published, "run", "--period", "2024-05")
     assert proc.returncode == 2
     assert "2024-05" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -285,67 +247,23 @@ def test_a_run_prints_a_line_per_step_and_a_rerun_no_unchanged_lines(published):
         "✓ publish",
         "✓ parquet, report and docs",
     ]
-    again = ygt(
-        "run",
-        "--landing",
-        str(published["landing"]),
-        "--warehouse",
-        str(published["warehouse"]),
-        "--period",
-        "2024",
-        env=published["env"],
-    )
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "unchanged, skipped" not in again.stderr
-    assert re.search(r"^✓ land: 0 deliveries landed, \d+ unchanged \(skipped\)", again.stderr, re.M)
-    verbose = ygt(
-        "--verbose",
-        "land",
-        "--landing",
-        str(published["landing"]),
-        "--warehouse",
-        str(published["warehouse"]),
-    )
+    # the first line of landing names its total: the <source>/<period> folders on disk
+    folders = [
+        p for p in published["landing"].glob("*/*") if p.is_dir() and p.parent.name != "_profiles"
+    ]
+    assert f"── land ({len(folders)} deliveries)" in first
+    # no detail without --verbose: no delivery or file landed, no dbt tenth
+    details = [
+        line for line in first if re.search(r": (landing|landed|read) [\d,]+ |\bnodes$", line)
+    ]
+    assert details == [], details
+    rerun = again(published, "run", "--period", "2024")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "unchanged, skipped" not in rerun.stderr
+    assert re.search(r"^✓ land: 0 deliveries landed, \d+ unchanged \(skipped\)", rerun.stderr, re.M)
+    verbose = again(published, "--verbose land")
     assert verbose.returncode == 0, verbose.stderr[-2000:]
     assert "unchanged, skipped" in verbose.stderr  # the details, when asked for
-
-
-def test_reporter_keeps_problems_and_drops_details():
-    import io
-
-    from orchestration.progress import Reporter
-
-    lines = [
-        "── land (2 deliveries)",
-        "visits/2024Q1: landing 3 file(s)",
-        "  visits/2024Q1/a.csv: read 10 rows in 0.1s",
-        "  visits/2024Q1/b.csv: REJECTED -- missing required column(s) x",
-        "visits/2024Q1: landed 10 rows in 0.1s",
-        "visits/2024Q2: failed -- not landed, previous delivery kept: IOException",
-        "✓ land: 1 deliveries landed, 1 FAILED (0.3s)",
-        "raw quality gates: 3 results — 1 passed, 1 blocking failure, 1 warning",
-        "  BLOCKING R01 visits 2024Q1: 3 of 10 rows failed",
-        "  warning  R12 visits 2024Q1: 1 of 10 rows failed",
-        "   dbt 35/350 nodes",
-        "   dbt 12 of 350 ERROR creating sql table model x",
-    ]
-    quiet, loud = io.StringIO(), io.StringIO()
-    for reporter in (Reporter(False, quiet, tty=False), Reporter(True, loud, tty=False)):
-        for line in lines:
-            reporter(line)
-    assert quiet.getvalue().splitlines() == [
-        "── land (2 deliveries)",
-        "visits/2024Q2: failed -- not landed, previous delivery kept: IOException",
-        "✓ land: 1 deliveries landed, 1 FAILED (0.3s)",
-        "  BLOCKING R01 visits 2024Q1: 3 of 10 rows failed",
-        "   dbt 12 of 350 ERROR creating sql table model x",
-    ]
-    assert loud.getvalue().splitlines() == lines
-    tty = io.StringIO()
-    reporter = Reporter(False, tty, tty=True)
-    for line in lines[:5]:
-        reporter(line)
-    assert "[##########..........] 1/2" in tty.getvalue()  # the bar after one of two
 
 
 # ── summaries ──────────────────────────────────────────────────────────────────────────────

@@ -177,6 +177,33 @@ def test_quarterly_backfill_lands_every_quarter_in_one_run_and_publishes(built, 
     assert {f"{YEAR}Q{q}" for q in range(1, 5)} | {str(YEAR)} <= landed
 
 
+def test_the_steps_messages_reach_the_run_log_at_their_levels(built, world):
+    """What `ygt run` shows is in the Dagster run's log too: each delivery landed as a detail,
+    the file the generator planted as rejected as a warning that names the file (never its
+    rows), the gates' heads as details."""
+    import json
+    import logging
+
+    planted = json.loads((world["root"] / "ground_truth" / "defects.json").read_text())
+    rejected = [f["file"] for d in planted.values() for f in d["rejected_files"]]
+    assert rejected  # the generator plants at least one
+    logs = world["instance"].all_logs(built["quarterly"].run_id)
+    said = [(e.level, e.user_message) for e in logs]
+    for name in ("outpatient_visits", "insurance_settlements"):
+        for q in range(1, 5):
+            assert any(
+                level == logging.DEBUG and msg.startswith(f"{name}/{YEAR}Q{q}: landed ")
+                for level, msg in said
+            ), (name, q)
+    for file in rejected:
+        assert (logging.WARNING, file) in {
+            (level, msg.removeprefix("REJECTED ").split(": ")[0]) for level, msg in said
+        }
+    assert any(
+        level == logging.DEBUG and msg.startswith("raw quality gates: ") for level, msg in said
+    )
+
+
 def test_quarterly_run_with_nothing_new_skips_dbt_and_publishes(built, world, caplog):
     """Q4 again after the backfill: nothing landed since the last build, so no dbt node runs;
     the marts are reported unchanged, every dbt test's check is reported skipped (its latest
@@ -188,6 +215,11 @@ def test_quarterly_run_with_nothing_new_skips_dbt_and_publishes(built, world, ca
         result = _run(world, "quarterly_refresh", partition_key=f"{YEAR}-10")
     assert result.success, _failure_messages(result)
     assert "emitted no result" not in caplog.text
+    said = [e.user_message for e in world["instance"].all_logs(result.run_id)]
+    assert (
+        "dbt build skipped: nothing landed since the last successful build and the "
+        "definitions are unchanged, so every model is up to date" in said
+    )
     dbt_checks = world["defs"].resolve_assets_def(dg.AssetKey(["marts", "indicator_values"]))
     evaluations = [
         e.event_specific_data
