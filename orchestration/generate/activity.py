@@ -127,6 +127,16 @@ def quarter_bounds(year: int, q: int) -> tuple[np.datetime64, np.datetime64]:
     return start, end
 
 
+def _take(universe: pd.DataFrame, rows: np.ndarray, *cols: str) -> dict:
+    """Columns of the persons at positions `rows`: only the columns asked for, and text stays
+    Arrow text (a round trip through Python objects costs more than the take)."""
+    out = {}
+    for c in cols:
+        v = universe[c]
+        out[c] = v.array.take(rows) if isinstance(v.dtype, pd.StringDtype) else v.to_numpy()[rows]
+    return out
+
+
 def _choose_people(
     rng,
     universe: pd.DataFrame,
@@ -187,7 +197,7 @@ def visits_quarter(
     f = fac.iloc[fi].reset_index(drop=True)
     cls = f["_cls"].to_numpy()
     people = _choose_people(rng, universe, own, others, visitors, n, "w_visit")
-    P = universe.iloc[people].reset_index(drop=True)
+    P = _take(universe, people, "id_no", "name", "sex", "birth_date", "htn", "dm", "insutype")
     df = pd.DataFrame({"org_code": f["org_code"].to_numpy()})
     dept = np.empty(n, dtype=object)
     vtype = np.empty(n, dtype=object)
@@ -204,18 +214,18 @@ def visits_quarter(
     df["visit_time"] = _times(rng, start, days, n)
     df["visit_type"] = vtype.astype(str)
     df["cancel_flag"] = np.where((rng.random(n) < 0.02) & (vtype != "home_visit"), "1", "0")
-    df["id_no"] = P["id_no"].to_numpy()
-    df["patient_name"] = P["name"].to_numpy()
-    df["sex"] = P["sex"].to_numpy()
-    df["birth_date"] = P["birth_date"].to_numpy()
+    df["id_no"] = P["id_no"]
+    df["patient_name"] = P["name"]
+    df["sex"] = P["sex"]
+    df["birth_date"] = P["birth_date"]
     dx = _pick(rng, OUT_DX, n)
     u = rng.random(n)
-    dx = np.where(P["htn"].to_numpy() & (u < 0.35), "I10.x00", dx)
-    dx = np.where(P["dm"].to_numpy() & (u >= 0.35) & (u < 0.6), "E11.900", dx)
+    dx = np.where(P["htn"] & (u < 0.35), "I10.x00", dx)
+    dx = np.where(P["dm"] & (u >= 0.35) & (u < 0.6), "E11.900", dx)
     dx = np.where(vtype == "health_check", "Z00.000", dx)
     df["dx_code"] = dx.astype(str)
     df["total_fee"] = np.round(fee * 100).astype(np.int64)
-    df["insutype"] = P["insutype"].to_numpy()
+    df["insutype"] = P["insutype"]
     df["_person"] = people
     df = df.sort_values(["org_code", "visit_time"], kind="stable").reset_index(drop=True)
     seq = df.groupby("org_code").cumcount().to_numpy() + 1
@@ -247,7 +257,16 @@ def make_settlements(rng, rows: pd.DataFrame, universe: pd.DataFrame, prefix: st
     ratio (pooled-fund share), mdtrt_id (optional).
     """
     n = len(rows)
-    P = universe.iloc[rows["_person"].to_numpy()]
+    P = _take(
+        universe,
+        rows["_person"].to_numpy(),
+        "psn_no",
+        "id_no",
+        "sex",
+        "birth_date",
+        "insutype",
+        "county_code",
+    )
     out = pd.DataFrame(
         {
             "setl_id": (
@@ -260,13 +279,13 @@ def make_settlements(rng, rows: pd.DataFrame, universe: pd.DataFrame, prefix: st
         if "mdtrt_id" in rows
         else ("M" + out["setl_id"].str[1:]).to_numpy()
     )
-    out["psn_no"] = P["psn_no"].to_numpy()
-    out["certno"] = P["id_no"].to_numpy()
-    out["gend"] = P["sex"].to_numpy()
-    out["brdy"] = P["birth_date"].to_numpy()
-    out["insutype"] = P["insutype"].to_numpy()
+    out["psn_no"] = P["psn_no"]
+    out["certno"] = P["id_no"]
+    out["gend"] = P["sex"]
+    out["brdy"] = P["birth_date"]
+    out["insutype"] = P["insutype"]
     out["med_type"] = rows["med_type"].to_numpy()
-    out["insu_admdvs"] = P["county_code"].to_numpy()
+    out["insu_admdvs"] = P["county_code"]
     for col in (
         "mdtrtarea_admdvs",
         "fixmedins_code",
@@ -485,10 +504,10 @@ def admissions_year(
     a["total_cost"] = np.round(rng.lognormal(np.log(mean_cost) - 0.101, 0.45) * 100).astype(
         np.int64
     )
-    P = universe.iloc[a["_person"].to_numpy()]
+    P = _take(universe, a["_person"].to_numpy(), "htn", "dm", "insutype")
     dx = _pick(rng, IN_DX, n)
     u = rng.random(n)
-    htn, dm = P["htn"].to_numpy(), P["dm"].to_numpy()
+    htn, dm = P["htn"], P["dm"]
     dx = np.where(htn & (u < 0.42), np.array(HTN_DX)[rng.integers(0, len(HTN_DX), n)], dx)
     dx = np.where(
         dm & (u >= 0.42) & (u < 0.70), np.array(DM_DX)[rng.integers(0, len(DM_DX), n)], dx
@@ -511,15 +530,15 @@ def admissions_year(
     seq = a.groupby("org_code").cumcount().to_numpy() + 1
     a["admission_id"] = (f"ZY{year}" + pd.Series(seq).astype(str).str.zfill(6)).to_numpy()
     a["mr_no"] = pd.Series(a["_person"].to_numpy()).astype(str).str.zfill(10).to_numpy()
-    P = universe.iloc[a["_person"].to_numpy()]
-    a["id_no"] = P["id_no"].to_numpy()
-    a["patient_name"] = P["name"].to_numpy()
-    a["sex"] = P["sex"].to_numpy()
-    a["birth_date"] = P["birth_date"].to_numpy()
+    P = _take(universe, a["_person"].to_numpy(), "id_no", "name", "sex", "birth_date", "insutype")
+    a["id_no"] = P["id_no"]
+    a["patient_name"] = P["name"]
+    a["sex"] = P["sex"]
+    a["birth_date"] = P["birth_date"]
     # births run up to the first year's 1 January and stays reach back into December: a newborn
     # is admitted at birth at the earliest (the loader quarantines a birth after admission)
     a["admit_time"] = a["admit_time"].where(a["admit_time"] >= a["birth_date"], a["birth_date"])
-    a["_insutype"] = P["insutype"].to_numpy()
+    a["_insutype"] = P["insutype"]
     return a
 
 
