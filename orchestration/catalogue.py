@@ -37,6 +37,9 @@ import yaml
 
 from orchestration.settings import PROJECT_DIR
 
+# libyaml's loader when PyYAML has it: every command start reads the indicator folders
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 DOC_PATH = PROJECT_DIR / "docs" / "indicators.md"
 CHECKS_PATH = PROJECT_DIR / "seeds" / "dq_check_catalog.csv"
 RANGE_CHECK = "M01"  # the mart check whose params are the seed's bounds
@@ -137,7 +140,7 @@ def folder_specs() -> dict[str, dict]:
     keys FOLDER_KEYS), in seed order and then the unpublished levels a growth rate is built on."""
     found: dict[str, dict] = {}
     for path in sorted(INDICATOR_FOLDERS.glob("*/_*.yml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
         for model in doc.get("models") or []:
             meta = ((model.get("config") or {}).get("meta") or {}).get("indicators") or {}
             for code, spec in meta.items():
