@@ -90,8 +90,8 @@ def _distinct_rows(con, stacked: list[str], vcols: list[str], rows_read: int) ->
     Up to HASH_DEDUP_ROWS rows, one GROUP BY over every column. Above, that hash table holds the
     delivery's text and outgrows DuckDB's memory limit: a 64-bit hash of each row is grouped
     instead (16 bytes a row), and only rows sharing a hash are compared column by column, so
-    a hash collision never merges two different rows (measured at 14M and 25M rows: 9%
-    faster; at 1M, 10% slower, hence the threshold)."""
+    a hash collision never merges two different rows (faster for large deliveries, slower
+    for small ones, hence the threshold: bench/README.md, "Measured choices")."""
     # a row flagged at staging (totals, footer, ...) is quarantined on its own: never a duplicate
     rid = f"_fidx::BIGINT * {RID_BASE} + _line"
     vcols = [*vcols, "_own"]
@@ -244,13 +244,13 @@ def _parse_delivery(
     kept = [i for i, c in enumerate(src.columns) if c.kind != "pii_drop"]
     trimmed = ", ".join(f"{trimmed_sql(f'c_{i}')} AS t_{i}" for i in kept)
     # Excel's ="04" unwrapped over the trimmed values in a layer of its own: nested in one
-    # expression, the trimming was computed once per reference (~4 s of a county's landing)
+    # expression, the trimming was computed once per reference
     unwrapped = ", ".join(f"{excel_text_sql(f't_{i}')} AS v_{i}" for i in kept)
     reason = reason_sql([("_flag IS NOT NULL", "_flag"), *sql.reasons])
     # From here on no result depends on the order rows are written in (lines travel as
-    # columns; the quarantine is written ORDER BY), so DuckDB need not keep it: 5% faster
-    # when a delivery outgrows the memory limit (7.8M rows under 400 MB), the same
-    # otherwise. Staging needs the order (rowid = file order): set back at the end.
+    # columns; the quarantine is written ORDER BY), so DuckDB need not keep it: faster when a
+    # delivery outgrows the memory limit (bench/README.md, "Measured choices"). Staging
+    # needs the order (rowid = file order): set back at the end.
     con.execute("SET preserve_insertion_order = false")
     distinct_rows = _distinct_rows(con, stacked, _vcols(src), rows_read)
     # One statement trims and parses every value of the distinct rows once. Identifiers are
@@ -349,6 +349,9 @@ def _replace_delivery(
     con.execute("COMMIT")
 
 
+LANDING_CHECKPOINT_THRESHOLD = "64GB"  # no automatic checkpoint while a landing runs
+
+
 def land(
     con_or_path: duckdb.DuckDBPyConnection | str | Path,
     landing: Path,
@@ -368,6 +371,10 @@ def land(
     own = not isinstance(con_or_path, duckdb.DuckDBPyConnection)
     con = duck.connect(con_or_path) if own else con_or_path
     con.execute("SET enable_progress_bar = false")  # progress goes through progress(), per file
+    # One checkpoint at the end of the landing, not one at the commit of every delivery: each
+    # automatic checkpoint rewrote what earlier ones had written (bench/README.md, "Measured
+    # choices"). Each delivery is still its own transaction, kept in the WAL until then.
+    con.execute(f"SET checkpoint_threshold = '{LANDING_CHECKPOINT_THRESHOLD}'")
     key, demo = settings.hash_key()
     report = LandingReport(landing, demo_key=demo)
     tmp = Path(tempfile.mkdtemp(prefix="ygt-land-", dir=tmp_dir))
@@ -449,6 +456,11 @@ def land(
                 ),
                 extra={"advance": 1, "where": f"{d.source.name}/{d.period}"},
             )
+        try:
+            con.execute("CHECKPOINT")
+        except duckdb.Error as exc:  # the deliveries are committed (WAL); DuckDB retries at close
+            report.problems.append(f"checkpoint after landing: {clean_duckdb_error(exc)}")
+        con.execute("RESET checkpoint_threshold")
     finally:
         stop_relay(relay, LOG.name)
         shutil.rmtree(tmp, ignore_errors=True)
