@@ -50,29 +50,19 @@ areas as (
 ),
 
 annual_sources as (
-    select _period from {{ source('raw', 'facilities') }}
-    union
-    select _period from {{ source('raw', 'population') }}
-    union
-    select _period from {{ source('raw', 'personnel') }}
-    union
-    select _period from {{ source('raw', 'dispatches') }}
-    union
-    select _period from {{ source('raw', 'chronic_disease_roster') }}
-    union
-    select _period from {{ source('raw', 'deaths') }}
-    union
-    select _period from {{ source('raw', 'qualitative_assessments') }}
+    {% for source_name in ['facilities', 'population', 'personnel', 'dispatches',
+                           'chronic_disease_roster', 'deaths', 'qualitative_assessments'] %}
+        select _period from {{ source('raw', source_name) }}
+        {% if not loop.last %}union{% endif %}
+    {% endfor %}
 ),
 
 quarterly_sources as (
-    select _period from {{ source('raw', 'outpatient_visits') }}
-    union
-    select _period from {{ source('raw', 'inpatient_discharges') }}
-    union
-    select _period from {{ source('raw', 'insurance_settlements') }}
-    union
-    select _period from {{ source('raw', 'remote_diagnoses') }}
+    {% for source_name in ['outpatient_visits', 'inpatient_discharges',
+                           'insurance_settlements', 'remote_diagnoses'] %}
+        select _period from {{ source('raw', source_name) }}
+        {% if not loop.last %}union{% endif %}
+    {% endfor %}
 ),
 
 periods as (
