@@ -143,7 +143,14 @@ class Records:
         self.qualitative: list[pd.DataFrame] = []
 
     def frames(self) -> dict:
-        cat = lambda x: pd.concat(x, ignore_index=True) if x else pd.DataFrame()  # noqa: E731
+        """The frames for `truth.compute`; the pieces are let go as they are joined (holding
+        both would double the records' memory at the end of a large run)."""
+
+        def cat(pieces: list) -> pd.DataFrame:
+            out = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
+            pieces.clear()
+            return out
+
         return dict(
             registers=self.registers,
             population=self.population,

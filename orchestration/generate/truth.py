@@ -285,13 +285,13 @@ class Truth:
         r = r[
             (r["county_code"] == county) & (r["year"] == year) & (r["managed_at_year_end"] == "1")
         ]
-        cohort = r.groupby("id_no")["disease"].agg(set)
+        cohort = pd.Index(r["id_no"].unique())  # managed persons; per disease below
         d = self.f["discharges"]
         all_orgs = set(self.reg[year]["org_code"])
         d = d[
             ytd(d["discharge_time"], year, q)
             & d["org_code"].isin(all_orgs)
-            & d["id_no"].isin(cohort.index)
+            & d["id_no"].isin(cohort)
         ]
         adm = [d[["id_no", "main_dx_code"]].rename(columns={"main_dx_code": "dx"})]
         s = self.f["setl_inpatient"]
@@ -304,16 +304,15 @@ class Truth:
             & (s["fixmedins_type"] != "2")
             & ytd(s["setl_time"], year, q)
             & ~s["fixmedins_code"].isin(codes)
-            & s["certno"].isin(cohort.index)
+            & s["certno"].isin(cohort)
         ]
         adm.append(
             s[["certno", "dise_codg"]].rename(columns={"certno": "id_no", "dise_codg": "dx"})
         )
         a = pd.concat(adm, ignore_index=True)
         related = pd.Series(False, index=a.index)
-        dis = a["id_no"].map(cohort)
         for disease, ranges in RELATED.items():
-            has = dis.map(lambda x, dz=disease: dz in x).astype(bool)
+            has = a["id_no"].isin(r.loc[r["disease"] == disease, "id_no"].unique())
             related |= has & in_ranges(a["dx"], ranges)
         den = len(cohort)
         n13 = a.loc[related, "id_no"].nunique()

@@ -142,15 +142,20 @@ def _joined(text: pd.DataFrame, cols: list[str], sep: str, end: str | None = Non
     arrays = []
     for c in cols:
         v = text[c]
-        if not (pd.api.types.is_string_dtype(v.dtype) or v.dtype == object):
-            return None
-        try:
-            a = pa.array(v, type=pa.large_string(), from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        if isinstance(v.dtype, pd.StringDtype) and v.dtype.storage == "pyarrow":
+            a = v.array.__arrow_array__()  # the Arrow data itself (a conversion costs per file)
+        elif v.dtype == object:
+            try:
+                a = pa.array(v, type=pa.large_string(), from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                return None
+        else:
             return None
         if isinstance(a, pa.ChunkedArray):
-            a = a.combine_chunks()
-        arrays.append(pc.fill_null(a, ""))
+            a = a.chunk(0) if a.num_chunks == 1 else a.combine_chunks()
+        if a.type != pa.large_string():
+            a = a.cast(pa.large_string())
+        arrays.append(pc.fill_null(a, "") if a.null_count else a)
     if not arrays:
         return None
     sep_, end_ = (None if x is None else pa.scalar(x, pa.large_string()) for x in (sep, end))
@@ -385,7 +390,7 @@ class DeliveryWriter:
             groups.setdefault((spec.date_fmt, spec.sep), []).append(spec)
         rendered = {}
         for (date_fmt, sep), members in groups.items():
-            frames = [m.frame[self.cols] for m in members]
+            frames = [m.frame for m in members]
             big = render(pd.concat(frames, ignore_index=True), self.source, date_fmt, sep)
             big["_q"] = False
             big["_id_ok"] = ids.is_valid_id(big[self.id_col]).to_numpy() if self.id_col else True
@@ -491,11 +496,11 @@ class DeliveryWriter:
     def _finish(self, spec: FileSpec) -> None:
         """Keep what the accounting needs (a hash per row), write the file, drop the text."""
         text = spec.text
-        acc = text[["_q", "_id_ok"]].reset_index(drop=True)
+        acc = {"_q": text["_q"].to_numpy(), "_id_ok": text["_id_ok"].to_numpy()}
         if not spec.drop_column:
             acc["_h0"], acc["_h1"] = row_hashes(text, self.cols)
-        self.accounts.append((spec, acc))
-        df = text.drop(columns=["_q", "_id_ok"])
+        self.accounts.append((spec, pd.DataFrame(acc)))
+        df = text[self.cols]
         kinds = None
         if spec.layout:
             names = self.plan.org_names.get(int(self.period[:4]))
@@ -503,7 +508,8 @@ class DeliveryWriter:
             drop = owned[spec.drop_column] if spec.drop_column else []
         else:
             drop = [spec.drop_column] if spec.drop_column else []
-        df = df.drop(columns=drop)
+        if drop:
+            df = df.drop(columns=drop)
         for name, value in spec.extra_columns.items():
             df = df.assign(**{name: value})
         _write_one(self.out / self.source / self.period / spec.name, df, spec, kinds)
