@@ -194,11 +194,11 @@ def visits_quarter(
     cls_size = fac.groupby("_cls")["_size"].transform("sum")
     p = (cls_share * fac["_size"] / cls_size).to_numpy()
     fi = rng.choice(len(fac), size=n, p=p / p.sum())
-    f = fac.iloc[fi].reset_index(drop=True)
-    cls = f["_cls"].to_numpy()
+    f = _take(fac, fi, "org_code", "_cls", "is_tcm_class")
+    cls = pd.Series(f["_cls"]).to_numpy()
     people = _choose_people(rng, universe, own, others, visitors, n, "w_visit")
     P = _take(universe, people, "id_no", "name", "sex", "birth_date", "htn", "dm", "insutype")
-    df = pd.DataFrame({"org_code": f["org_code"].to_numpy()})
+    df = pd.DataFrame({"org_code": f["org_code"]})
     dept = np.empty(n, dtype=object)
     vtype = np.empty(n, dtype=object)
     fee = np.empty(n)
@@ -208,7 +208,7 @@ def visits_quarter(
         vt = VISIT_TYPES["hospital" if k in ("LEAD", "TCMH") else k]
         vtype[m] = _pick(rng, vt, int(m.sum()))
         fee[m] = rng.lognormal(np.log(FEE_MEAN[k]) - 0.245, 0.7, int(m.sum()))
-    tcm_clinic = (f["is_tcm_class"] == "1").to_numpy() & (cls == "PRIVATE")
+    tcm_clinic = (pd.Series(f["is_tcm_class"]) == "1").to_numpy() & (cls == "PRIVATE")
     dept[tcm_clinic] = "50"
     df["dept_code"] = dept.astype(str)
     df["visit_time"] = _times(rng, start, days, n)
