@@ -747,3 +747,29 @@ def test_no_production_module_imports_the_ground_truth():
             if any(n.startswith("orchestration.generate.truth") for n in names):
                 offenders.append(str(rel))
     assert offenders == []
+
+
+def test_csv_joined_by_arrow_is_what_pandas_writes(tmp_path):
+    """The writer joins plain text with Arrow; a file with a cell pandas would quote (comma,
+    quote, line end) or a column that is not text is left to pandas. Either way the bytes are
+    pandas' own, in every encoding the generator writes."""
+    from orchestration.generate.writer import FileSpec, _write_csv, _write_one
+
+    frames = {
+        "plain": pd.DataFrame({"a": ["x", None, "中文"], "b": ["1", "", "2024-01-01 08:00:00"]}),
+        "empty": pd.DataFrame({"a": pd.Series([], dtype=str), "b": pd.Series([], dtype=str)}),
+        "comma": pd.DataFrame({"a": ["x,y", "z"], "b": ["1", "2"]}),
+        "quote": pd.DataFrame({"a": ['say "hi"', "z"], "b": ["1", "2"]}),
+        "newline": pd.DataFrame({"a": ["x\ny", "z"], "b": ["1", "2"]}),
+        "number": pd.DataFrame({"a": [1, 2], "b": ["1", "2"]}),
+        "one column": pd.DataFrame({"a": ["", "x"]}),
+    }
+    for name, df in frames.items():
+        for encoding in ("utf-8", "utf-8-sig", "gb18030"):
+            ours, theirs = tmp_path / "ours.csv", tmp_path / "theirs.csv"
+            _write_one(ours, df, FileSpec("ours.csv", None, encoding=encoding))
+            with open(theirs, "w", encoding=encoding, newline="") as fh:
+                df.to_csv(fh, index=False, lineterminator="\n")
+            assert ours.read_bytes() == theirs.read_bytes(), (name, encoding)
+        joined = _write_csv(tmp_path / "probe.csv", df, "utf-8")
+        assert joined == (name in ("plain", "empty")), name
