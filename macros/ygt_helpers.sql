@@ -125,3 +125,14 @@
     {%- else -%}{{ value }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The rows of `models` (models with the same columns) stacked: `columns` of each, union all. -#}
+{% macro union_all_of(models, columns) -%}
+    {%- for m in models %}
+        select {{ columns | join(', ') }}
+        from {{ ref(m) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
+{%- endmacro %}

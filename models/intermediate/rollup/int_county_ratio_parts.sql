@@ -7,18 +7,7 @@
 with
 
 county_values as (
-    {%- for m in county_models %}
-        select
-            county_code,
-            period,
-            indicator_code,
-            numerator,
-            denominator
-        from {{ ref(m) }}
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
-    {%- endfor %}
+    {{ union_all_of(county_models, ['county_code', 'period', 'indicator_code', 'numerator', 'denominator']) }}
 )
 
 select * from county_values

@@ -5,21 +5,8 @@
 with
 
 unioned as (
-    {%- for m in families %}
-        select
-            area_level,
-            area_code,
-            period,
-            indicator_code,
-            numerator,
-            denominator,
-            value,
-            status
-        from {{ ref(m) }}
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
-    {%- endfor %}
+    {{ union_all_of(families, ['area_level', 'area_code', 'period', 'indicator_code',
+                               'numerator', 'denominator', 'value', 'status']) }}
 )
 
 select * from unioned
