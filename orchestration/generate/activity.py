@@ -603,12 +603,14 @@ def outpatient_settlements(
     rng = rng_for(seed, "outpatient_settlements", c.code, year, q)
     info = fac.set_index("org_code")
     v = visits[(visits["cancel_flag"] == "0") & (visits["insutype"] != "")]
-    vcls = v["org_code"].map(info["_cls"])
-    contracted = v["org_code"].map(info["fixmedins_code"]).fillna("") != ""
-    hosp = vcls.isin(["LEAD", "TCMH"]).to_numpy()
+    at = info.index.get_indexer(v["org_code"])  # every visit's facility is registered
+    vcls = info["_cls"].to_numpy()[at]
+    contracted = info["fixmedins_code"].fillna("").to_numpy()[at] != ""
+    hosp = np.isin(vcls, ["LEAD", "TCMH"])
     p = np.where(hosp, 0.5, 0.35)
-    v = v[contracted.to_numpy() & (rng.random(len(v)) < p)]
-    vcls = v["org_code"].map(info["_cls"]).to_numpy()
+    keep = contracted & (rng.random(len(v)) < p)
+    v, at = v[keep], at[keep]
+    vcls = vcls[keep]
     chronic = v["dx_code"].str[:3].isin(["I10", "E11"]).to_numpy()
     parts = []
     if len(v):
@@ -616,8 +618,8 @@ def outpatient_settlements(
             pd.DataFrame(
                 {
                     "_person": v["_person"].to_numpy(),
-                    "fixmedins_code": v["org_code"].map(info["fixmedins_code"]).to_numpy(),
-                    "fixmedins_name": v["org_code"].map(info["org_name"]).to_numpy(),
+                    "fixmedins_code": info["fixmedins_code"].array.take(at),
+                    "fixmedins_name": info["org_name"].array.take(at),
                     "fixmedins_type": "1",
                     "mdtrtarea_admdvs": c.code,
                     "med_type": np.where(chronic & (rng.random(len(v)) < 0.7), "14", "11"),

@@ -138,6 +138,7 @@ class Truth:
         s["cnt"] = s["n"] * s["sign"]
         s["inpatient"] = s["med_type"].str.startswith("2") | (s["med_type"] == "52")
         self.setl = s[s["fixmedins_type"] != "2"]
+        self.memo: dict = {}  # county registers and settlement figures, asked for repeatedly
 
     def add(self, county, period, code, num, den, value, status=None):
         self.rows.append(
@@ -153,8 +154,10 @@ class Truth:
         )
 
     def county_reg(self, county, year):
-        r = self.reg[year]
-        return r[r["county_code"] == county]
+        if ("reg", county, year) not in self.memo:
+            r = self.reg[year]
+            self.memo["reg", county, year] = r[r["county_code"] == county]
+        return self.memo["reg", county, year]
 
     # ── I04 ──
     def i04(self, county, year):
@@ -255,13 +258,20 @@ class Truth:
 
     # ── settlements: I08 I09 I10a I11 S01 S02 S04 ──
     def settlements(self, county, year, q):
+        """I08 I09 I10a I11 S01 S02 and the S04 cost (year to date); asked for again as the
+        year before's figures of the next year."""
+        if ("setl", county, year, q) not in self.memo:
+            self.memo["setl", county, year, q] = self._settlements(county, year, q)
+        return self.memo["setl", county, year, q]
+
+    def _settlements(self, county, year, q):
         s = self.setl
         s = s[(s["insu_admdvs"] == county) & (s["year"] == year) & (s["quarter"] <= q)]
         reg = self.county_reg(county, year)
-        codes = set(reg["fixmedins_code"]) - {""}
-        pcodes = set(reg[reg["category_code"].isin(PRIMARY)]["fixmedins_code"]) - {""}
-        inc = s["fixmedins_code"].isin(codes)
-        prim = s["fixmedins_code"].isin(pcodes)
+        codes = reg.loc[reg["fixmedins_code"] != "", ["fixmedins_code", "category_code"]]
+        pcodes = codes.loc[codes["category_code"].isin(PRIMARY), "fixmedins_code"]
+        inc = member(s["fixmedins_code"], codes["fixmedins_code"])
+        prim = member(s["fixmedins_code"], pcodes)
         inp = s["inpatient"]
         y = lambda x: x.sum() / 100  # noqa: E731  fen -> yuan
         out = {}
