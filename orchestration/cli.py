@@ -28,19 +28,6 @@ settings.quiet_telemetry()
 REPORTER = None  # the logging handler that shows the steps' messages (main sets it)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a command stopped by Ctrl-C
 LOG = logging.getLogger("ygt.cli")
-GENERATE = logging.getLogger("ygt.generate")
-
-
-def _generator_progress(line: str) -> None:
-    """The generator reports through a `progress(str)` callback: its first line opens its step,
-    its indented lines (a delivery written) and the ground truth's line are details."""
-    if line.startswith("generating "):
-        GENERATE.info(line, extra={"step": "generate"})
-    elif line.startswith("  ") or line == "computing the ground truth":
-        where = line.strip().split(":")[0]
-        GENERATE.debug(line, extra={"advance": 1, "where": where if "/" in where else None})
-    else:
-        GENERATE.info(line)
 
 
 def _done_progress() -> None:
@@ -108,7 +95,7 @@ def cmd_generate(args) -> int:
         years=tuple(args.years),
         scale=args.scale,
         seed=args.seed,
-        progress=_generator_progress,
+        progress=None,  # its messages are logged
         layouts=args.layouts,
     )
     LOG.info(
@@ -276,7 +263,7 @@ def cmd_demo(args) -> int:
                 years=(2023, 2024),
                 scale=args.scale,
                 seed=7,
-                progress=_generator_progress,
+                progress=None,  # its messages are logged
             )
         except KeyboardInterrupt:  # a half-written landing folder must not pass for demo data
             raise pipeline.RunInterrupted(

@@ -81,6 +81,7 @@ the written indicators.csv, not truth.py.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -102,6 +103,9 @@ from orchestration.generate.writer import (
     Ledger,
     write_delivery,
 )
+from orchestration.progress import relay_to, stop_relay
+
+LOG = logging.getLogger("ygt.generate")
 
 __all__ = ["generate"]
 
@@ -733,7 +737,10 @@ def write_year(run: Run, prov: Province, y: int, yi: int) -> None:
         for c in prov.counties:
             v = write_outpatient_part(run, prov, c, y, yi, q, reg, rq)
             route_outpatient_settlements(run, prov, c, v, y, q, reg, city_orgs[c.code])
-        run.progress(f"  outpatient_visits/{y}Q{q}: {len(prov.counties)} county deliveries")
+        LOG.debug(
+            f"  outpatient_visits/{y}Q{q}: {len(prov.counties)} county deliveries",
+            extra={"advance": 1, "where": f"outpatient_visits/{y}Q{q}"},
+        )
         write_discharges(run, prov, his, y, yi, q, rq)
         write_settlements(run, prov, inp.iloc[:0], y, yi, q, rq)
         write_remote(run, prov, remote, y, q, rq)
@@ -744,7 +751,7 @@ def write_year(run: Run, prov: Province, y: int, yi: int) -> None:
 
 def write_ground_truth(run: Run, prov: Province, truth_dir: Path) -> dict:
     """indicators.csv, defects.json, files.csv and summary.json; returns the defects."""
-    run.progress("computing the ground truth")
+    LOG.debug("computing the ground truth", extra={"advance": 1})
     years = run.years
     table = truth.compute(run.recs.frames(), prov.counties, years)
     table.to_csv(truth_dir / "indicators.csv", index=False, lineterminator="\n")
@@ -797,44 +804,48 @@ def generate(
 ) -> dict:
     """Write the landing folder `out` and its sibling `ground_truth/`; return a summary.
     `layouts`: contract, national or mixed (see layouts.py); the ground truth is the same."""
-    t0 = time.perf_counter()
-    progress = progress or (lambda m: None)
-    out = Path(out)
-    truth_dir = out.parent / "ground_truth"
-    years = tuple(sorted({int(y) for y in years}))
-    if counties < 1 or not years or scale <= 0:
-        raise ValueError("need counties >= 1, at least one year and scale > 0")
-    plan = Layouts(layouts)
-    _prepare(out)
-    _prepare(truth_dir)
-    progress(
-        f"generating {counties} counties, years {', '.join(map(str, years))}, scale {scale}, seed {seed}"
-    )
-    prov = make_province(counties, years, scale, seed)
-    run = Run(
-        out,
-        seed,
-        scale,
-        years,
-        parquet_large,
-        plan,
-        progress,
-        FileParts(out.parent / ".generate-parts"),
-    )
-    run.recs.population = prov.population
-    for yi, y in enumerate(years):
-        write_year(run, prov, y, yi)
-    run.setl_files.close()
-    defects = write_ground_truth(run, prov, truth_dir)
-    seconds = time.perf_counter() - t0
-    n_files = sum(v["files"] for v in defects.values())
-    progress(
-        f"wrote {n_files} files, {sum(v['rows_written'] for v in defects.values())} rows in {seconds:.1f}s"
-    )
-    return {
-        "files": n_files,
-        "rows": {k: v["rows_written"] for k, v in defects.items()},
-        "seconds": seconds,
-        "out": str(out),
-        "truth_dir": str(truth_dir),
-    }
+    relay = relay_to(progress, LOG.name)  # the messages are logged; a caller's callback too
+    try:
+        t0 = time.perf_counter()
+        out = Path(out)
+        truth_dir = out.parent / "ground_truth"
+        years = tuple(sorted({int(y) for y in years}))
+        if counties < 1 or not years or scale <= 0:
+            raise ValueError("need counties >= 1, at least one year and scale > 0")
+        plan = Layouts(layouts)
+        _prepare(out)
+        _prepare(truth_dir)
+        LOG.info(
+            f"generating {counties} counties, years {', '.join(map(str, years))}, scale {scale}, seed {seed}",
+            extra={"step": "generate"},
+        )
+        prov = make_province(counties, years, scale, seed)
+        run = Run(
+            out,
+            seed,
+            scale,
+            years,
+            parquet_large,
+            plan,
+            progress,
+            FileParts(out.parent / ".generate-parts"),
+        )
+        run.recs.population = prov.population
+        for yi, y in enumerate(years):
+            write_year(run, prov, y, yi)
+        run.setl_files.close()
+        defects = write_ground_truth(run, prov, truth_dir)
+        seconds = time.perf_counter() - t0
+        n_files = sum(v["files"] for v in defects.values())
+        LOG.info(
+            f"wrote {n_files} files, {sum(v['rows_written'] for v in defects.values())} rows in {seconds:.1f}s"
+        )
+        return {
+            "files": n_files,
+            "rows": {k: v["rows_written"] for k, v in defects.items()},
+            "seconds": seconds,
+            "out": str(out),
+            "truth_dir": str(truth_dir),
+        }
+    finally:
+        stop_relay(relay, LOG.name)

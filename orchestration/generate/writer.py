@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import logging
 import pickle
 import re
 import shutil
@@ -22,6 +23,8 @@ import pyarrow.compute as pc
 
 from orchestration import contract
 from orchestration.generate import ids, layouts
+
+LOG = logging.getLogger("ygt.generate")
 
 DATE_FORMATS = ("iso", "compact", "slash")
 ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
@@ -426,8 +429,10 @@ class DeliveryWriter:
             self._finish(spec)
         self.held = []
         self._account()
-        if self.progress:
-            self.progress(f"  {self.source}/{self.period}: {len(self.accounts)} file(s)")
+        LOG.debug(
+            f"  {self.source}/{self.period}: {len(self.accounts)} file(s)",
+            extra={"advance": 1, "where": f"{self.source}/{self.period}"},
+        )
 
     def _copyable(self, text: pd.DataFrame) -> np.ndarray:
         """Rows a planted defect may be copied from: a valid id, not a reversal."""

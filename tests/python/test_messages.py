@@ -266,3 +266,22 @@ def test_dagster_steps_get_the_messages_at_their_levels():
         ("DEBUG", "visits/2024Q1: landed 10 rows in 0.1s"),
         ("WARNING", "REJECTED visits/2024Q1/b.csv: missing required column(s) x"),
     ]
+
+
+# ── the generator ────────────────────────────────────────────────────────────────────────
+
+
+def test_generate_says_what_it_writes_and_names_each_delivery_with_verbose(shown, tmp_path):
+    from orchestration.generate import generate
+
+    quiet, loud = shown(verbose=False), shown(verbose=True)
+    landing = tmp_path / "landing"
+    generate(landing, counties=1, years=(2024,), scale=0.02, seed=5, progress=None)
+    files = [p for p in landing.rglob("*") if p.is_file()]
+    lines = quiet.getvalue().splitlines()
+    assert lines[0] == "generating 1 counties, years 2024, scale 0.02, seed 5"
+    assert lines[1].startswith(f"wrote {len(files)} files, ") and len(lines) == 2
+    said = loud.getvalue().splitlines()
+    for folder in (p for p in landing.glob("*/*") if p.is_dir()):
+        where = f"{folder.parent.name}/{folder.name}"
+        assert any(line.startswith(f"  {where}: ") for line in said), where
