@@ -214,7 +214,6 @@ class Run:
     years: tuple[int, ...]
     parquet_large: bool
     plan: Layouts
-    progress: object
     setl_files: FileParts  # a quarter's settlement pieces, per county file
     ledger: Ledger = field(default_factory=Ledger)
     recs: Records = field(default_factory=Records)
@@ -347,13 +346,13 @@ def write_facilities(run: Run, prov: Province, y: int, reg: pd.DataFrame, ry) ->
             "机构名录_市属医院.csv", reg[reg["_cls"] == "CITY"][FACILITY_COLUMNS], encoding=_enc(ry)
         )
     )
-    run.write("facilities", str(y), specs, ry, progress=run.progress)
+    run.write("facilities", str(y), specs, ry)
 
 
 def write_population(run: Run, prov: Province, y: int, ry) -> None:
     pop = prov.population
     spec = FileSpec(f"常住人口_{y}.csv", pop[pop["year"] == y], encoding="utf-8-sig")
-    run.write("population", str(y), [spec], ry, progress=run.progress)
+    run.write("population", str(y), [spec], ry)
 
 
 def write_personnel(run: Run, prov: Province, y: int, yi: int, ry) -> None:
@@ -371,7 +370,7 @@ def write_personnel(run: Run, prov: Province, y: int, yi: int, ry) -> None:
                 quarantine={"bad_date": 1} if c.idx == 0 else {},
             )
         )
-    run.write("personnel", str(y), specs, ry, progress=run.progress)
+    run.write("personnel", str(y), specs, ry)
 
 
 def write_dispatch_ledgers(run: Run, prov: Province, y: int, ry) -> None:
@@ -389,7 +388,7 @@ def write_dispatch_ledgers(run: Run, prov: Province, y: int, ry) -> None:
             )
         )
     run.recs.dispatches[y] = pd.concat(ledgers, ignore_index=True)
-    run.write("dispatches", str(y), specs, ry, progress=run.progress)
+    run.write("dispatches", str(y), specs, ry)
 
 
 def write_chronic_roster(run: Run, prov: Province, y: int, reg: pd.DataFrame, ry) -> None:
@@ -406,7 +405,7 @@ def write_chronic_roster(run: Run, prov: Province, y: int, reg: pd.DataFrame, ry
                 quarantine={"unknown_code": 1} if c.idx % 2 == 0 else {},
             )
         )
-    run.write("chronic_disease_roster", str(y), specs, ry, progress=run.progress)
+    run.write("chronic_disease_roster", str(y), specs, ry)
 
 
 def write_deaths(run: Run, prov: Province, y: int, yi: int, ry) -> None:
@@ -425,7 +424,7 @@ def write_deaths(run: Run, prov: Province, y: int, yi: int, ry) -> None:
                 extra_columns={"report_org": "示例县疾控"} if c.idx % 2 else {},
             )
         )
-    run.write("deaths", str(y), specs, ry, progress=run.progress)
+    run.write("deaths", str(y), specs, ry)
 
 
 def write_qualitative(run: Run, prov: Province, y: int, yi: int, ry) -> None:
@@ -453,7 +452,7 @@ def write_qualitative(run: Run, prov: Province, y: int, yi: int, ry) -> None:
     q = qual[qual.assessor_level == "province"]
     if len(q):
         specs.append(FileSpec("省考评.csv", q, encoding=_enc(ry), date_fmt="compact"))
-    run.write("qualitative_assessments", str(y), specs, ry, progress=run.progress)
+    run.write("qualitative_assessments", str(y), specs, ry)
 
 
 def admissions_of_year(
@@ -642,7 +641,7 @@ def write_discharges(run: Run, prov: Province, his: pd.DataFrame, y: int, yi: in
     first = yi == 0 and q == 1
     specs[0].quarantine = _defects(rq, first)
     specs[int(rq.integers(0, len(specs)))].dup_within = 1 if first else int(rq.integers(0, 3))
-    run.write("inpatient_discharges", f"{y}Q{q}", specs, rq, progress=run.progress)
+    run.write("inpatient_discharges", f"{y}Q{q}", specs, rq)
 
 
 def write_settlements(
@@ -660,9 +659,7 @@ def write_settlements(
     first = yi == 0 and q == 1
     specs[0].quarantine = _defects(rq, first)
     specs[int(rq.integers(0, len(specs)))].dup_within = 2 if first else int(rq.integers(0, 3))
-    writer = DeliveryWriter(
-        run.out, "insurance_settlements", pq, run.ledger, rq, progress=run.progress, plan=run.plan
-    )
+    writer = DeliveryWriter(run.out, "insurance_settlements", pq, run.ledger, rq, plan=run.plan)
     for c, spec in zip(prov.counties, specs):
         pieces = run.setl_files.take(c.code) or [empty]
         spec.frame = pd.concat(pieces, ignore_index=True).sort_values(
@@ -691,9 +688,7 @@ def write_remote(run: Run, prov: Province, remote: pd.DataFrame, y: int, q: int,
                 quarantine={"unknown_code": 1} if (q == 4 and c.idx == 0) else {},
             )
         )
-    writer = DeliveryWriter(
-        run.out, "remote_diagnoses", pq, run.ledger, rq, progress=run.progress, plan=run.plan
-    )
+    writer = DeliveryWriter(run.out, "remote_diagnoses", pq, run.ledger, rq, plan=run.plan)
     by_county = rem.groupby("_county", sort=False).indices
     for c, spec in zip(prov.counties, specs):
         spec.frame = rem.iloc[by_county.get(c.code, [])]
@@ -827,7 +822,6 @@ def generate(
             years,
             parquet_large,
             plan,
-            progress,
             FileParts(out.parent / ".generate-parts"),
         )
         run.recs.population = prov.population

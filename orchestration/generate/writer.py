@@ -379,7 +379,6 @@ class DeliveryWriter:
         ledger: Ledger,
         rng: np.random.Generator,
         cross_dups: int = 0,
-        progress=None,
         plan: layouts.Layouts | None = None,
     ):
         self.out, self.source, self.period = out, source, period
@@ -387,7 +386,7 @@ class DeliveryWriter:
         self.added = 0  # files added so far: the k of layouts.choose
         self.src = contract.SOURCE_BY_NAME[source]
         self.stats = ledger.sources[source]
-        self.ledger, self.rng, self.cross_dups, self.progress = ledger, rng, cross_dups, progress
+        self.ledger, self.rng, self.cross_dups = ledger, rng, cross_dups
         self.cols = [c.name for c in self.src.columns]
         self.id_col = next((c for c in self.cols if c in ID_COLUMNS), None)
         self.held: list[FileSpec] = []  # texts kept for the cross-file duplicates
@@ -652,10 +651,9 @@ def write_delivery(
     ledger: Ledger,
     rng: np.random.Generator,
     cross_dups: int = 0,
-    progress=None,
     plan: layouts.Layouts | None = None,
 ) -> None:
     """Render, plant defects, write the files of (part of) one delivery and account for them."""
-    writer = DeliveryWriter(out, source, period, ledger, rng, cross_dups, progress, plan)
+    writer = DeliveryWriter(out, source, period, ledger, rng, cross_dups, plan)
     writer.add(*specs)
     writer.close()

@@ -125,7 +125,6 @@ def land_delivery(
     key: bytes,
     fp: str,
     tmp: Path,
-    progress: Progress,
     loaded_at: datetime,
     profiles: Profiles,
 ) -> DeliveryResult:
@@ -135,7 +134,7 @@ def land_delivery(
     t0 = time.perf_counter()
     batch_tables: list[str] = []
     try:
-        stacked = _stage_delivery(con, d, landing, tmp, progress, profiles, res, batch_tables)
+        stacked = _stage_delivery(con, d, landing, tmp, profiles, res, batch_tables)
         sql = _parse_delivery(con, d.source, key, loaded_at, stacked, res.rows_read)
         drop_batches(con, batch_tables)
         _replace_delivery(con, d, landing, sql, res, loaded_at)
@@ -162,7 +161,6 @@ def _stage_delivery(
     d: Delivery,
     landing: Path,
     tmp: Path,
-    progress: Progress,
     profiles: Profiles,
     res: DeliveryResult,
     batch_tables: list[str],
@@ -435,7 +433,7 @@ def land(
                 extra={"where": f"{d.source.name}/{d.period}"},
             )
             try:
-                r = land_delivery(con, d, landing, key, fp, tmp, progress, datetime.now(), profiles)
+                r = land_delivery(con, d, landing, key, fp, tmp, datetime.now(), profiles)
             except (duckdb.Error, OSError, MemoryError) as exc:
                 r = DeliveryResult(
                     d.source.name,
