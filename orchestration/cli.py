@@ -339,11 +339,17 @@ def _indicator_help() -> str:
     )
 
 
+def _command(sub, name: str, func, **kw) -> argparse.ArgumentParser:
+    """The subcommand `name`, run by `func` (its help and description in `kw`)."""
+    sp = sub.add_parser(name, **kw)
+    sp.set_defaults(func=func)
+    return sp
+
+
 def _reader(sub, name: str, func, **kw) -> argparse.ArgumentParser:
     """A command that reads a published warehouse (--warehouse)."""
-    sp = sub.add_parser(name, **kw)
+    sp = _command(sub, name, func, **kw)
     sp.add_argument("--warehouse", required=True, help=WAREHOUSE_HELP)
-    sp.set_defaults(func=func)
     return sp
 
 
@@ -432,8 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    g = sub.add_parser(
+    g = _command(
+        sub,
         "generate",
+        cmd_generate,
         help="write a synthetic landing folder and its ground truth",
         description="Write a deterministic synthetic province (landing files exactly "
         "as the raw contract says, or in the national layouts with --layouts, with planted "
@@ -475,7 +483,6 @@ def build_parser() -> argparse.ArgumentParser:
         "Chinese headers, the roster as .xlsx with 男/女 and 是/否); mixed: the files of each "
         "delivery alternate between the two. Same records and ground truth in every layout",
     )
-    g.set_defaults(func=cmd_generate)
 
     def add_verbose(sp):  # `ygt run --verbose` as well as `ygt --verbose run`
         sp.add_argument(
@@ -519,18 +526,21 @@ def build_parser() -> argparse.ArgumentParser:
             help="create the warehouse's folder if it does not exist (default: refuse, it may be a typo)",
         )
 
-    la = sub.add_parser(
+    la = _command(
+        sub,
         "land",
+        cmd_land,
         help="land files into the working database only (no build, no publish)",
         description="Land the landing folder's deliveries into the working database "
         "(.ygt-work/ beside --warehouse): typed, pseudonymised, quarantined row by row, "
         "unchanged deliveries skipped. Nothing is built or published; `ygt run` does both.",
     )
     add_run_args(la)
-    la.set_defaults(func=cmd_land)
 
-    r = sub.add_parser(
+    r = _command(
+        sub,
         "run",
+        cmd_run,
         help="land, check, build and publish the warehouse atomically",
         description="Land the landing folder, run the raw quality gates, build the dbt "
         "models, run the mart gates and publish the warehouse file atomically. "
@@ -551,7 +561,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="publish even if the build computed no indicator value (default: refuse)",
     )
-    r.set_defaults(func=cmd_run)
 
     s = _reader(
         sub,
@@ -586,8 +595,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.add_argument("--dest", help="folder (default <warehouse stem>_parquet beside it)")
 
-    c = sub.add_parser(
+    c = _command(
+        sub,
         "contract",
+        cmd_contract,
         help="print the raw data contract (sources, columns, codes)",
         description="Print what each source must contain: folder layout, columns and their "
         "kinds, the date and date-time formats accepted, flag values, every code with its "
@@ -599,10 +610,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="regenerate models/staging/_sources.yml from the contract instead",
     )
-    c.set_defaults(func=cmd_contract)
 
-    ins = sub.add_parser(
+    ins = _command(
+        sub,
         "inspect",
+        cmd_inspect,
         help="show what landing would make of a file or a delivery folder (nothing written)",
         description="The first thing to run on a new county's export. For each file: the "
         "layout profile its header matched and why, each contract column's source field, the "
@@ -618,10 +630,11 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument(
         "--period", help="the delivery period (YYYY or YYYYQn), when the path does not say it"
     )
-    ins.set_defaults(func=cmd_inspect)
 
-    d = sub.add_parser(
+    d = _command(
+        sub,
         "demo",
+        cmd_demo,
         help="generate demo data, run the whole pipeline, show the result",
         description="Generate a synthetic province in --dir (unless it is there), land, "
         "check, build and publish it as <dir>/warehouse.duckdb with its report, quality page, "
@@ -638,7 +651,6 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--regenerate", action="store_true", help="regenerate the landing folder even if it exists"
     )
-    d.set_defaults(func=cmd_demo)
     add_explain_parsers(sub)
     return p
 
