@@ -498,12 +498,10 @@ def log_landing(report) -> None:
 
 
 def log_gates(gates) -> None:
-    """A gate run's summary: its head and warnings as details, the blocking failures as warnings
-    (the lines right after the head: one per failure, at most 20, then how many more)."""
-    lines = gates.summary().splitlines()
-    blocking = min(len(gates.outstanding), 20) + (len(gates.outstanding) > 20)
-    for n, line in enumerate(lines):
-        LOG.log(logging.WARNING if 0 < n <= blocking else logging.DEBUG, line)
+    """A gate run's summary: its head and warnings as details, the blocking failures as
+    warnings."""
+    for blocking, line in gates.summary_lines():
+        LOG.log(logging.WARNING if blocking else logging.DEBUG, line)
 
 
 def _run_locked(

@@ -368,7 +368,7 @@ def land(
     landing = Path(landing).resolve()
     own = not isinstance(con_or_path, duckdb.DuckDBPyConnection)
     con = duck.connect(con_or_path) if own else con_or_path
-    con.execute("SET enable_progress_bar = false")  # progress goes through progress(), per file
+    con.execute("SET enable_progress_bar = false")  # progress is logged, a line per file
     # One checkpoint at the end of the landing, not one at the commit of every delivery: each
     # automatic checkpoint rewrote what earlier ones had written (bench/README.md, "Measured
     # choices"). Each delivery is still its own transaction, kept in the WAL until then.

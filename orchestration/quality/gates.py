@@ -114,18 +114,26 @@ class GateResult:
             parts.append(f"{len(self.outstanding)} blocking failures outstanding in raw.dq_results")
         return f"{len(self.rows)} results — " + ", ".join(parts)
 
-    def summary(self) -> str:
-        lines = [f"{self.stage} quality gates: {self.headline()}"]
+    def summary_lines(self) -> list[tuple[bool, str]]:
+        """The summary's lines, each with whether it is about a blocking failure."""
+        lines = [(False, f"{self.stage} quality gates: {self.headline()}")]
         for label, rows in (("BLOCKING", self.outstanding), ("warning", self.warnings)):
+            blocking = label == "BLOCKING"
             for r in rows[:20]:
                 found = f": {r['finding']}" if r.get("finding") else ""
                 lines.append(
-                    f"  {label:<8} {r['check_id']} {r['source']} {r['period']}: "
-                    f"{r['rows_failed']} of {r['rows_checked']} rows failed ({r['message']}){found}"
+                    (
+                        blocking,
+                        f"  {label:<8} {r['check_id']} {r['source']} {r['period']}: "
+                        f"{r['rows_failed']} of {r['rows_checked']} rows failed ({r['message']}){found}",
+                    )
                 )
             if len(rows) > 20:
-                lines.append(f"  … and {len(rows) - 20} more {label.lower()} results")
-        return "\n".join(lines)
+                lines.append((blocking, f"  … and {len(rows) - 20} more {label.lower()} results"))
+        return lines
+
+    def summary(self) -> str:
+        return "\n".join(line for _, line in self.summary_lines())
 
 
 def ensure_results_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -302,7 +310,7 @@ def _validate(con, stage, checks, periods, gx_root) -> list[dict]:
     if any(c.rule == "known_facility" for c in checks):
         facility_codes = [
             c for (c,) in con.execute(
-                "select distinct org_code from raw.facilities where org_code is not null"
+                "select distinct org_code from raw.facilities where org_code is not null order by 1"
             ).fetchall()
         ]  # fmt: skip
     out: list[dict] = []
