@@ -168,12 +168,6 @@ def facility_sums() -> dict[str, tuple[str, str, str | None]]:
     return out
 
 
-def breakdown_codes() -> list[str]:
-    """The codes with facility rows in marts.indicator_breakdown: those whose seed row names
-    themselves as breakdown_indicator."""
-    return [c for c, row in indicators().items() if row["breakdown_indicator"] == c]
-
-
 def headline() -> tuple[str, ...]:
     """The codes of `ygt show`'s headline table, in the order of their folder's `headline`."""
     ranked = [
@@ -182,14 +176,15 @@ def headline() -> tuple[str, ...]:
     return tuple(code for _, code in sorted(ranked))
 
 
-def reconciliation_lists() -> dict[str, tuple[str, str]]:
-    """Code -> (table, flag of the rows counted) of the reconciliation lists (`--list`)."""
+def reconciliation_lists(specs: dict[str, dict] | None = None) -> dict[str, tuple[str, str]]:
+    """Code -> (table, flag of the rows counted) of the reconciliation lists (`--list`), from
+    `specs` (folder_specs(), read again when not given)."""
     return {
         code: (
             f"reconciliation.{spec['reconciliation_list']['model']}",
             spec["reconciliation_list"]["flag"],
         )
-        for code, spec in folder_specs().items()
+        for code, spec in (specs or folder_specs()).items()
         if "reconciliation_list" in spec
     }
 
@@ -218,6 +213,7 @@ def render_check_catalog() -> str:
     lines = text.splitlines(keepends=True)
     header = next(csv.reader([lines[0]]))
     todo = {RANGE_CHECK, *MULTI_YEAR_CHECKS}
+    multi_year = multi_year_codes()
     for i, line in enumerate(lines):
         check_id = line.split(",", 1)[0]
         if check_id not in todo:
@@ -227,7 +223,7 @@ def render_check_catalog() -> str:
         if check_id == RANGE_CHECK:
             params = range_check_params()
         else:
-            params = {**json.loads(row["params"] or "{}"), "exclude": multi_year_codes()}
+            params = {**json.loads(row["params"] or "{}"), "exclude": multi_year}
         row["params"] = json.dumps(params, ensure_ascii=False)
         out = io.StringIO()
         csv.DictWriter(out, fieldnames=header, lineterminator="\n").writerow(row)
@@ -328,7 +324,10 @@ def render_registry_sql() -> str:
         raise ValueError(
             f"facility_sum in a folder for {stray}: not in the seed (nor a base_indicator)"
         )
-    breakdown = breakdown_codes()
+    # the codes with facility rows in marts.indicator_breakdown: their own breakdown_indicator
+    breakdown = [
+        i["indicator_code"] for i in indicators if i["breakdown_indicator"] == i["indicator_code"]
+    ]
     unsummed = [c for c in breakdown if c not in sums]
     if unsummed:
         raise ValueError(

@@ -58,11 +58,11 @@ LEVEL_LABELS = {
     "national": "全国 national",
 }
 LEVEL_DIGITS = {"county": 6, "city": 4, "province": 2, "national": 0}
-# Reconciliation lists in the working database: indicator -> (table, flag of the rows counted),
-# from the indicator folders (reconciliation_list)
-LISTS = catalogue.reconciliation_lists()
 # what the indicator folders say of a code (facility sum, notes)
 _FOLDERS = catalogue.folder_specs()
+# Reconciliation lists in the working database: indicator -> (table, flag of the rows counted),
+# from the indicator folders (reconciliation_list)
+LISTS = catalogue.reconciliation_lists(_FOLDERS)
 
 
 def source_label(name: str) -> str:

@@ -103,7 +103,7 @@ from orchestration.generate.writer import (
     Ledger,
     write_delivery,
 )
-from orchestration.progress import relay_to, stop_relay
+from orchestration.progress import relayed
 
 LOG = logging.getLogger("ygt.generate")
 
@@ -111,7 +111,6 @@ __all__ = ["generate"]
 
 PARQUET_ROWS = 200_000
 TCM_DEPTS = ("50", "51", "52")
-FACILITY_COLUMNS = [c.name for c in contract.SOURCE_BY_NAME["facilities"].columns]
 DISCHARGE_TRUTH_COLUMNS = [
     "org_code",
     "admission_id",
@@ -334,7 +333,7 @@ def write_facilities(run: Run, prov: Province, y: int, reg: pd.DataFrame, ry) ->
         specs.append(
             FileSpec(
                 f"机构名录_{c.code}.csv",
-                reg[reg["county_code"] == c.code][FACILITY_COLUMNS],
+                reg[reg["county_code"] == c.code][world.FAC_COLS],
                 encoding="gb18030" if c.idx == 0 else _enc(ry),
                 date_fmt="iso",
                 quarantine={"unknown_code": 1} if c.idx == 0 else {},
@@ -343,7 +342,7 @@ def write_facilities(run: Run, prov: Province, y: int, reg: pd.DataFrame, ry) ->
         )
     specs.append(
         FileSpec(
-            "机构名录_市属医院.csv", reg[reg["_cls"] == "CITY"][FACILITY_COLUMNS], encoding=_enc(ry)
+            "机构名录_市属医院.csv", reg[reg["_cls"] == "CITY"][world.FAC_COLS], encoding=_enc(ry)
         )
     )
     run.write("facilities", str(y), specs, ry)
@@ -799,8 +798,7 @@ def generate(
 ) -> dict:
     """Write the landing folder `out` and its sibling `ground_truth/`; return a summary.
     `layouts`: contract, national or mixed (see layouts.py); the ground truth is the same."""
-    relay = relay_to(progress, LOG.name)  # the messages are logged; a caller's callback too
-    try:
+    with relayed(progress, LOG.name):  # the messages are logged; a caller's callback too
         t0 = time.perf_counter()
         out = Path(out)
         truth_dir = out.parent / "ground_truth"
@@ -841,5 +839,3 @@ def generate(
             "out": str(out),
             "truth_dir": str(truth_dir),
         }
-    finally:
-        stop_relay(relay, LOG.name)
