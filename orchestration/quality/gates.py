@@ -285,7 +285,8 @@ def validate(
     per source x delivery period (a query asset filtered on the period), results stored in the GE
     project and built into its Data Docs. One result row per (check, period)."""
     gx_duckdb.install()
-    with gx_duckdb.connections_closed():  # no GE connection outlives the gates
+    # no GE connection outlives the gates; each expectation serialised once (gx_duckdb patch 5)
+    with gx_duckdb.connections_closed(), gx_duckdb.serialised_once():
         return _validate(con, stage, checks, periods, gx_root)
 
 

@@ -177,3 +177,90 @@ def test_large_not_in_compiles_to_the_same_test_as_an_anti_join(db):
         assert "NOT IN (SELECT" not in str(small.compile(engine))
     finally:
         engine.dispose()
+
+
+def _count_serialisations(monkeypatch):
+    """Counts the pydantic serialisations of expectations (below the patch, if installed)."""
+    from great_expectations.expectations.expectation import Expectation
+
+    calls = []
+    patched = Expectation.dict
+    pydantic_dict = getattr(patched, "upstream", patched)
+
+    def counted(self, **kwargs):
+        calls.append(kwargs)
+        return pydantic_dict(self, **kwargs)
+
+    if patched is pydantic_dict:
+        monkeypatch.setattr(Expectation, "dict", counted)
+    else:
+        monkeypatch.setattr(Expectation, "dict", gx_duckdb.serialise_once(counted))
+    return calls
+
+
+def test_upstream_ge_serialises_an_expectation_at_every_configuration_read(monkeypatch):
+    """Why expectations are serialised once inside the gates: each read of `configuration`
+    serialises the expectation again (a validation reads it ~70 times per expectation)."""
+    import great_expectations.expectations as gxe
+
+    gx_duckdb.install()
+    calls = _count_serialisations(monkeypatch)
+    e = gxe.ExpectColumnValuesToBeInSet(column="insutype", value_set=["390", "310"])
+    first, second = e.configuration, e.configuration
+    assert first is not second and first.kwargs == second.kwargs
+    assert len(calls) == 2  # outside serialised_once: upstream, every time
+
+
+def test_serialised_once_hands_out_copies_and_forgets_on_assignment(monkeypatch):
+    import great_expectations.expectations as gxe
+
+    gx_duckdb.install()
+    calls = _count_serialisations(monkeypatch)
+    e = gxe.ExpectColumnValuesToBeInSet(
+        column="insutype", value_set=["390", "310"], meta={"check_id": "R1"}
+    )
+    with gx_duckdb.serialised_once():
+        first = e.configuration
+        first.kwargs["value_set"].append("999")  # a caller changing what it was given
+        first.meta["check_id"] = "changed"
+        second = e.configuration
+        assert len(calls) == 1
+        assert second.kwargs["value_set"] == ["390", "310"] and second.meta == {"check_id": "R1"}
+        e.column = "org_code"  # an assignment: serialised again
+        assert e.configuration.kwargs["column"] == "org_code" and len(calls) == 2
+    assert e.configuration.kwargs["column"] == "org_code" and len(calls) == 3
+
+
+def test_serialised_once_validates_each_run_with_its_own_parameters(db):
+    """One suite, two runs with different `$PARAMETER` values inside one `serialised_once`, as
+    the gates run a batch per period: each run counts against its own values."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    path, _ = db
+    gx_duckdb.install()
+    ctx = gx.get_context(mode="ephemeral")
+    source = ctx.data_sources.add_sql(
+        "w", connection_string=gx_duckdb.connection_string(path), kwargs=gx_duckdb.engine_kwargs()
+    )
+    batch = source.add_query_asset("q", query="select * from raw.visits").add_batch_definition(
+        "all"
+    )
+    suite = ctx.suites.add(
+        gx.ExpectationSuite(
+            "s",
+            expectations=[
+                gxe.ExpectColumnValuesToBeInSet(column="insutype", value_set={"$PARAMETER": "codes"})
+            ],
+        )
+    )
+    vd = ctx.validation_definitions.add(gx.ValidationDefinition(name="v", data=batch, suite=suite))
+    try:
+        with gx_duckdb.serialised_once():
+            # 997 rows hold 390, the 3 planted ones 999 (worked out from the fixture)
+            runs = [(["390"], 3), (["999"], 997), (["390", "999"], 0)]
+            for codes, failing in runs:
+                result = vd.run(expectation_parameters={"codes": codes}).results[0]
+                assert result.result["unexpected_count"] == failing, codes
+    finally:
+        source.get_engine().dispose()
