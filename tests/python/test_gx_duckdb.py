@@ -250,7 +250,9 @@ def test_serialised_once_validates_each_run_with_its_own_parameters(db):
         gx.ExpectationSuite(
             "s",
             expectations=[
-                gxe.ExpectColumnValuesToBeInSet(column="insutype", value_set={"$PARAMETER": "codes"})
+                gxe.ExpectColumnValuesToBeInSet(
+                    column="insutype", value_set={"$PARAMETER": "codes"}
+                )
             ],
         )
     )
