@@ -4,7 +4,7 @@ dagster-dbt's `DbtCliResource` with the same vars and environment (`dbt_env`, `d
 - `dbt_env(work_db)`: the environment dbt needs (the DuckDB file, the profiles folder).
 - `dbt_vars(overrides)`: the `--vars` to pass; the defaults live in `dbt_project.yml` (`vars:`),
   a province overrides them with `YGT_DBT_VARS` (a JSON object) or `overrides`.
-- `run_dbt(args, work_db)`: runs `python -m dbt.cli.main <args>` in a subprocess (a clean
+- `run_dbt(args, work_db)`: runs dbt's command line (`dbt.cli.main`) in a subprocess (a clean
   process per run: no global dbt state left in the caller, the caller's DuckDB connections are
   untouched, and the environment is explicit). dbt writes its structured events
   (`--log-format json`); `DbtEvents` turns them into messages of the `ygt.dbt` logger: a line
@@ -38,6 +38,7 @@ from orchestration.quality.gates import RESULT_COLUMNS as DQ_RESULT_COLUMNS
 from orchestration.settings import PROJECT_DIR, memory_limit
 
 LOG = logging.getLogger("ygt.dbt")
+DBT_MAIN = "from dbt.cli.main import cli; cli()"
 
 
 class DbtError(RuntimeError):
@@ -185,7 +186,9 @@ def run_dbt(
     if "--log-format" not in args:
         args += ["--log-format", "json", "--no-use-colors"]
     target = Path(args[args.index("--target-path") + 1])
-    cmd = [sys.executable, "-m", "dbt.cli.main", *args]
+    # dbt's entry point called, not `-m dbt.cli.main`: runpy warns that the package had
+    # already imported that module
+    cmd = [sys.executable, "-c", DBT_MAIN, *args]
     t0 = time.time()
     proc = subprocess.Popen(
         cmd,

@@ -482,18 +482,9 @@ def _published_line(pub) -> str:
 
 
 def log_landing(report) -> None:
-    """The landing's summary: its lines about a failed delivery, a rejected or skipped file, a
-    problem, and where to find the details, as warnings (picked by the report's data, not by
-    the text); the rest as details."""
-    needs = [d.message for d in report.deliveries if d.status != "skipped" and d.message]
-    needs += [f.message for f in report.rejected_files]
-    needs += [x for d in report.deliveries for x in d.skipped_files]
-    needs += list(report.problems)
-    lines = report.summary().splitlines()
-    # the last line says where the rejected files' and quarantined rows' details are
-    hint = bool(report.rejected_files or any(f.rows_quarantined for f in report.files))
-    for n, line in enumerate(lines):
-        attention = any(x and x in line for x in needs) or (hint and n == len(lines) - 1)
+    """The landing's summary: the lines that need a person (a failed delivery, a rejected or
+    skipped file, a problem, where to find the details) as warnings, the rest as details."""
+    for attention, line in report.summary_lines():
         LOG.log(logging.WARNING if attention else logging.DEBUG, line)
 
 

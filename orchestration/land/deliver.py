@@ -458,8 +458,11 @@ def land(
             con.execute("CHECKPOINT")
         except duckdb.Error as exc:  # the deliveries are committed (WAL); DuckDB retries at close
             report.problems.append(f"checkpoint after landing: {clean_duckdb_error(exc)}")
-        con.execute("RESET checkpoint_threshold")
     finally:
+        try:  # a caller's connection gets DuckDB's automatic checkpoints back, also after an error
+            con.execute("RESET checkpoint_threshold")
+        except duckdb.Error:
+            pass
         stop_relay(relay, LOG.name)
         shutil.rmtree(tmp, ignore_errors=True)
         if digests is not None:

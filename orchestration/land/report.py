@@ -105,37 +105,47 @@ class LandingReport:
             "rows_duplicate": sum(f.rows_duplicate for f in fs),
         }  # fmt: skip
 
-    def summary(self, verbose: bool = False) -> str:
-        """Totals per source; every file with `verbose`. Rejected files are always listed."""
+    def summary_lines(self, verbose: bool = False) -> list[tuple[bool, str]]:
+        """The summary's lines, each with whether it needs a person's attention (a failed
+        delivery, a rejected or skipped file, a problem, where the details are)."""
         t = self.totals
+        conserved = all(f.conserved for f in self.files if f.status == "loaded")
         lines = [
-            f"landing {self.landing}: {t['deliveries_landed']} deliveries landed, "
-            f"{t['deliveries_skipped']} unchanged (skipped), {t['deliveries_failed']} failed; "
-            f"{t['files']} files ({t['files_rejected']} rejected) in {self.seconds:.1f}s",
-            f"rows: read {t['rows_read']:,} = loaded {t['rows_loaded']:,} + quarantined "
-            f"{t['rows_quarantined']:,} + duplicate {t['rows_duplicate']:,}"
-            + (
-                ""
-                if all(f.conserved for f in self.files if f.status == "loaded")
-                else "  (NOT CONSERVED)"
+            (
+                False,
+                f"landing {self.landing}: {t['deliveries_landed']} deliveries landed, "
+                f"{t['deliveries_skipped']} unchanged (skipped), {t['deliveries_failed']} failed; "
+                f"{t['files']} files ({t['files_rejected']} rejected) in {self.seconds:.1f}s",
+            ),
+            (
+                not conserved,
+                f"rows: read {t['rows_read']:,} = loaded {t['rows_loaded']:,} + quarantined "
+                f"{t['rows_quarantined']:,} + duplicate {t['rows_duplicate']:,}"
+                + ("" if conserved else "  (NOT CONSERVED)"),
             ),
         ]
         if self.files_hash_reused:
             lines.append(
-                f"change detection: {self.files_hashed:,} file(s) hashed, "
-                f"{self.files_hash_reused:,} unchanged since hashed (raw.file_digests)"
+                (
+                    False,
+                    f"change detection: {self.files_hashed:,} file(s) hashed, "
+                    f"{self.files_hash_reused:,} unchanged since hashed (raw.file_digests)",
+                )
             )
         if self.demo_key:
             lines.append(
-                "NOTE: identifiers hashed with the labelled DEMO key; set YGT_HASH_KEY or "
-                "YGT_HASH_KEY_FILE for real data."
+                (
+                    False,
+                    "NOTE: identifiers hashed with the labelled DEMO key; set YGT_HASH_KEY or "
+                    "YGT_HASH_KEY_FILE for real data.",
+                )
             )
         by_source: dict[str, list[int]] = {}
         for d in self.deliveries:
             if d.status == "skipped":
                 continue
             if d.message:
-                lines.append(f"  {d.source}/{d.period}: {d.status} -- {d.message}")
+                lines.append((True, f"  {d.source}/{d.period}: {d.status} -- {d.message}"))
             row = by_source.setdefault(d.source, [0] * 7)
             row[0] += 1
             for f in d.files:
@@ -148,32 +158,50 @@ class LandingReport:
                     row[6] + (f.status == "rejected"),
                 ]
                 if f.status == "rejected":
-                    lines.append(f"  REJECTED {f.message}")
+                    lines.append((True, f"  REJECTED {f.message}"))
                 elif verbose:
                     lines.append(
-                        f"    {f.file}: read {f.rows_read:,}, loaded {f.rows_loaded:,}, quarantined "
-                        f"{f.rows_quarantined:,}, duplicate {f.rows_duplicate:,}"
-                        + (f" [{f.encoding}]" if f.encoding else "")
+                        (
+                            False,
+                            f"    {f.file}: read {f.rows_read:,}, loaded {f.rows_loaded:,}, "
+                            f"quarantined {f.rows_quarantined:,}, duplicate {f.rows_duplicate:,}"
+                            + (f" [{f.encoding}]" if f.encoding else ""),
+                        )
                     )
         if by_source:
             lines.append(
-                f"  {'source':<26}{'deliveries':>11}{'files':>7}{'read':>12}{'loaded':>12}"
-                f"{'quarantined':>12}{'duplicate':>10}{'rejected':>9}"
+                (
+                    False,
+                    f"  {'source':<26}{'deliveries':>11}{'files':>7}{'read':>12}{'loaded':>12}"
+                    f"{'quarantined':>12}{'duplicate':>10}{'rejected':>9}",
+                )
             )
             for name, (dl, nf, rd, ld, qu, du, rj) in by_source.items():
                 lines.append(
-                    f"  {name:<26}{dl:>11}{nf:>7}{rd:>12,}{ld:>12,}{qu:>12,}{du:>10,}{rj:>9}"
+                    (
+                        False,
+                        f"  {name:<26}{dl:>11}{nf:>7}{rd:>12,}{ld:>12,}{qu:>12,}{du:>10,}{rj:>9}",
+                    )
                 )
         if self.skipped:
             names = ", ".join(f"{d.source}/{d.period}" for d in self.skipped)
-            lines.append(f"  unchanged since last landing (use --force to re-land): {names}")
+            lines.append(
+                (False, f"  unchanged since last landing (use --force to re-land): {names}")
+            )
         for d in self.deliveries:
-            lines += [f"  SKIPPED FILE {x}" for x in d.skipped_files]
+            lines += [(True, f"  SKIPPED FILE {x}") for x in d.skipped_files]
         for p in self.problems:
-            lines.append(f"  PROBLEM: {p}")
+            lines.append((True, f"  PROBLEM: {p}"))
         if self.rejected_files or any(f.rows_quarantined for f in self.files):
             lines.append(
-                "  details: raw.load_audit (per file) and raw.quarantine (file, line, reason); "
-                "fix the files in the landing folder and land again."
+                (
+                    True,
+                    "  details: raw.load_audit (per file) and raw.quarantine (file, line, "
+                    "reason); fix the files in the landing folder and land again.",
+                )
             )
-        return "\n".join(lines)
+        return lines
+
+    def summary(self, verbose: bool = False) -> str:
+        """Totals per source; every file with `verbose`. Rejected files are always listed."""
+        return "\n".join(line for _, line in self.summary_lines(verbose))

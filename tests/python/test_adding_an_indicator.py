@@ -19,6 +19,7 @@ import sys
 import duckdb
 import pytest
 
+from orchestration.dbt import DBT_MAIN
 from orchestration.explain import format_number
 from orchestration.settings import PROJECT_DIR
 
@@ -87,7 +88,7 @@ def copy(tmp_path_factory):
         "DO_NOT_TRACK": "1",
     }
     env.pop("YGT_DBT_VARS", None)
-    dbt = ["-m", "dbt.cli.main"]
+    dbt = ["-c", DBT_MAIN]
     where = ["--project-dir", str(project), "--target-path", str(project / "target")]
     # the new folder's unit test, then the marts and what they read (with their data tests)
     _run([*dbt, "build", *where, "--select", "+marts", "int_indicator__s06"], cwd=project, env=env)
