@@ -24,6 +24,7 @@ from orchestration.land import (
     strptime_sql,
     trimmed_sql,
 )
+from orchestration.land.parse import excess_decimals_sql
 
 KEY = b"test-key-for-landing"
 # valid 身份证号 (GB 11643 check digit right) and one with a wrong check digit
@@ -256,6 +257,26 @@ def test_trimmed_sql_equals_python_strip():
     con = duck.connect(":memory:")
     got = con.execute(f"SELECT {trimmed_sql('x')} FROM unnest(?) AS t(x)", [values]).fetchall()
     assert [g[0] for g in got] == [(v.strip(ws) or None) if v is not None else None for v in values]
+
+
+def test_excess_decimals_sql_equals_the_pattern_on_every_value():
+    """The guard in front of the pattern only skips values the pattern cannot match: Python's
+    search for the same pattern is the oracle, on amounts and near misses (several dots,
+    multi-byte characters before or after the dot, full-width digits, signs, exponents)."""
+    import re
+
+    values = [
+        "12.30", "12.300", "12.301", "12.3", "12", "12.", ".123", ".12", "-0.001", "1.2.345",
+        "1.23.4", "１２.３０１", "12.3０1", "中.123", "中文12.30", "12.30中", "12.301中", "1e-3",
+        "1.23E+5", "0.0000001", "12.30\u3000", "", "..123", "12.00000", "12.000001", None,
+    ]  # fmt: skip
+    con = duck.connect(":memory:")
+    got = con.execute(
+        f"SELECT {excess_decimals_sql('x')} FROM unnest(?) AS t(x)", [values]
+    ).fetchall()
+    want = [v is not None and re.search(r"\.[0-9]{2}0*[1-9]", v) is not None for v in values]
+    assert [g[0] for g in got] == want
+    assert sum(want) >= 6
 
 
 def test_gb11643_sql_agrees_with_the_generators_check():
