@@ -32,7 +32,7 @@
 {#- DuckDB: the values collected unordered and each group's list sorted (by the order, NULLs
     last as ORDER BY puts them, then by value): an ordered string_agg sorts inside the hash
     aggregate and cost three times as much (reconciliation.i13_admitted_persons at 50M
-    visits: 10.3 -> 3.3 s, bench/README.md). Same text; NULL values are skipped, and a group
+    visits, built alone: 10.3 -> 3.3 s, bench/README.md). Same text; NULL values are skipped, and a group
     without any gives NULL, as string_agg does. -#}
 {% macro duckdb__listagg_ordered(measure, delimiter, order_by) -%}
     array_to_string(list_transform(

@@ -30,7 +30,8 @@ the patch:
 5. An expectation serialised again at every read. `Expectation.configuration` is a property
    that serialises the expectation's fields (pydantic's `.dict()`) each time it is read, and a
    validation reads it about seventy times per expectation and batch (once per domain and
-   success keyword): a fifth of the raw gates' time on a county's year. Inside
+   success keyword): ~0.8 s of the raw gates' 7.8 s on a county's year (bench/README.md,
+   "Measured choices"). Inside
    `serialised_once()` (the gates' validation) an expectation's `.dict(exclude_defaults=True)`
    is computed once and handed out as a deep copy, so nothing a caller changes reaches the next
    read; assigning any field of the expectation forgets it.
