@@ -164,11 +164,15 @@ def dbt_profile(warehouse: Path, label: str) -> None:
     print(
         f"    dbt: running the nodes {run['elapsed_time']:.1f} s; summed per node: {kinds}; "
         "slowest: "
-        + ", ".join(
-            f"{n['unique_id'].split('.')[-1]} {n['execution_time']:.1f} s" for n in slowest
-        ),
+        + ", ".join(f"{_node_name(n['unique_id'])} {n['execution_time']:.1f} s" for n in slowest),
         flush=True,
     )
+
+
+def _node_name(unique_id: str) -> str:
+    """`model.ygt.x` -> x; a test's id ends in a hash: `test.ygt.unique_x.95f1589722` -> unique_x."""
+    parts = unique_id.split(".")
+    return parts[-2] if parts[0] == "test" else parts[-1]
 
 
 def machine() -> dict:
