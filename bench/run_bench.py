@@ -147,8 +147,8 @@ def step(name: str, landing: Path, warehouse: Path, period: str | None = None) -
 
 def dbt_profile(warehouse: Path, label: str) -> None:
     """Where a dbt step's time went (its run_results.json, kept as dbt-<label>.json in the
-    work folder): dbt's own start (parse) apart from running the nodes, the nodes' summed
-    execution by kind, and the slowest nodes."""
+    work folder): the time running the nodes (the step's own line, printed next, adds dbt's
+    start and parse), the nodes' summed execution by kind, and the slowest nodes."""
     results = settings.dbt_target_for(settings.work_db_for(warehouse)) / "run_results.json"
     if not results.exists():
         return
