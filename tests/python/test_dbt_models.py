@@ -667,6 +667,30 @@ def test_failing_build_names_the_failing_nodes(tmp_path):
     assert "int_facilities__by_year" in str(err.value)
 
 
+def test_key_columns_reports_duplicate_keys_and_missing_required_values(tmp_path):
+    """tests/dbt/generic/key_columns.sql, one test for a key and the required columns: a
+    facility sent twice is one failing key with 2 rows, a row without its org code one with a
+    missing value; the staging key warns, it does not stop the build."""
+    work_db = tmp_path / "keys.duckdb"
+    con = duckdb.connect(str(work_db))
+    load_tiny_dataset(con)
+    insert_raw(con, "facilities", "2024", [_facilities()[1], raw_facility(None, "A1", A)])
+    con.close()
+    result = dbt.run_dbt(
+        ["build", "--select", "stg_registry__facilities", "--store-failures"], work_db
+    )
+    (key_test,) = [r for r in result.results if "key_columns" in r["unique_id"]]
+    assert key_test["status"] == "warn" and key_test["failures"] == 2
+    con = duckdb.connect(str(work_db), read_only=True)
+    (table,) = con.execute(
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_schema = 'dbt_test__audit' and table_name like 'key_columns_stg_registry__%'"
+    ).fetchall()[0]
+    failing = con.execute(f"select org_code, n_rows, n_missing from {table}").fetchall()
+    con.close()
+    assert sorted(failing, key=str) == [("A-T1", 2, 0), (None, 1, 1)]
+
+
 def test_unit_tests_do_not_depend_on_province_vars(tmp_path):
     work_db = tmp_path / "vars.duckdb"
     con = duckdb.connect(str(work_db))
