@@ -685,7 +685,7 @@ def test_key_columns_reports_duplicate_keys_and_missing_required_values(tmp_path
     (table,) = con.execute(
         "select table_schema || '.' || table_name from information_schema.tables "
         "where table_schema = 'dbt_test__audit' and table_name like 'key_columns_stg_registry__%'"
-    ).fetchall()[0]
+    ).fetchone()
     failing = con.execute(f"select org_code, n_rows, n_missing from {table}").fetchall()
     con.close()
     assert sorted(failing, key=str) == [("A-T1", 2, 0), (None, 1, 1)]

@@ -5,22 +5,25 @@
     that lack a required column (`n_missing` of them). -#}
 {% test key_columns(model, key, required=[]) %}
 
-{%- set missing -%}
-    {%- if required -%}
-        sum(case when {% for column in required -%}
-            {{ column }} is null{{ " or " if not loop.last }}
-        {%- endfor %} then 1 else 0 end)
-    {%- else -%}
-        0
-    {%- endif -%}
-{%- endset %}
+with
 
-select
-    {{ key | join(', ') }},
-    count(*) as n_rows,
-    {{ missing }} as n_missing
-from {{ model }}
-group by {{ key | join(', ') }}
-having count(*) > 1 or {{ missing }} > 0
+grouped as (
+    select
+        {{ key | join(', ') }},
+        count(*) as n_rows,
+        {% if required -%}
+            sum(case when {% for column in required -%}
+                {{ column }} is null{{ " or " if not loop.last }}
+            {%- endfor %} then 1 else 0 end)
+        {%- else -%}
+            0
+        {%- endif %} as n_missing
+    from {{ model }}
+    group by {{ key | join(', ') }}
+)
+
+select *
+from grouped
+where n_rows > 1 or n_missing > 0
 
 {% endtest %}
