@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -366,7 +367,9 @@ def land(
     the end if a delivery failed unexpectedly; that delivery keeps its previous contents."""
     t0 = time.perf_counter()
     landing = Path(landing).resolve()
-    own = not isinstance(con_or_path, duckdb.DuckDBPyConnection)
+    # a path opens (and closes) its own connection; anything else is a connection (or one
+    # wrapped, as bench/land_profile.py times its statements)
+    own = isinstance(con_or_path, str | os.PathLike)
     con = duck.connect(con_or_path) if own else con_or_path
     con.execute("SET enable_progress_bar = false")  # progress is logged, a line per file
     # One checkpoint at the end of the landing, not one at the commit of every delivery: each

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -571,6 +572,62 @@ def test_exact_duplicates_counted_once_within_and_across_files(tmp_path, dedup_p
     )
 
 
+def test_duplicates_and_conflicts_across_a_multi_file_read_and_a_single_file(tmp_path, dedup_path):
+    """Files staged apart (a multi-file read, a file read alone) are one delivery: a row of the
+    single file conflicting with a key the multi-file read holds earlier in file order is
+    quarantined naming that line, an exact duplicate across them counts once."""
+    landing = tmp_path / "landing"
+    base = landing / "outpatient_visits" / "2024Q2"
+    # a.csv and b.csv share a header: one multi-file read. c.csv's other column order: read alone
+    write_csv(base / "a.csv", [visit("1"), visit("2")])
+    write_csv(base / "b.csv", [visit("5"), visit("4", fee="7.00")])
+    write_csv(
+        base / "c.csv", [visit("2", fee="99.00"), visit("1"), visit("4")], cols=OUT_COLS[::-1]
+    )
+    db = tmp_path / "w.duckdb"
+    rep = land(db, landing, progress=quiet)
+    assert audit(db, "a.csv")[:4] == (2, 2, 0, 0)
+    assert audit(db, "b.csv")[:4] == (2, 2, 0, 0)
+    # visit 2 again with another fee: conflicts with a.csv line 3; visit 1: an exact duplicate of
+    # a.csv line 2; visit 4 without b.csv's fee: conflicts with b.csv line 3
+    assert audit(db, "c.csv")[:4] == (3, 0, 2, 1)
+    got = rows(
+        db,
+        "SELECT visit_id, total_fee, _file, _line FROM raw.outpatient_visits ORDER BY _file, _line",
+    )
+    assert got == [
+        ("1", Decimal("12.50"), "outpatient_visits/2024Q2/a.csv", 2),
+        ("2", Decimal("12.50"), "outpatient_visits/2024Q2/a.csv", 3),
+        ("5", Decimal("12.50"), "outpatient_visits/2024Q2/b.csv", 2),
+        ("4", Decimal("7.00"), "outpatient_visits/2024Q2/b.csv", 3),
+    ]
+    quarantined = rows(db, "SELECT file, line, reason, record FROM raw.quarantine ORDER BY line")
+    assert [(f.split("/")[-1], n) for f, n, _, _ in quarantined] == [("c.csv", 2), ("c.csv", 4)]
+    assert "line 3 of outpatient_visits/2024Q2/a.csv" in quarantined[0][2]
+    assert "line 3 of outpatient_visits/2024Q2/b.csv" in quarantined[1][2]
+    assert '"total_fee":"99.00"' in quarantined[0][3].replace(" ", "")
+    assert all(f.conserved for f in rep.files)
+
+
+def test_row_hash_path_lands_a_generated_landing_as_the_group_by_path_does(tmp_path, monkeypatch):
+    """Every delivery of a generated landing de-duplicated by row hash (as deliveries above
+    HASH_DEDUP_ROWS are) lands the rows the generator says load, and exactly what the GROUP BY
+    path lands: the same raw rows, quarantine and audit."""
+    from orchestration.generate import generate
+
+    landing = tmp_path / "landing"
+    generate(landing, counties=2, years=(2024,), scale=0.03, seed=23, progress=quiet)
+    want = json.loads((tmp_path / "ground_truth" / "defects.json").read_text())
+    grouped = tmp_path / "group_by.duckdb"
+    land(grouped, landing, progress=quiet)
+    monkeypatch.setattr("orchestration.land.deliver.HASH_DEDUP_ROWS", 0)
+    hashed = tmp_path / "row_hash.duckdb"
+    land(hashed, landing, progress=quiet)
+    loaded = dict(rows(hashed, "SELECT source, sum(rows_loaded) FROM raw.load_audit GROUP BY 1"))
+    assert loaded == {s: v["rows_loaded"] for s, v in want.items()}
+    assert snapshot(hashed) == snapshot(grouped)
+
+
 # ── re-landing ─────────────────────────────────────────────────────────────────────────────
 
 
@@ -763,3 +820,29 @@ def test_hmac_matches_python_and_links_sources_and_no_clear_identifiers(tmp_path
 
 def test_hash_key_comes_from_settings(monkeypatch):
     assert settings.hash_key() == (KEY, False)
+
+
+def test_land_profile_times_every_statement_of_a_landing(tmp_path, capsys, monkeypatch):
+    """bench/land_profile.py lands through the loader with each statement timed: the rows
+    landed, the kinds' seconds adding up to the statements' total, within the wall time."""
+    import importlib.util
+    import sys
+
+    landing = tmp_path / "landing"
+    write_csv(landing / "outpatient_visits" / "2024Q2" / "a.csv", [visit("1"), visit("2")])
+    write_csv(landing / "outpatient_visits" / "2024Q2" / "b.csv", [visit("3"), visit("3")])
+    path = Path(__file__).resolve().parents[2] / "bench" / "land_profile.py"
+    spec = importlib.util.spec_from_file_location("land_profile", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, "argv", ["land_profile.py", str(landing)])
+    module.main()
+    out = capsys.readouterr().out
+    assert out.startswith("landed 4 rows of 1 deliveries in ")
+    wall = float(out.split(" in ", 1)[1].split(" s", 1)[0])
+    lines = out.splitlines()
+    total = next(i for i, line in enumerate(lines) if line.endswith("all statements"))
+    kinds = [float(line.split()[0]) for line in lines[2:total]]
+    in_sql = float(lines[total].split()[0])
+    assert abs(sum(kinds) - in_sql) <= 0.01 * len(kinds)  # each printed to 0.01 s
+    assert 0 < in_sql <= wall + 0.01
