@@ -6,8 +6,8 @@ Lands LANDING (or the deliveries of one source / period) into a new scratch work
 with each statement the loader sends to DuckDB timed, then prints the time per kind of
 statement (reading files, parsing, de-duplicating, writing raw.<source>, ...), the statements'
 total and the time spent outside them (Python: discovery, fingerprints, spreadsheets, DBF).
-To profile one large delivery of a benchmark landing, link it into a folder of its own
-(`cp -al <work>/landing/outpatient_visits/2024Q4 <folder>/outpatient_visits/`).
+One large delivery of a benchmark landing alone: `--source outpatient_visits --period 2024Q4`.
+The scratch database is deleted at the end.
 """
 
 from __future__ import annotations
@@ -97,7 +97,9 @@ def main() -> None:
         con.close()
     rows = sum(d.rows_read for d in report.deliveries if d.status == "landed")
     in_sql = sum(s for _, s in spent.values())
-    print(f"landed {rows:,} rows of {len(report.deliveries)} deliveries in {wall:.1f} s")
+    landed = sum(d.status == "landed" for d in report.deliveries)
+    what = "delivery" if landed == 1 else "deliveries"
+    print(f"landed {landed} {what} ({rows:,} rows read) in {wall:.1f} s")
     print(f"{'seconds':>9} {'share':>6} {'statements':>10}  kind")
     ranked = sorted(spent.items(), key=lambda kv: -kv[1][1])
     for kind, (n, s) in ranked:

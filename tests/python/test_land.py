@@ -838,8 +838,8 @@ def test_land_profile_times_every_statement_of_a_landing(tmp_path, capsys, monke
     monkeypatch.setattr(sys, "argv", ["land_profile.py", str(landing)])
     module.main()
     out = capsys.readouterr().out
-    assert out.startswith("landed 4 rows of 1 deliveries in ")
-    wall = float(out.split(" in ", 1)[1].split(" s", 1)[0])
+    assert out.startswith("landed 1 delivery (4 rows read) in ")
+    wall = float(out.split(") in ", 1)[1].split(" s", 1)[0])
     lines = out.splitlines()
     total = next(i for i, line in enumerate(lines) if line.endswith("all statements"))
     kinds = [float(line.split()[0]) for line in lines[2:total]]
