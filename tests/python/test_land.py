@@ -845,4 +845,4 @@ def test_land_profile_times_every_statement_of_a_landing(tmp_path, capsys, monke
     kinds = [float(line.split()[0]) for line in lines[2:total]]
     in_sql = float(lines[total].split()[0])
     assert abs(sum(kinds) - in_sql) <= 0.01 * len(kinds)  # each printed to 0.01 s
-    assert 0 < in_sql <= wall + 0.01
+    assert 0 < in_sql <= wall + 0.06  # the wall time is printed to 0.1 s, the kinds to 0.01 s
