@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
 from orchestration import duck
-from orchestration.land import land
+from orchestration.land import LandingError, land
 
 # (kind, pattern matched against the statement's text, whitespace collapsed), first match wins
 KINDS = [
@@ -86,15 +87,19 @@ def main() -> None:
         if args.threads:
             con.execute(f"SET threads = {args.threads}")
         t0 = time.perf_counter()
-        report = land(
-            TimedConnection(con, spent),
-            args.landing,
-            periods={args.period} if args.period else None,
-            sources={args.source} if args.source else None,
-            progress=lambda _msg: None,
-        )
-        wall = time.perf_counter() - t0
-        con.close()
+        try:
+            report = land(
+                TimedConnection(con, spent),
+                args.landing,
+                periods={args.period} if args.period else None,
+                sources={args.source} if args.source else None,
+                progress=lambda _msg: None,
+            )
+            wall = time.perf_counter() - t0
+        except LandingError as exc:  # a missing folder, or a delivery that failed to land
+            sys.exit(f"land_profile: {exc}")
+        finally:
+            con.close()
     rows = sum(d.rows_read for d in report.deliveries if d.status == "landed")
     in_sql = sum(s for _, s in spent.values())
     landed = sum(d.status == "landed" for d in report.deliveries)
