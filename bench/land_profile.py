@@ -100,26 +100,30 @@ def main() -> None:
             sys.exit(f"land_profile: {exc}")
         finally:
             con.close()
-    rows = sum(d.rows_read for d in report.deliveries if d.status == "landed")
-    in_sql = sum(s for _, s in spent.values())
-    landed = sum(d.status == "landed" for d in report.deliveries)
-    what = "delivery" if landed == 1 else "deliveries"
-    print(f"landed {landed} {what} ({rows:,} rows read) in {wall:.1f} s")
+    landed = [d for d in report.deliveries if d.status == "landed"]
+    what = "delivery" if len(landed) == 1 else "deliveries"
+    print(
+        f"landed {len(landed)} {what} ({sum(d.rows_read for d in landed):,} rows read) in {wall:.1f} s"
+    )
     print(f"{'seconds':>9} {'share':>6} {'statements':>10}  kind")
+
+    def line(seconds: float, statements: str, label: str) -> None:
+        print(f"{seconds:9.2f} {seconds / wall:6.1%} {statements:>10}  {label}")
+
     ranked = sorted(spent.items(), key=lambda kv: -kv[1][1])
+    rest = [(n, s) for _, (n, s) in ranked if s < 0.01 * wall]
     for kind, (n, s) in ranked:
         if s >= 0.01 * wall:
-            print(f"{s:9.2f} {s / wall:6.1%} {n:10,}  {kind}")
-    rest = [(n, s) for _, (n, s) in ranked if s < 0.01 * wall]
+            line(s, f"{n:,}", kind)
     if rest:
-        n, s = sum(r[0] for r in rest), sum(r[1] for r in rest)
-        print(f"{s:9.2f} {s / wall:6.1%} {n:10,}  {len(rest)} other kinds, each under 1%")
-    print(
-        f"{in_sql:9.2f} {in_sql / wall:6.1%} {sum(n for n, _ in spent.values()):10,}  all statements"
-    )
-    print(
-        f"{wall - in_sql:9.2f} {(wall - in_sql) / wall:6.1%} {'':>10}  outside statements (Python)"
-    )
+        line(
+            sum(s for _, s in rest),
+            f"{sum(n for n, _ in rest):,}",
+            f"{len(rest)} other kinds, each under 1%",
+        )
+    in_sql = sum(s for _, s in spent.values())
+    line(in_sql, f"{sum(n for n, _ in spent.values()):,}", "all statements")
+    line(wall - in_sql, "", "outside statements (Python)")
 
 
 if __name__ == "__main__":

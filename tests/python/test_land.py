@@ -6,15 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import importlib.util
 import json
 import os
+import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from orchestration import contract, duck, settings
-from orchestration.generate import ids
+from orchestration.generate import generate, ids
 from orchestration.land import (
     DATE_FORMATS,
     TIMESTAMP_FORMATS,
@@ -613,8 +615,6 @@ def test_row_hash_path_lands_a_generated_landing_as_the_group_by_path_does(tmp_p
     """Every delivery of a generated landing de-duplicated by row hash (as deliveries above
     HASH_DEDUP_ROWS are) lands the rows the generator says load, and exactly what the GROUP BY
     path lands: the same raw rows, quarantine and audit."""
-    from orchestration.generate import generate
-
     landing = tmp_path / "landing"
     generate(landing, counties=2, years=(2024,), scale=0.03, seed=23, progress=quiet)
     want = json.loads((tmp_path / "ground_truth" / "defects.json").read_text())
@@ -825,9 +825,6 @@ def test_hash_key_comes_from_settings(monkeypatch):
 def test_land_profile_times_every_statement_of_a_landing(tmp_path, capsys, monkeypatch):
     """bench/land_profile.py lands through the loader with each statement timed: the rows
     landed, the kinds' seconds adding up to the statements' total, within the wall time."""
-    import importlib.util
-    import sys
-
     landing = tmp_path / "landing"
     write_csv(landing / "outpatient_visits" / "2024Q2" / "a.csv", [visit("1"), visit("2")])
     write_csv(landing / "outpatient_visits" / "2024Q2" / "b.csv", [visit("3"), visit("3")])
