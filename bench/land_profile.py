@@ -111,10 +111,10 @@ def main() -> None:
         print(f"{seconds:9.2f} {seconds / wall:6.1%} {statements:>10}  {label}")
 
     ranked = sorted(spent.items(), key=lambda kv: -kv[1][1])
-    rest = [(n, s) for _, (n, s) in ranked if s < 0.01 * wall]
-    for kind, (n, s) in ranked:
-        if s >= 0.01 * wall:
-            line(s, f"{n:,}", kind)
+    shown = [(kind, n, s) for kind, (n, s) in ranked if s >= 0.01 * wall]
+    rest = [(n, s) for _, (n, s) in ranked[len(shown) :]]  # ranked: the small ones come last
+    for kind, n, s in shown:
+        line(s, f"{n:,}", kind)
     if rest:
         line(
             sum(s for _, s in rest),
